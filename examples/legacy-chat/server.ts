@@ -1,0 +1,241 @@
+/**
+ * The sample legacy application: a small socket.io v4 chat server. It is the "legacy" backend that
+ * Switchyard fronts out of the box, and the reference the compat suite records. Its behaviour is the
+ * contract in docs/sample-chat.md; the sample hub implements the same contract.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Server, type Socket } from "socket.io";
+import { projectRoot } from "../project-root.js";
+
+export interface LegacyChatOptions {
+  port?: number;
+  host?: string;
+  pingInterval?: number;
+  pingTimeout?: number;
+  maxHttpBufferSize?: number;
+}
+
+export interface LegacyChat {
+  readonly url: string;
+  readonly port: number;
+  readonly io: Server;
+  readonly http: HttpServer;
+  close(): Promise<void>;
+}
+
+interface ChatMessage {
+  room: string;
+  text: string;
+  from: string;
+  id: string;
+  ts: number;
+}
+
+type Ack = (...args: unknown[]) => void;
+
+const HISTORY_LIMIT = 50;
+/** Engine.IO parameters are transport plumbing, not application data: they are left out of `query`. */
+const ENGINE_PARAMS = new Set(["EIO", "transport", "t", "sid", "b64", "j"]);
+const PAGE_PATH = join(projectRoot(import.meta.url), "examples", "public", "index.html");
+
+function ackOf(args: unknown[]): Ack | undefined {
+  const last = args[args.length - 1];
+  return typeof last === "function" ? (last as Ack) : undefined;
+}
+
+function appQuery(socket: Socket): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of Object.entries(socket.handshake.query)) {
+    if (!ENGINE_PARAMS.has(key) && typeof value === "string") query[key] = value;
+  }
+  return query;
+}
+
+function stringField(source: unknown, key: string): string | undefined {
+  if (source === null || typeof source !== "object") return undefined;
+  const value = (source as Record<string, unknown>)[key];
+  return typeof value === "string" ? value : undefined;
+}
+
+function authError(message: string, data: unknown): Error {
+  return Object.assign(new Error(message), { data });
+}
+
+function attachMainNamespace(io: Server): void {
+  const history = new Map<string, ChatMessage[]>();
+
+  io.use((socket, next) => {
+    const token = stringField(socket.handshake.auth, "token") ?? stringField(socket.handshake.query, "token");
+    if (token === "reject") return next(authError("not authorized", { code: "E_AUTH", reason: "token rejected" }));
+    socket.data.name = stringField(socket.handshake.auth, "name") ?? stringField(socket.handshake.query, "name") ?? "anon";
+    next();
+  });
+
+  io.on("connection", (socket) => {
+    const name: string = socket.data.name;
+    const identity = () => ({ id: socket.id, name, auth: socket.handshake.auth ?? {}, query: appQuery(socket) });
+    socket.emit("welcome", { ...identity(), ts: Date.now() });
+
+    socket.on("join", (room: unknown, ...rest: unknown[]) => {
+      const ack = ackOf([room, ...rest]);
+      if (typeof room !== "string") return ack?.({ ok: false, error: "E_ROOM" });
+      void socket.join(room);
+      ack?.({ room, members: io.sockets.adapter.rooms.get(room)?.size ?? 0 });
+      socket.to(room).emit("joined", { room, name, id: socket.id });
+    });
+
+    socket.on("leave", (room: unknown, ...rest: unknown[]) => {
+      const ack = ackOf([room, ...rest]);
+      if (typeof room !== "string") return ack?.({ ok: false, error: "E_ROOM" });
+      void socket.leave(room);
+      ack?.({ room });
+      socket.to(room).emit("left", { room, name, id: socket.id });
+    });
+
+    socket.on("msg", (body: unknown, ...rest: unknown[]) => {
+      const ack = ackOf([body, ...rest]);
+      const room = stringField(body, "room");
+      const text = stringField(body, "text");
+      if (room === undefined || text === undefined) return ack?.({ ok: false, error: "E_TEXT" });
+      const message: ChatMessage = { room, text, from: name, id: socket.id, ts: Date.now() };
+      const kept = history.get(room) ?? [];
+      kept.push(message);
+      if (kept.length > HISTORY_LIMIT) kept.shift();
+      history.set(room, kept);
+      io.to(room).emit("msg", message);
+      ack?.({ ok: true, ts: message.ts });
+    });
+
+    socket.on("typing", (body: unknown) => {
+      const room = stringField(body, "room");
+      if (room === undefined) return;
+      const typing = Boolean((body as { typing?: unknown }).typing);
+      socket.to(room).emit("typing", { room, from: name, typing });
+    });
+
+    socket.on("history", (room: unknown, ack: unknown) => {
+      if (typeof ack !== "function") return;
+      (ack as Ack)(typeof room === "string" ? history.get(room) ?? [] : []);
+    });
+
+    socket.on("whoami", (ack: unknown) => {
+      if (typeof ack === "function") (ack as Ack)(identity());
+    });
+
+    socket.on("echo", (...args: unknown[]) => {
+      const ack = ackOf(args);
+      if (ack) ack(...args.slice(0, -1));
+    });
+
+    socket.on("upload", (meta: unknown, bytes: unknown, ...rest: unknown[]) => {
+      const ack = ackOf([meta, bytes, ...rest]);
+      if (!Buffer.isBuffer(bytes)) return ack?.({ ok: false, error: "E_BYTES" });
+      const fileName = stringField(meta, "name") ?? "file";
+      const sha1 = createHash("sha1").update(bytes).digest("hex");
+      ack?.({ name: fileName, size: bytes.length, sha1 });
+      socket.emit("uploaded", { name: fileName, size: bytes.length }, bytes);
+    });
+
+    socket.on("ask", (question: unknown, ...rest: unknown[]) => {
+      const ack = ackOf([question, ...rest]);
+      socket.emit("question", question, (answer: unknown) => {
+        socket.emit("answer", { question, answer });
+        ack?.({ ok: true });
+      });
+    });
+
+    socket.on("kick", () => {
+      socket.emit("bye", { reason: "kicked" });
+      socket.disconnect(true);
+    });
+  });
+}
+
+function attachAdminNamespace(io: Server): void {
+  const admin = io.of("/admin");
+  admin.use((socket, next) => {
+    const role = stringField(socket.handshake.auth, "role") ?? stringField(socket.handshake.query, "role");
+    if (role !== "admin") return next(authError("forbidden", { code: "E_ROLE" }));
+    socket.data.role = role;
+    next();
+  });
+  admin.on("connection", (socket) => {
+    socket.emit("welcome", { nsp: "/admin", id: socket.id });
+    socket.on("whoami", (ack: unknown) => {
+      if (typeof ack === "function") (ack as Ack)({ nsp: "/admin", id: socket.id, role: socket.data.role });
+    });
+  });
+}
+
+export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<LegacyChat> {
+  const page = await readFile(PAGE_PATH);
+  const http = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && (path === "/" || path === "/index.html")) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": page.length });
+      res.end(page);
+      return;
+    }
+    if (req.method === "GET" && path === "/api/echo-headers") {
+      // A tiny REST endpoint so the strangler pass-through has something besides Socket.IO to reach.
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found");
+  });
+  const io = new Server(http, {
+    allowEIO3: true,
+    ...(options.pingInterval !== undefined ? { pingInterval: options.pingInterval } : {}),
+    ...(options.pingTimeout !== undefined ? { pingTimeout: options.pingTimeout } : {}),
+    ...(options.maxHttpBufferSize !== undefined ? { maxHttpBufferSize: options.maxHttpBufferSize } : {}),
+  });
+  attachMainNamespace(io);
+  attachAdminNamespace(io);
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const host = options.host ?? "127.0.0.1";
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    io,
+    http,
+    close: () =>
+      new Promise<void>((resolve) => {
+        io.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}
+
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const chat = await startLegacyChat({
+    port: envNumber("PORT") ?? 4000,
+    host: process.env.HOST ?? "127.0.0.1",
+    pingInterval: envNumber("PING_INTERVAL"),
+    pingTimeout: envNumber("PING_TIMEOUT"),
+    maxHttpBufferSize: envNumber("MAX_HTTP_BUFFER_SIZE"),
+  });
+  process.stdout.write(JSON.stringify({ msg: "legacy chat listening", url: chat.url }) + "\n");
+  const stop = () => void chat.close().then(() => process.exit(0));
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}

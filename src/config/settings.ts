@@ -1,0 +1,133 @@
+/**
+ * The static settings: one row per environment variable (the same names are accepted as keys of the
+ * optional JSON/YAML file named by SWITCHYARD_CONFIG). Each row parses and validates its raw value; the
+ * README's configuration table is checked against this list by a unit test.
+ */
+export type RawValue = string | number | boolean;
+
+export interface SettingSpec<T> {
+  readonly name: string;
+  readonly doc: string;
+  /** Printed in the README; `undefined` means "unset" (the setting is optional). */
+  readonly defaultValue: T | undefined;
+  readonly parse: (raw: RawValue) => T;
+}
+
+export class SettingError extends Error {}
+
+function setting<T>(name: string, defaultValue: T | undefined, doc: string, parse: (raw: RawValue) => T): SettingSpec<T> {
+  return Object.freeze({ name, defaultValue, doc, parse });
+}
+
+function integer(min: number, max: number) {
+  return (raw: RawValue): number => {
+    const value = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new SettingError(`must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`);
+    }
+    return value;
+  };
+}
+
+function boolean(raw: RawValue): boolean {
+  if (typeof raw === "boolean") return raw;
+  const text = String(raw).trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(text)) return true;
+  if (["0", "false", "no", "off"].includes(text)) return false;
+  throw new SettingError(`must be true or false (got ${JSON.stringify(raw)})`);
+}
+
+function oneOf<T extends string>(...allowed: T[]) {
+  return (raw: RawValue): T => {
+    const text = String(raw).trim();
+    if (!(allowed as string[]).includes(text)) {
+      throw new SettingError(`must be one of ${allowed.join(", ")} (got ${JSON.stringify(raw)})`);
+    }
+    return text as T;
+  };
+}
+
+function url(...protocols: string[]) {
+  return (raw: RawValue): string => {
+    const text = String(raw).trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      throw new SettingError(`must be a URL (got ${JSON.stringify(raw)})`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new SettingError(`must use ${protocols.map((p) => p.replace(":", "")).join(" or ")} (got ${JSON.stringify(raw)})`);
+    }
+    return text.replace(/\/+$/, "");
+  };
+}
+
+function text(minLength: number, what: string) {
+  return (raw: RawValue): string => {
+    const value = String(raw);
+    if (value.length < minLength) throw new SettingError(`must be ${what} (got ${value.length} characters)`);
+    return value;
+  };
+}
+
+function list(raw: RawValue): string[] {
+  return String(raw)
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function path(raw: RawValue): string {
+  const value = String(raw).trim();
+  if (!/^\/([\w.~-]+\/)*$/.test(value)) {
+    throw new SettingError(`must be an absolute path that starts and ends with "/" (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LegacyMode = "pipe" | "terminate";
+export type SameSite = "lax" | "strict" | "none";
+
+const MAX_PORT = 65535;
+const DAY_MS = 86_400_000;
+
+export const SETTINGS = {
+  PORT: setting("PORT", 3000, "Port of the client-facing listener (Socket.IO and pass-through).", integer(0, MAX_PORT)),
+  HOST: setting("HOST", "0.0.0.0", "Address the client-facing listener binds.", text(1, "an address")),
+  LEGACY_URL: setting<string>("LEGACY_URL", undefined, "The legacy socket.io server (http/https). Unset: `npm start` runs the bundled sample legacy chat.", url("http:", "https:")),
+  HUB_URL: setting<string>("HUB_URL", undefined, "The hub (ws/wss/http/https). Unset: `npm start` runs the bundled sample hub.", url("ws:", "wss:", "http:", "https:")),
+  REDIS_URL: setting<string>("REDIS_URL", undefined, "Redis for the shared routing state. Unset: an in-memory store (one instance).", url("redis:", "rediss:")),
+  OPS_PORT: setting("OPS_PORT", 9464, "Port of the operations listener: /metrics, /healthz, /readyz, /admin.", integer(0, MAX_PORT)),
+  OPS_HOST: setting("OPS_HOST", "0.0.0.0", "Address the operations listener binds.", text(1, "an address")),
+  ADMIN_TOKEN: setting<string>("ADMIN_TOKEN", undefined, "Bearer token for admin mutations (16+ characters). Unset: mutations are refused.", text(16, "at least 16 characters long")),
+  LOG_LEVEL: setting<LogLevel>("LOG_LEVEL", "info", "pino log level.", oneOf(...LOG_LEVELS)),
+  SOCKETIO_PATH: setting("SOCKETIO_PATH", "/socket.io/", "The Socket.IO path clients use (the same as the legacy server's).", path),
+  LEGACY_MODE: setting<LegacyMode>("LEGACY_MODE", "pipe", "`pipe`: unshadowed legacy sessions are proxied byte for byte, pinned by sid; `terminate`: every session is terminated and relayed packet by packet.", oneOf("pipe", "terminate")),
+  PING_INTERVAL_MS: setting<number>("PING_INTERVAL_MS", undefined, "Override the pingInterval clients get. Unset: the legacy server's, learned by a probe handshake.", integer(1, DAY_MS)),
+  PING_TIMEOUT_MS: setting<number>("PING_TIMEOUT_MS", undefined, "Override the pingTimeout clients get. Unset: learned from the legacy server.", integer(1, DAY_MS)),
+  MAX_PAYLOAD_BYTES: setting<number>("MAX_PAYLOAD_BYTES", undefined, "Override maxPayload (maxHttpBufferSize). Unset: learned from the legacy server.", integer(1, 1 << 30)),
+  UPGRADE_TIMEOUT_MS: setting("UPGRADE_TIMEOUT_MS", 10_000, "How long a polling→WebSocket upgrade may take (engine.io upgradeTimeout).", integer(1, DAY_MS)),
+  CORS_ORIGIN: setting<string[]>("CORS_ORIGIN", undefined, "Comma-separated allowed origins, or `*`, for the terminated Socket.IO endpoint (socket.io's `cors.origin`). Unset: no CORS headers, as socket.io.", list),
+  CORS_CREDENTIALS: setting("CORS_CREDENTIALS", false, "Send Access-Control-Allow-Credentials (socket.io's `cors.credentials`).", boolean),
+  COOKIE_NAME: setting<string>("COOKIE_NAME", undefined, "Set the engine.io session cookie with this name (socket.io's `cookie`). Unset: no cookie, as socket.io.", text(1, "a cookie name")),
+  COOKIE_PATH: setting("COOKIE_PATH", "/", "Path attribute of that cookie.", text(1, "a path")),
+  COOKIE_SAME_SITE: setting<SameSite>("COOKIE_SAME_SITE", "lax", "SameSite attribute of that cookie.", oneOf("lax", "strict", "none")),
+  TRUST_PROXY: setting("TRUST_PROXY", false, "Keep (append to) incoming X-Forwarded-* headers instead of replacing them: set when a trusted load balancer is in front.", boolean),
+  FORWARD_HEADERS: setting<string[]>("FORWARD_HEADERS", [], "Extra request headers (comma-separated) to forward to the backends besides cookie, authorization, user-agent, origin, accept-language.", list),
+  UPSTREAM_CONNECT_TIMEOUT_MS: setting("UPSTREAM_CONNECT_TIMEOUT_MS", 5_000, "Time allowed to open a backend session (TCP, upgrade and open packet).", integer(1, 120_000)),
+  DRAIN_TIMEOUT_MS: setting("DRAIN_TIMEOUT_MS", 10_000, "On SIGTERM: time to close sessions (paced) before the process exits.", integer(0, 600_000)),
+  MAX_PENDING_MESSAGES: setting("MAX_PENDING_MESSAGES", 256, "Client messages queued while its backend session opens; one more closes the session (SWY_ERR_QUEUE_OVERFLOW).", integer(1, 1_000_000)),
+  MAX_PENDING_BYTES: setting("MAX_PENDING_BYTES", 4 * 1024 * 1024, "Bytes queued while a backend session opens.", integer(1024, 1 << 30)),
+  MAX_ATTACHMENTS: setting("MAX_ATTACHMENTS", 10, "Binary attachments one Socket.IO packet may announce (socket.io-parser's limit).", integer(1, 10_000)),
+  CLIENT_BUFFER_HIGH_WATER: setting("CLIENT_BUFFER_HIGH_WATER", 1024, "Packets waiting for a client before reading from its backend pauses.", integer(1, 1_000_000)),
+  CLIENT_BUFFER_LIMIT: setting("CLIENT_BUFFER_LIMIT", 16_384, "Packets waiting for a client before its session closes (SWY_ERR_CLIENT_TOO_SLOW).", integer(1, 10_000_000)),
+  UPSTREAM_BUFFER_HIGH_WATER: setting("UPSTREAM_BUFFER_HIGH_WATER", 1024 * 1024, "Bytes waiting for a backend before reading from the client pauses.", integer(1024, 1 << 30)),
+  UPSTREAM_BUFFER_LIMIT: setting("UPSTREAM_BUFFER_LIMIT", 16 * 1024 * 1024, "Bytes waiting for a backend before the session closes (SWY_ERR_UPSTREAM_TOO_SLOW).", integer(1024, 1 << 30)),
+  INSTANCE_ID: setting<string>("INSTANCE_ID", undefined, "This instance's name in metrics, logs and the session registry. Unset: hostname-pid.", text(1, "a name")),
+  INTERNAL_URL: setting<string>("INTERNAL_URL", undefined, "How other instances reach this one's client listener, for forwarding sessions it owns. Unset: http://<hostname>:PORT.", url("http:", "https:")),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;

@@ -1,0 +1,169 @@
+/**
+ * Static configuration: read once at start-up from the environment and the optional file named by
+ * SWITCHYARD_CONFIG (JSON or YAML, same keys as the environment variables; the environment wins),
+ * validated as a whole, then frozen. Every problem is reported at once, each naming its setting.
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parse as parseYaml } from "yaml";
+import { SwitchyardError } from "../errors.js";
+import { SETTINGS, SettingError, type LegacyMode, type LogLevel, type RawValue, type SameSite, type SettingName, type SettingSpec } from "./settings.js";
+
+export interface HandshakeOverrides {
+  readonly pingIntervalMs: number | undefined;
+  readonly pingTimeoutMs: number | undefined;
+  readonly maxPayloadBytes: number | undefined;
+}
+
+export interface Limits {
+  readonly maxPendingMessages: number;
+  readonly maxPendingBytes: number;
+  readonly maxAttachments: number;
+  readonly clientBufferHighWater: number;
+  readonly clientBufferLimit: number;
+  readonly upstreamBufferHighWater: number;
+  readonly upstreamBufferLimit: number;
+}
+
+export interface StaticConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly legacyUrl: string | undefined;
+  readonly hubUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly opsPort: number;
+  readonly opsHost: string;
+  readonly adminToken: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly socketIoPath: string;
+  readonly legacyMode: LegacyMode;
+  readonly handshake: HandshakeOverrides;
+  readonly upgradeTimeoutMs: number;
+  readonly cors: { readonly origin: string[] | "*"; readonly credentials: boolean } | undefined;
+  readonly cookie: { readonly name: string; readonly path: string; readonly sameSite: SameSite } | undefined;
+  readonly trustProxy: boolean;
+  readonly forwardHeaders: readonly string[];
+  readonly upstreamConnectTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly limits: Limits;
+  readonly instanceId: string;
+  readonly internalUrl: string | undefined;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+type Values = { -readonly [K in SettingName]: (typeof SETTINGS)[K] extends SettingSpec<infer T> ? T | undefined : never };
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", `SWITCHYARD_CONFIG: cannot read ${file} (${(error as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", `SWITCHYARD_CONFIG: ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(error as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", `SWITCHYARD_CONFIG: ${file} must hold an object of settings`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function collectRaw(env: Environment): { raw: Map<SettingName, RawValue>; problems: string[] } {
+  const raw = new Map<SettingName, RawValue>();
+  const problems: string[] = [];
+  const file = env.SWITCHYARD_CONFIG;
+  if (file !== undefined && file !== "") {
+    for (const [key, value] of Object.entries(readConfigFile(file))) {
+      if (!(key in SETTINGS)) {
+        problems.push(`${key}: unknown setting in ${file}`);
+      } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+        raw.set(key as SettingName, value);
+      } else if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
+        raw.set(key as SettingName, value.join(","));
+      } else if (value !== null) {
+        problems.push(`${key}: must be a string, number or boolean in ${file}`);
+      }
+    }
+  }
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const value = env[name];
+    if (value !== undefined && value !== "") raw.set(name, value);
+  }
+  return { raw, problems };
+}
+
+/** Parses and validates every setting; throws one SWY_ERR_CONFIG_INVALID error listing every problem. */
+export function loadStaticConfig(env: Environment = process.env): StaticConfig {
+  const { raw, problems } = collectRaw(env);
+  const values = {} as Record<SettingName, unknown>;
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec<unknown>][]) {
+    const input = raw.get(name);
+    if (input === undefined) {
+      values[name] = spec.defaultValue;
+      continue;
+    }
+    try {
+      values[name] = spec.parse(input);
+    } catch (error) {
+      if (!(error instanceof SettingError)) throw error;
+      problems.push(`${name} ${error.message}`);
+    }
+  }
+  const v = values as Values;
+  if (v.PORT !== undefined && v.PORT !== 0 && v.PORT === v.OPS_PORT) problems.push(`OPS_PORT must differ from PORT (both ${v.PORT})`);
+  if (v.CLIENT_BUFFER_HIGH_WATER! > v.CLIENT_BUFFER_LIMIT!) problems.push("CLIENT_BUFFER_HIGH_WATER must not exceed CLIENT_BUFFER_LIMIT");
+  if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!) problems.push("UPSTREAM_BUFFER_HIGH_WATER must not exceed UPSTREAM_BUFFER_LIMIT");
+  if (problems.length > 0) {
+    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", problems.join("; "));
+  }
+  return buildConfig(v);
+}
+
+function buildConfig(v: Values): StaticConfig {
+  const corsOrigin = v.CORS_ORIGIN;
+  const config: StaticConfig = {
+    port: v.PORT!,
+    host: v.HOST!,
+    legacyUrl: v.LEGACY_URL,
+    hubUrl: v.HUB_URL,
+    redisUrl: v.REDIS_URL,
+    opsPort: v.OPS_PORT!,
+    opsHost: v.OPS_HOST!,
+    adminToken: v.ADMIN_TOKEN,
+    logLevel: v.LOG_LEVEL!,
+    socketIoPath: v.SOCKETIO_PATH!,
+    legacyMode: v.LEGACY_MODE!,
+    handshake: Object.freeze({
+      pingIntervalMs: v.PING_INTERVAL_MS,
+      pingTimeoutMs: v.PING_TIMEOUT_MS,
+      maxPayloadBytes: v.MAX_PAYLOAD_BYTES,
+    }),
+    upgradeTimeoutMs: v.UPGRADE_TIMEOUT_MS!,
+    cors:
+      corsOrigin === undefined || corsOrigin.length === 0
+        ? undefined
+        : Object.freeze({ origin: corsOrigin.includes("*") ? ("*" as const) : Object.freeze([...corsOrigin]) as string[], credentials: v.CORS_CREDENTIALS! }),
+    cookie: v.COOKIE_NAME === undefined ? undefined : Object.freeze({ name: v.COOKIE_NAME, path: v.COOKIE_PATH!, sameSite: v.COOKIE_SAME_SITE! }),
+    trustProxy: v.TRUST_PROXY!,
+    forwardHeaders: Object.freeze((v.FORWARD_HEADERS ?? []).map((h) => h.toLowerCase())),
+    upstreamConnectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS!,
+    drainTimeoutMs: v.DRAIN_TIMEOUT_MS!,
+    limits: Object.freeze({
+      maxPendingMessages: v.MAX_PENDING_MESSAGES!,
+      maxPendingBytes: v.MAX_PENDING_BYTES!,
+      maxAttachments: v.MAX_ATTACHMENTS!,
+      clientBufferHighWater: v.CLIENT_BUFFER_HIGH_WATER!,
+      clientBufferLimit: v.CLIENT_BUFFER_LIMIT!,
+      upstreamBufferHighWater: v.UPSTREAM_BUFFER_HIGH_WATER!,
+      upstreamBufferLimit: v.UPSTREAM_BUFFER_LIMIT!,
+    }),
+    instanceId: v.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    internalUrl: v.INTERNAL_URL,
+  };
+  return Object.freeze(config);
+}

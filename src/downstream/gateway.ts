@@ -1,0 +1,298 @@
+/**
+ * The client-facing gateway: one HTTP server that
+ * - answers Socket.IO handshakes by deciding the session's route once and pinning it: legacy-route
+ *   sessions that are not shadowed become pipes (proxied byte for byte); every other session is
+ *   terminated by engine.io and bound to an upstream opened *before* the handshake completes, so that the
+ *   client's engine id is the backend's (2.x clients derive socket ids from it);
+ * - hands every later request of a terminated session to engine.io, and every other request with a sid
+ *   to the legacy server (pipe sessions) or to the instance that owns it;
+ * - passes everything else to the legacy app (the strangler pattern).
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Server as EngineServer, Socket as EngineSocket } from "engine.io";
+import type { Logger } from "pino";
+import type { StaticConfig } from "../config/static-config.js";
+import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
+import { LegacyProxy, writeJsonError, writeUpgradeError } from "../passthrough/legacy-proxy.js";
+import { PipeSessions } from "../passthrough/pipe-sessions.js";
+import type { Route, RouteDecider } from "../routing/route.js";
+import { publish, type Backend, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
+import { clientContextOf } from "../upstream/client-context.js";
+import type { UpstreamConnector } from "../upstream/upstream-connector.js";
+import type { Upstream } from "../upstream/upstream.js";
+import { ClientSession } from "./client-session.js";
+import { engineSocketId, hasEngineSession } from "./engine-internals.js";
+import { applyHandshake, createEngine, type HandshakeValues } from "./engine-options.js";
+
+export interface GatewayDeps {
+  readonly config: StaticConfig;
+  readonly legacyUrl: string;
+  readonly logger: Logger;
+  readonly router: RouteDecider;
+  readonly connector: UpstreamConnector;
+  readonly handshake: HandshakeValues;
+}
+
+interface PendingHandshake {
+  readonly upstream: Upstream;
+  readonly route: Route;
+  readonly timer: NodeJS.Timeout;
+}
+
+type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
+
+/** How long an opened upstream may wait for engine.io to complete the client handshake. */
+const PENDING_HANDSHAKE_TTL_MS = 10_000;
+
+const STATUS_FOR: Partial<Record<ErrorCode, [number, string]>> = {
+  SWY_ERR_UPSTREAM_TIMEOUT: [504, "Gateway Timeout"],
+  SWY_ERR_DRAINING: [503, "Service Unavailable"],
+};
+
+export class Gateway {
+  readonly http: HttpServer;
+  readonly engine: EngineServer;
+  readonly proxy: LegacyProxy;
+  readonly pipes: PipeSessions;
+  readonly sessions = new Map<string, ClientSession>();
+  private readonly pending = new WeakMap<IncomingMessage, PendingHandshake>();
+  private readonly config: StaticConfig;
+  private readonly log: Logger;
+  private draining = false;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.config = deps.config;
+    this.log = deps.logger;
+    this.engine = createEngine(deps.config, deps.handshake);
+    this.engine.generateId = (req: IncomingMessage) => this.pending.get(req)?.upstream.sessionId ?? defaultId();
+    this.engine.on("connection", (socket: EngineSocket) => this.onEngineConnection(socket));
+    this.engine.on("connection_error", (error: { req: IncomingMessage; code: number; message: string }) => this.onEngineRefusal(error.req));
+    this.proxy = new LegacyProxy({ target: deps.legacyUrl, trustProxy: deps.config.trustProxy });
+    this.pipes = new PipeSessions({
+      proxy: this.proxy,
+      legacyUrl: deps.legacyUrl,
+      path: deps.config.socketIoPath,
+      idleTimeoutMs: deps.handshake.pingInterval + deps.handshake.pingTimeout,
+    });
+    this.http = createServer((req, res) => this.onRequest(req, res));
+    this.http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.http.on("clientError", (_error, socket: Duplex) => {
+      if (!socket.destroyed) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    });
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(port, host, () => {
+        this.http.off("error", reject);
+        resolve(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Handshake values learned after start-up (the legacy server was down when the gateway started). */
+  updateHandshake(handshake: HandshakeValues): void {
+    applyHandshake(this.engine, handshake);
+  }
+
+  sessionCounts(): Record<Backend, Record<ClientTransport, number>> {
+    const counts: Record<Backend, Record<ClientTransport, number>> = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
+    for (const session of this.sessions.values()) counts[session.backend][session.transport]++;
+    const piped = this.pipes.countByTransport();
+    counts.legacy.polling += piped.polling;
+    counts.legacy.websocket += piped.websocket;
+    return counts;
+  }
+
+  /** Closes up to `count` sessions of a backend so that their clients reconnect. Returns how many. */
+  closeSessions(backend: Backend, count: number, reason: SessionCloseReason): number {
+    let closed = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (closed >= count) return closed;
+      if (session.backend !== backend || session.state !== "open") continue;
+      session.close(reason);
+      closed++;
+    }
+    if (backend === "legacy") closed += this.pipes.close(count - closed, reason);
+    return closed;
+  }
+
+  /** Stops taking new sessions (handshakes get 503) but keeps serving the open ones. */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
+  /**
+   * Closes every session, paced over `spreadMs` so that reconnecting clients do not stampede the other
+   * instances, then closes the listener. Resolves when everything is closed.
+   */
+  async shutdown(spreadMs: number): Promise<void> {
+    this.beginDrain();
+    const total = this.sessions.size + this.pipes.size;
+    const steps = Math.max(1, Math.min(20, total));
+    const perStep = Math.ceil(total / steps);
+    for (let step = 0; step < steps && this.sessions.size + this.pipes.size > 0; step++) {
+      this.closeSessions("hub", perStep, "shutdown");
+      this.closeSessions("legacy", perStep, "shutdown");
+      if (spreadMs > 0 && step < steps - 1) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
+    }
+    this.closeSessions("hub", Number.MAX_SAFE_INTEGER, "shutdown");
+    this.closeSessions("legacy", Number.MAX_SAFE_INTEGER, "shutdown");
+    await this.close();
+  }
+
+  /** Closes the listener and every connection at once (tests, and the end of a shutdown). */
+  async close(): Promise<void> {
+    this.draining = true;
+    for (const session of this.sessions.values()) session.close("shutdown");
+    this.pipes.close(Number.MAX_SAFE_INTEGER, "shutdown");
+    this.pipes.stop();
+    this.engine.close();
+    this.proxy.close();
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  // ---- dispatch --------------------------------------------------------------------------------
+
+  private isSocketIoPath(req: IncomingMessage): boolean {
+    const url = req.url ?? "/";
+    const path = this.config.socketIoPath;
+    // Exact path only: anything else under it (the client bundle /socket.io/socket.io.js) is the legacy app's.
+    return url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63 /* ? */);
+  }
+
+  private queryOf(req: EngineRequest): Record<string, string> {
+    if (req._query === undefined) {
+      const search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
+      req._query = Object.fromEntries(search.entries());
+    }
+    return req._query;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.isSocketIoPath(req)) {
+      this.proxy.web(req, res);
+      return;
+    }
+    const query = this.queryOf(req);
+    const sid = query.sid;
+    if (sid !== undefined) {
+      if (hasEngineSession(this.engine, sid)) this.engine.handleRequest(req, res);
+      else this.pipes.request(req, res, sid);
+      return;
+    }
+    void this.handshake(req, query, {
+      pipe: () => this.pipes.handshakeHttp(req, res),
+      engine: () => this.engine.handleRequest(req, res),
+      refuse: (status, error) => writeJsonError(res, status, error),
+      gone: () => res.destroyed,
+    }, "polling");
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    if (!this.isSocketIoPath(req)) {
+      this.proxy.ws(req, socket, head);
+      return;
+    }
+    const query = this.queryOf(req);
+    const sid = query.sid;
+    if (sid !== undefined) {
+      if (hasEngineSession(this.engine, sid)) this.engine.handleUpgrade(req, socket, head);
+      else this.pipes.upgrade(req, socket, head, sid);
+      return;
+    }
+    void this.handshake(req, query, {
+      pipe: () => this.pipes.handshakeWs(req, socket, head),
+      engine: () => this.engine.handleUpgrade(req, socket, head),
+      refuse: (status, error) => writeUpgradeError(socket, status, status === 503 ? "Service Unavailable" : status === 504 ? "Gateway Timeout" : "Bad Gateway", error),
+      gone: () => socket.destroyed,
+    }, "websocket");
+  }
+
+  private async handshake(
+    req: IncomingMessage,
+    query: Record<string, string>,
+    io: { pipe(): void; engine(): void; refuse(status: number, error: SwitchyardError): void; gone(): boolean },
+    expectedTransport: ClientTransport,
+  ): Promise<void> {
+    if (this.draining) {
+      publish("switchyard:handshake:refused", { code: "SWY_ERR_DRAINING" });
+      io.refuse(503, new SwitchyardError("SWY_ERR_DRAINING"));
+      return;
+    }
+    // Malformed handshakes are engine.io's to refuse, with its own error codes; no upstream for them.
+    if (req.method !== "GET" || query.transport !== expectedTransport) {
+      io.engine();
+      return;
+    }
+    const context = clientContextOf(req, { trustProxy: this.config.trustProxy, extraHeaders: this.config.forwardHeaders });
+    const route = this.deps.router.decide({ query: new URLSearchParams(query), headers: req.headers, remoteAddress: context.remoteAddress });
+    if (route.backend === "legacy" && route.shadow === undefined && this.config.legacyMode === "pipe") {
+      io.pipe();
+      return;
+    }
+    let upstream: Upstream;
+    try {
+      upstream = await this.deps.connector.open(route.backend, context);
+    } catch (error) {
+      const code = errorCodeOf(error, "SWY_ERR_UPSTREAM_UNREACHABLE");
+      this.log.warn({ code, backend: route.backend, err: (error as Error).message }, "upstream unavailable for a new session");
+      publish("switchyard:handshake:refused", { code });
+      const [status] = STATUS_FOR[code] ?? [502];
+      io.refuse(status, error instanceof SwitchyardError ? error : new SwitchyardError(code));
+      return;
+    }
+    if (io.gone() || this.draining) {
+      upstream.close();
+      return;
+    }
+    const timer = setTimeout(() => this.dropPending(req), PENDING_HANDSHAKE_TTL_MS);
+    this.pending.set(req, { upstream, route, timer });
+    io.engine();
+  }
+
+  private dropPending(req: IncomingMessage): PendingHandshake | undefined {
+    const pending = this.pending.get(req);
+    if (pending === undefined) return undefined;
+    this.pending.delete(req);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  private onEngineRefusal(req: IncomingMessage): void {
+    this.dropPending(req)?.upstream.close();
+  }
+
+  private onEngineConnection(socket: EngineSocket): void {
+    const pending = this.dropPending(socket.request);
+    if (pending === undefined) {
+      // Only a handshake we prepared reaches engine.io; anything else is a bug worth a loud close.
+      this.log.error({ sid: engineSocketId(socket) }, "engine.io session without an upstream");
+      socket.close();
+      return;
+    }
+    const session = new ClientSession(socket, pending.upstream, {
+      limits: this.config.limits,
+      shadowed: pending.route.shadow !== undefined,
+      onError: (s, code, detail) => this.log.info({ sid: s.id, backend: s.backend, code, detail }, "session error"),
+      onClosed: (s) => this.sessions.delete(s.id),
+    });
+    this.sessions.set(session.id, session);
+  }
+}
+
+/** engine.io's own id format, for handshakes that never get an upstream (refused ones). */
+function defaultId(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(15))).toString("base64url");
+}

@@ -1,0 +1,57 @@
+/**
+ * The error catalog. Every failure Switchyard reports to a client, an operator or a metric carries one of
+ * these stable codes; tests and metric labels use the codes, never the messages.
+ */
+export const ERROR_CATALOG = {
+  SWY_ERR_CONFIG_INVALID: "a configuration setting is invalid",
+  SWY_ERR_UPSTREAM_UNREACHABLE: "the backend could not be reached",
+  SWY_ERR_UPSTREAM_TIMEOUT: "the backend did not complete its handshake in time",
+  SWY_ERR_UPSTREAM_REJECTED: "the backend refused the connection",
+  SWY_ERR_UPSTREAM_HANDSHAKE: "the backend sent an invalid handshake",
+  SWY_ERR_UPSTREAM_CLOSED: "the backend closed the session",
+  SWY_ERR_UPSTREAM_PING_TIMEOUT: "the backend stopped answering heartbeats",
+  SWY_ERR_UPSTREAM_PROTOCOL: "the backend sent a frame that breaks the protocol",
+  SWY_ERR_UPSTREAM_TOO_SLOW: "the backend does not read fast enough",
+  SWY_ERR_CLIENT_TOO_SLOW: "the client does not read fast enough",
+  SWY_ERR_PROTOCOL_MALFORMED: "the client sent a malformed Socket.IO packet",
+  SWY_ERR_PROTOCOL_UNEXPECTED_BINARY: "the client sent a binary frame no packet announced",
+  SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",
+  SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
+  SWY_ERR_DRAINING: "this gateway instance is shutting down",
+  SWY_ERR_PASSTHROUGH_UNREACHABLE: "the legacy application could not be reached",
+  SWY_ERR_HUB_UNAVAILABLE: "the hub is unavailable",
+  SWY_ERR_STORE_UNAVAILABLE: "the routing store is unavailable",
+  SWY_ERR_ROUTING_INVALID: "the routing configuration is invalid",
+  SWY_ERR_ROUTING_CONFLICT: "the routing configuration changed since it was read",
+  SWY_ERR_ADMIN_UNAUTHORIZED: "the admin request lacks a valid token",
+  SWY_ERR_ADMIN_DISABLED: "admin mutations are disabled because no ADMIN_TOKEN is configured",
+  SWY_ERR_ADMIN_BAD_REQUEST: "the admin request is invalid",
+  SWY_ERR_ADMIN_NOT_FOUND: "no such admin resource",
+  SWY_ERR_OWNER_UNREACHABLE: "the gateway instance that owns the session could not be reached",
+  SWY_ERR_SHADOW: "the shadow session failed",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail === undefined ? ERROR_CATALOG[code] : `${ERROR_CATALOG[code]}: ${detail}`, options);
+    this.name = "SwitchyardError";
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isSwitchyardError(value: unknown): value is SwitchyardError {
+  return value instanceof SwitchyardError;
+}
+
+/** The code of any thrown value: our own errors keep theirs; anything else is reported under `fallback`. */
+export function errorCodeOf(value: unknown, fallback: ErrorCode): ErrorCode {
+  return isSwitchyardError(value) ? value.code : fallback;
+}

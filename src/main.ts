@@ -1,0 +1,82 @@
+/**
+ * Process entry point: validate configuration (exit 78 naming every bad setting), start the sample
+ * backends when none are configured, start the gateway, and drain on SIGTERM/SIGINT within
+ * DRAIN_TIMEOUT_MS.
+ */
+import { loadStaticConfig, type StaticConfig } from "./config/static-config.js";
+import { SwitchyardError } from "./errors.js";
+import { createLogger } from "./logger.js";
+import { startSampleBackend, type SampleBackend } from "./sample-backends.js";
+import { startSwitchyard } from "./switchyard.js";
+
+const EXIT_CONFIG = 78;
+
+function loadConfigOrExit(): StaticConfig {
+  try {
+    return loadStaticConfig(process.env);
+  } catch (error) {
+    if (error instanceof SwitchyardError && error.code === "SWY_ERR_CONFIG_INVALID") {
+      const problems = error.message.replace(/^[^:]*: /, "").split("; ");
+      process.stderr.write(`switchyard: invalid configuration (${error.code})\n${problems.map((p) => `  - ${p}\n`).join("")}`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.logLevel, config.instanceId);
+  const samples: SampleBackend[] = [];
+  let legacyUrl = config.legacyUrl;
+  if (legacyUrl === undefined) {
+    const legacy = await startSampleBackend("legacy", "../examples/legacy-chat/server");
+    samples.push(legacy);
+    legacyUrl = legacy.url;
+    logger.info({ url: legacy.url }, "LEGACY_URL is unset: started the sample legacy chat server");
+  }
+
+  const switchyard = await startSwitchyard({ config, legacyUrl, logger });
+  const publicUrl = switchyard.url;
+  logger.info({ url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, mode: config.legacyMode }, "switchyard listening");
+  if (process.stdout.isTTY || samples.length > 0) {
+    process.stderr.write(
+      `\n  Switchyard is up.\n  Chat (through the gateway): ${publicUrl}/\n  Metrics: ${switchyard.opsUrl}/metrics   Health: ${switchyard.opsUrl}/readyz\n  Legacy server: ${legacyUrl}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, "draining");
+    const deadline = setTimeout(() => {
+      logger.warn("drain timeout reached; exiting");
+      process.exit(0);
+    }, config.drainTimeoutMs);
+    deadline.unref();
+    switchyard
+      .shutdown(config.drainTimeoutMs / 2)
+      .then(() => Promise.all(samples.map((s) => s.stop())))
+      .then(() => {
+        logger.info("drained; bye");
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "error while draining");
+        process.exit(1);
+      });
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  for (const sample of samples) {
+    sample.child.once("exit", (code) => {
+      if (!stopping) logger.error({ sample: sample.name, code }, "a sample backend exited");
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`switchyard: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

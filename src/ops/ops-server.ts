@@ -1,0 +1,83 @@
+/**
+ * The operations listener (OPS_PORT): /metrics, /healthz, /readyz, and whatever routes the admin API
+ * registers. Kept apart from the client listener so that it can be firewalled separately.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Metrics } from "./metrics.js";
+
+export interface ReadinessCheck {
+  readonly name: string;
+  /** `ok: false` makes /readyz answer 503; `detail` is shown either way. */
+  check(): { ok: boolean; detail?: string | undefined };
+}
+
+export type OpsHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+export interface OpsServer {
+  readonly http: Server;
+  route(method: string, path: string, handler: OpsHandler): void;
+  addReadinessCheck(check: ReadinessCheck): void;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store", ...headers });
+  res.end(text);
+}
+
+export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
+  const routes = new Map<string, OpsHandler>();
+  const checks: ReadinessCheck[] = [];
+
+  routes.set("GET /healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
+  routes.set("GET /readyz", (_req, res) => {
+    const results = checks.map((c) => ({ name: c.name, ...c.check() }));
+    const ready = results.every((r) => r.ok);
+    sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks: results });
+  });
+  routes.set("GET /metrics", async (_req, res) => {
+    const body = await metrics.render();
+    res.writeHead(200, { "content-type": metrics.contentType });
+    res.end(body);
+  });
+
+  const http = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://ops.invalid");
+    const handler = routes.get(`${req.method} ${url.pathname}`);
+    if (handler === undefined) {
+      const known = [...routes.keys()].some((key) => key.endsWith(` ${url.pathname}`));
+      sendJson(res, known ? 405 : 404, { code: known ? "SWY_ERR_ADMIN_BAD_REQUEST" : "SWY_ERR_ADMIN_NOT_FOUND", message: known ? `method ${req.method} not allowed` : `no route ${url.pathname}` });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(req, res, url))
+      .catch((error: unknown) => {
+        logger.error({ err: error, path: url.pathname }, "ops handler failed");
+        if (!res.headersSent) sendJson(res, 500, { code: "SWY_ERR_ADMIN_BAD_REQUEST", message: "internal error" });
+        else res.destroy();
+      });
+  });
+
+  return {
+    http,
+    route: (method, path, handler) => void routes.set(`${method} ${path}`, handler),
+    addReadinessCheck: (check) => void checks.push(check),
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        http.once("error", reject);
+        http.listen(port, host, () => {
+          http.off("error", reject);
+          resolve(http.address() as AddressInfo);
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The strangler pass-through: every request the gateway does not handle itself goes to the legacy app
+ * through http-proxy-3, with X-Forwarded-* headers. An unreachable legacy app gives a 502 with a short JSON
+ * reason; a failed WebSocket pass-through closes the client socket (with a 502 if nothing was sent yet).
+ */
+import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { Duplex } from "node:stream";
+import { createProxyServer, type ProxyServer } from "http-proxy-3";
+import { SwitchyardError } from "../errors.js";
+import { publish } from "../telemetry/events.js";
+
+export interface LegacyProxyOptions {
+  readonly target: string;
+  /** Keep incoming X-Forwarded-* (a trusted load balancer set them); otherwise they are replaced. */
+  readonly trustProxy: boolean;
+}
+
+const FORWARDED = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-forwarded-host"];
+
+export function writeJsonError(res: ServerResponse, status: number, error: SwitchyardError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(error);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  res.end(body);
+}
+
+/** Answers an HTTP upgrade that cannot be served with a plain HTTP error, then closes the socket. */
+export function writeUpgradeError(socket: Duplex, status: number, statusText: string, error: SwitchyardError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(error);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+export class LegacyProxy {
+  private readonly proxy: ProxyServer;
+  private readonly agent: Agent;
+  private readonly trustProxy: boolean;
+
+  constructor(options: LegacyProxyOptions) {
+    this.trustProxy = options.trustProxy;
+    const https = options.target.startsWith("https:");
+    // Keep-alive: long-polling sessions reuse connections to the legacy app instead of opening one per poll.
+    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new Agent({ keepAlive: true });
+    this.proxy = createProxyServer({ target: options.target, xfwd: true, agent: this.agent, ws: true });
+    // Errors are handled per call (callbacks below); this listener only keeps a stray one from crashing us.
+    this.proxy.on("error", () => {});
+  }
+
+  /** Lets the pipe-session tracker read handshake responses. */
+  onResponse(listener: (proxyRes: IncomingMessage, req: IncomingMessage) => void): void {
+    this.proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => listener(proxyRes, req));
+  }
+
+  web(req: IncomingMessage, res: ServerResponse): void {
+    this.scrubForwarded(req);
+    this.proxy.web(req, res, {}, (error: Error) => {
+      publish("switchyard:passthrough", { kind: "http", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
+      writeJsonError(res, 502, new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message));
+    });
+    publish("switchyard:passthrough", { kind: "http", outcome: "forwarded", code: undefined });
+  }
+
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.scrubForwarded(req);
+    socket.on("error", () => socket.destroy());
+    this.proxy.ws(req, socket, head, {}, (error: Error) => {
+      publish("switchyard:passthrough", { kind: "websocket", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
+      const reason = new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message);
+      // Nothing was written yet if the legacy app could not be reached: answer like an HTTP gateway would.
+      if ((socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) writeUpgradeError(socket, 502, "Bad Gateway", reason);
+      else socket.destroy();
+    });
+    publish("switchyard:passthrough", { kind: "websocket", outcome: "forwarded", code: undefined });
+  }
+
+  close(): void {
+    this.proxy.close();
+    this.agent.destroy();
+  }
+
+  private scrubForwarded(req: IncomingMessage): void {
+    if (this.trustProxy) return;
+    for (const name of FORWARDED) delete req.headers[name];
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Pipe sessions: legacy-route sessions that are not shadowed are proxied byte for byte (cheap as a plain
+ * proxy and identical on the wire to the legacy server). The gateway still knows them: it learns each
+ * polling session's sid from the handshake response, so that it can count them, follow their upgrade to
+ * WebSocket, and close them on drain or shutdown so that their clients reconnect.
+ */
+import { request, type IncomingMessage, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { Duplex } from "node:stream";
+import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
+import { publish, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
+import type { LegacyProxy } from "./legacy-proxy.js";
+
+interface PipeSession {
+  readonly key: string;
+  readonly eio: EngineIoRevision;
+  readonly openedAt: number;
+  transport: ClientTransport;
+  lastSeen: number;
+  /** Set while the session runs over a proxied WebSocket. */
+  socket: Duplex | undefined;
+  sid: string | undefined;
+}
+
+export interface PipeSessionOptions {
+  readonly proxy: LegacyProxy;
+  readonly legacyUrl: string;
+  readonly path: string;
+  /** A polling session with no request for this long is considered gone (pingInterval + pingTimeout). */
+  readonly idleTimeoutMs: number;
+}
+
+const SID_IN_HANDSHAKE = /"sid":"([^"]+)"/;
+const SWEEP_INTERVAL_MS = 5_000;
+let anonymousSocketCounter = 0;
+
+export class PipeSessions {
+  private readonly sessions = new Map<string, PipeSession>();
+  private readonly handshakes = new WeakSet<IncomingMessage>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: PipeSessionOptions) {
+    options.proxy.onResponse((proxyRes, req) => {
+      if (this.handshakes.has(req)) this.learnSid(proxyRes, req);
+    });
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  countByTransport(): Record<ClientTransport, number> {
+    const counts: Record<ClientTransport, number> = { polling: 0, websocket: 0 };
+    for (const session of this.sessions.values()) counts[session.transport]++;
+    return counts;
+  }
+
+  /** A polling handshake routed to the legacy server as a pipe. */
+  handshakeHttp(req: IncomingMessage, res: ServerResponse): void {
+    this.handshakes.add(req);
+    this.options.proxy.web(req, res);
+  }
+
+  /** A WebSocket-only handshake routed as a pipe: the session lives as long as the socket. */
+  handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const key = `ws-${++anonymousSocketCounter}`;
+    const session = this.open(key, undefined, revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO")), "websocket");
+    this.bindSocket(session, socket);
+    this.options.proxy.ws(req, socket, head);
+  }
+
+  /** Any polling request carrying a sid that is not a terminated session: keep it alive, then proxy. */
+  request(req: IncomingMessage, res: ServerResponse, sid: string): void {
+    const session = this.sessions.get(sid);
+    if (session !== undefined) session.lastSeen = Date.now();
+    this.options.proxy.web(req, res);
+  }
+
+  /** An upgrade of a pipe session's polling transport to WebSocket. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sid: string): void {
+    const session = this.sessions.get(sid);
+    if (session !== undefined) {
+      session.transport = "websocket";
+      this.bindSocket(session, socket);
+      publish("switchyard:session:upgraded", { sessionId: sid, backend: "legacy", mode: "pipe" });
+    }
+    this.options.proxy.ws(req, socket, head);
+  }
+
+  /** Closes up to `count` sessions so that their clients reconnect (and get routed afresh). */
+  close(count: number, reason: SessionCloseReason): number {
+    let closed = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (closed >= count) break;
+      this.closeSession(session, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private open(key: string, sid: string | undefined, eio: EngineIoRevision, transport: ClientTransport): PipeSession {
+    const now = Date.now();
+    const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined };
+    this.sessions.set(key, session);
+    publish("switchyard:session:opened", { sessionId: sid ?? key, backend: "legacy", mode: "pipe", transport, protocol: eio, shadowed: false });
+    return session;
+  }
+
+  private bindSocket(session: PipeSession, socket: Duplex): void {
+    session.socket = socket;
+    socket.once("close", () => this.end(session, "client closed"));
+  }
+
+  private learnSid(proxyRes: IncomingMessage, req: IncomingMessage): void {
+    if (proxyRes.statusCode !== 200) return;
+    const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
+    proxyRes.once("data", (chunk: Buffer) => {
+      const sid = SID_IN_HANDSHAKE.exec(chunk.toString("latin1"))?.[1];
+      if (sid !== undefined && !this.sessions.has(sid)) this.open(sid, sid, eio, "polling");
+    });
+  }
+
+  private closeSession(session: PipeSession, reason: SessionCloseReason): void {
+    if (session.socket !== undefined) {
+      session.socket.destroy();
+    } else if (session.sid !== undefined) {
+      this.sendClosePacket(session.sid, session.eio);
+    }
+    this.end(session, reason);
+  }
+
+  /** Asks the legacy server to close a polling session: its pending poll then carries the close packet. */
+  private sendClosePacket(sid: string, eio: EngineIoRevision): void {
+    const url = new URL(this.options.legacyUrl);
+    url.pathname = url.pathname.replace(/\/+$/, "") + this.options.path;
+    url.search = new URLSearchParams({ EIO: String(eio), transport: "polling", sid }).toString();
+    const body = eio === 4 ? "1" : "1:1";
+    const send = url.protocol === "https:" ? httpsRequest : request;
+    const req = send(url, { method: "POST", headers: { "content-type": "text/plain;charset=UTF-8", "content-length": body.length } });
+    req.on("response", (res) => res.resume());
+    req.on("error", () => {});
+    req.end(body);
+  }
+
+  private end(session: PipeSession, reason: SessionCloseReason): void {
+    if (this.sessions.get(session.key) !== session) return;
+    this.sessions.delete(session.key);
+    publish("switchyard:session:closed", {
+      sessionId: session.sid ?? session.key,
+      backend: "legacy",
+      mode: "pipe",
+      transport: session.transport,
+      reason,
+      code: undefined,
+      durationMs: Date.now() - session.openedAt,
+    });
+  }
+
+  private sweep(): void {
+    const deadline = Date.now() - this.options.idleTimeoutMs;
+    for (const session of [...this.sessions.values()]) {
+      if (session.socket === undefined && session.lastSeen < deadline) this.end(session, "client closed");
+    }
+  }
+}

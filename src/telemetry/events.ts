@@ -1,0 +1,130 @@
+/**
+ * Observability as typed events (the undici way): the core publishes on `node:diagnostics_channel`
+ * channels and never imports a metrics library; src/ops/metrics.ts subscribes. Publishing to a channel
+ * without subscribers costs a property check, so the hot paths publish unconditionally.
+ */
+import diagnostics from "node:diagnostics_channel";
+import type { ErrorCode } from "../errors.js";
+
+export type Backend = "legacy" | "hub";
+export type ClientTransport = "polling" | "websocket";
+export type SessionMode = "terminate" | "pipe";
+export type Direction = "client_to_server" | "server_to_client";
+
+/** Why a session ended. Error closes also carry an ErrorCode. */
+export type SessionCloseReason =
+  | "client closed"
+  | "upstream closed"
+  | "error"
+  | "drained"
+  | "shutdown";
+
+export interface SessionOpenedEvent {
+  readonly sessionId: string;
+  readonly backend: Backend;
+  readonly mode: SessionMode;
+  readonly transport: ClientTransport;
+  readonly protocol: 3 | 4;
+  readonly shadowed: boolean;
+}
+
+export interface SessionClosedEvent {
+  readonly sessionId: string;
+  readonly backend: Backend;
+  readonly mode: SessionMode;
+  readonly transport: ClientTransport;
+  readonly reason: SessionCloseReason;
+  readonly code: ErrorCode | undefined;
+  readonly durationMs: number;
+}
+
+export interface SessionUpgradedEvent {
+  readonly sessionId: string;
+  readonly backend: Backend;
+  readonly mode: SessionMode;
+}
+
+export interface PacketEvent {
+  readonly backend: Backend;
+  readonly direction: Direction;
+}
+
+export interface UpstreamConnectedEvent {
+  readonly backend: Backend;
+  readonly role: "primary" | "shadow";
+  readonly seconds: number;
+}
+
+export interface UpstreamFailedEvent {
+  readonly backend: Backend;
+  readonly role: "primary" | "shadow";
+  readonly code: ErrorCode;
+  readonly seconds: number;
+}
+
+export interface ProtocolErrorEvent {
+  readonly code: ErrorCode;
+  readonly backend: Backend;
+}
+
+export interface PassthroughEvent {
+  readonly kind: "http" | "websocket";
+  readonly outcome: "forwarded" | "failed";
+  readonly code: ErrorCode | undefined;
+}
+
+export interface HandshakeRefusedEvent {
+  readonly code: ErrorCode;
+}
+
+export interface TelemetryEvents {
+  "switchyard:session:opened": SessionOpenedEvent;
+  "switchyard:session:closed": SessionClosedEvent;
+  "switchyard:session:upgraded": SessionUpgradedEvent;
+  "switchyard:packet": PacketEvent;
+  "switchyard:upstream:connected": UpstreamConnectedEvent;
+  "switchyard:upstream:failed": UpstreamFailedEvent;
+  "switchyard:protocol:error": ProtocolErrorEvent;
+  "switchyard:passthrough": PassthroughEvent;
+  "switchyard:handshake:refused": HandshakeRefusedEvent;
+}
+
+export type TelemetryEventName = keyof TelemetryEvents;
+
+const channels = new Map<string, diagnostics.Channel>();
+
+function channelOf(name: TelemetryEventName): diagnostics.Channel {
+  let channel = channels.get(name);
+  if (channel === undefined) {
+    channel = diagnostics.channel(name);
+    channels.set(name, channel);
+  }
+  return channel;
+}
+
+export function publish<N extends TelemetryEventName>(name: N, event: TelemetryEvents[N]): void {
+  const channel = channelOf(name);
+  if (channel.hasSubscribers) channel.publish(event);
+}
+
+export type Unsubscribe = () => void;
+
+export function subscribe<N extends TelemetryEventName>(name: N, listener: (event: TelemetryEvents[N]) => void): Unsubscribe {
+  const handler = (message: unknown) => listener(message as TelemetryEvents[N]);
+  diagnostics.subscribe(name, handler);
+  return () => {
+    diagnostics.unsubscribe(name, handler);
+  };
+}
+
+/** Packet events are published per packet: these frozen descriptors keep that allocation-free. */
+export const PACKET_EVENTS: Readonly<Record<Backend, Readonly<Record<Direction, PacketEvent>>>> = Object.freeze({
+  legacy: Object.freeze({
+    client_to_server: Object.freeze({ backend: "legacy", direction: "client_to_server" }),
+    server_to_client: Object.freeze({ backend: "legacy", direction: "server_to_client" }),
+  }),
+  hub: Object.freeze({
+    client_to_server: Object.freeze({ backend: "hub", direction: "client_to_server" }),
+    server_to_client: Object.freeze({ backend: "hub", direction: "server_to_client" }),
+  }),
+});

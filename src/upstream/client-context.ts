@@ -1,0 +1,72 @@
+/**
+ * What a backend needs to know about the client it is talking to through the gateway: the application
+ * query string (custom parameters included, Engine.IO's own removed), the headers it authenticates and
+ * logs on, and the X-Forwarded-* trail. Built once per session from the handshake request.
+ */
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
+
+/** Engine.IO's own query parameters; everything else in the query string belongs to the application. */
+export const ENGINE_QUERY_PARAMS: ReadonlySet<string> = new Set(["EIO", "transport", "t", "sid", "b64", "j"]);
+
+/** Headers every backend gets as the client sent them. */
+export const FORWARDED_HEADERS: readonly string[] = Object.freeze(["cookie", "authorization", "user-agent", "origin", "accept-language"]);
+
+export interface ClientContext {
+  readonly eio: EngineIoRevision;
+  /** Application query parameters in the client's order. */
+  readonly query: readonly (readonly [string, string])[];
+  /** Lower-case header names; X-Forwarded-For/-Proto/-Host included. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly remoteAddress: string;
+}
+
+export interface ContextOptions {
+  readonly trustProxy: boolean;
+  readonly extraHeaders: readonly string[];
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+export function clientContextOf(req: IncomingMessage, options: ContextOptions): ClientContext {
+  const url = new URL(req.url ?? "/", "http://gateway.invalid");
+  const query: [string, string][] = [];
+  for (const [key, value] of url.searchParams) {
+    if (!ENGINE_QUERY_PARAMS.has(key)) query.push([key, value]);
+  }
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_HEADERS) {
+    const value = headerValue(req.headers[name]);
+    if (value !== undefined) headers[name] = value;
+  }
+  for (const name of options.extraHeaders) {
+    const value = headerValue(req.headers[name]);
+    if (value !== undefined) headers[name] = value;
+  }
+  const remoteAddress = req.socket.remoteAddress ?? "";
+  const proto = (req.socket as TLSSocket).encrypted ? "https" : "http";
+  const incomingFor = options.trustProxy ? headerValue(req.headers["x-forwarded-for"]) : undefined;
+  headers["x-forwarded-for"] = incomingFor ? `${incomingFor}, ${remoteAddress}` : remoteAddress;
+  headers["x-forwarded-proto"] = (options.trustProxy ? headerValue(req.headers["x-forwarded-proto"]) : undefined) ?? proto;
+  const host = (options.trustProxy ? headerValue(req.headers["x-forwarded-host"]) : undefined) ?? headerValue(req.headers.host);
+  if (host !== undefined) headers["x-forwarded-host"] = host;
+  return { eio: revisionOf(url.searchParams.get("EIO")), query, headers, remoteAddress };
+}
+
+/** The backend URL for one session: the client's application query plus our own Engine.IO parameters. */
+export function upstreamUrl(base: string, path: string, context: ClientContext, extra: readonly (readonly [string, string])[] = []): string {
+  const target = new URL(base);
+  if (target.protocol === "http:") target.protocol = "ws:";
+  else if (target.protocol === "https:") target.protocol = "wss:";
+  const basePath = target.pathname.replace(/\/+$/, "");
+  target.pathname = basePath + path;
+  const params = new URLSearchParams();
+  for (const [key, value] of context.query) params.append(key, value);
+  for (const [key, value] of extra) params.append(key, value);
+  target.search = params.toString();
+  return target.toString();
+}

@@ -1,0 +1,255 @@
+/**
+ * The gateway as an Engine.IO client of a socket.io backend: one WebSocket per client session, in the
+ * client's Engine.IO revision, carrying the client's application query and forwarded headers. Raw `ws`
+ * rather than engine.io-client: the gateway relays messages and needs none of the client's machinery,
+ * which halves the per-message cost (see bench/).
+ */
+import WebSocket from "ws";
+import { SwitchyardError, type ErrorCode } from "../errors.js";
+import { decodeFrame, EIO_PACKET, encodeMessage, parseHandshake, type EngineIoHandshake, type EngineIoRevision } from "../protocol/engineio.js";
+import { publish, type Backend } from "../telemetry/events.js";
+import { upstreamUrl, type ClientContext } from "./client-context.js";
+import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
+
+export interface EngineIoUpstreamOptions {
+  readonly backend: Backend;
+  readonly role: UpstreamRole;
+  /** http(s) base URL of the socket.io server. */
+  readonly baseUrl: string;
+  /** Its Socket.IO path, e.g. "/socket.io/". */
+  readonly path: string;
+  readonly context: ClientContext;
+  readonly connectTimeoutMs: number;
+  /** Extra upgrade headers (the hub's x-switchyard-* ones). */
+  readonly extraHeaders?: Readonly<Record<string, string>>;
+  /** Bytes queued for the backend below which a paused client resumes. */
+  readonly drainLowWater: number;
+}
+
+type State = "open" | "closed";
+
+/** A heartbeat monitor sized from the backend's own handshake. */
+class Heartbeat {
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly pinger: NodeJS.Timeout | undefined;
+
+  constructor(
+    revision: EngineIoRevision,
+    private readonly handshake: EngineIoHandshake,
+    sendPing: () => void,
+    private readonly onTimeout: () => void,
+  ) {
+    if (revision === 4) {
+      // v4: the server pings every pingInterval; silence for pingInterval + pingTimeout means it is gone.
+      this.watchdog = setTimeout(onTimeout, handshake.pingInterval + handshake.pingTimeout);
+      this.pinger = undefined;
+    } else {
+      // v3: we ping every pingInterval and expect the pong within pingTimeout.
+      this.pinger = setInterval(() => {
+        if (this.watchdog !== undefined) return;
+        sendPing();
+        this.watchdog = setTimeout(this.onTimeout, this.handshake.pingTimeout);
+      }, handshake.pingInterval);
+    }
+  }
+
+  onServerPing(): void {
+    this.watchdog?.refresh();
+  }
+
+  onPong(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  stop(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    if (this.pinger !== undefined) clearInterval(this.pinger);
+  }
+}
+
+export class EngineIoUpstream implements Upstream {
+  readonly backend: Backend;
+  readonly role: UpstreamRole;
+  readonly sessionId: string;
+  readonly handshake: EngineIoHandshake;
+  private readonly ws: WebSocket;
+  private readonly revision: EngineIoRevision;
+  private readonly heartbeat: Heartbeat;
+  private readonly drainLowWater: number;
+  private sink: UpstreamSink | undefined;
+  private early: UpstreamMessage[] | undefined = [];
+  private state: State = "open";
+  private drainWanted = false;
+  private readonly onSent = (): void => {
+    if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
+      this.drainWanted = false;
+      this.sink?.onDrain();
+    }
+  };
+
+  constructor(ws: WebSocket, revision: EngineIoRevision, handshake: EngineIoHandshake, options: EngineIoUpstreamOptions) {
+    this.ws = ws;
+    this.revision = revision;
+    this.handshake = handshake;
+    this.sessionId = handshake.sid;
+    this.backend = options.backend;
+    this.role = options.role;
+    this.drainLowWater = options.drainLowWater;
+    this.heartbeat = new Heartbeat(
+      revision,
+      handshake,
+      () => this.ws.send(EIO_PACKET.ping),
+      () => this.fail("SWY_ERR_UPSTREAM_PING_TIMEOUT", "no heartbeat from the backend"),
+    );
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on("close", (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
+    ws.on("error", (error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message));
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  attach(sink: UpstreamSink): void {
+    this.sink = sink;
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined) for (const message of early) sink.onMessage(message);
+  }
+
+  send(message: UpstreamMessage): void {
+    if (this.state !== "open") return;
+    this.ws.send(encodeMessage(this.revision, message), this.onSent);
+    if (this.ws.bufferedAmount > this.drainLowWater) this.drainWanted = true;
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.sink = undefined;
+    this.early = undefined;
+    this.heartbeat.stop();
+    this.ws.close();
+  }
+
+  private deliver(message: UpstreamMessage): void {
+    if (this.sink !== undefined) this.sink.onMessage(message);
+    else this.early?.push(message);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state !== "open") return;
+    let frame;
+    try {
+      frame = decodeFrame(this.revision, data, isBinary);
+    } catch (error) {
+      this.fail("SWY_ERR_UPSTREAM_PROTOCOL", (error as Error).message);
+      return;
+    }
+    switch (frame.type) {
+      case "message":
+        this.deliver(frame.data);
+        return;
+      case "ping":
+        this.heartbeat.onServerPing();
+        if (this.revision === 4) this.ws.send(EIO_PACKET.pong + frame.data);
+        return;
+      case "pong":
+        this.heartbeat.onPong();
+        return;
+      case "close":
+        this.end(undefined, "the backend closed the session");
+        return;
+      case "noop":
+        return;
+      default:
+        this.fail("SWY_ERR_UPSTREAM_PROTOCOL", `unexpected ${frame.type} packet`);
+    }
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (this.state !== "open") return;
+    this.end("SWY_ERR_UPSTREAM_CLOSED", `WebSocket closed (${code}${reason ? ` ${reason}` : ""})`);
+  }
+
+  private fail(code: ErrorCode, detail: string): void {
+    if (this.state !== "open") return;
+    this.end(code, detail);
+  }
+
+  private end(code: ErrorCode | undefined, detail: string): void {
+    const sink = this.sink;
+    this.close();
+    sink?.onClose(code, detail);
+  }
+}
+
+/**
+ * Opens a backend session and resolves once its Engine.IO handshake arrived. Rejects with a coded
+ * SwitchyardError (unreachable, refused with an HTTP status, timed out, bad handshake).
+ */
+export function openEngineIoUpstream(options: EngineIoUpstreamOptions): Promise<EngineIoUpstream> {
+  const revision = options.context.eio;
+  const url = upstreamUrl(options.baseUrl, options.path, options.context, [
+    ["EIO", String(revision)],
+    ["transport", "websocket"],
+  ]);
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  return new Promise<EngineIoUpstream>((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      headers: { ...options.context.headers, ...options.extraHeaders },
+      perMessageDeflate: false,
+      handshakeTimeout: options.connectTimeoutMs,
+      followRedirects: false,
+    });
+    let settled = false;
+    const timer = setTimeout(() => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no handshake within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    function failWith(code: ErrorCode, detail: string): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      ws.on("error", () => {});
+      ws.terminate();
+      publish("switchyard:upstream:failed", { backend: options.backend, role: options.role, code, seconds: seconds() });
+      reject(new SwitchyardError(code, `${options.backend}: ${detail}`));
+    }
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      failWith("SWY_ERR_UPSTREAM_REJECTED", `HTTP ${res.statusCode ?? "?"}`);
+    });
+    ws.once("error", (error: NodeJS.ErrnoException) => {
+      const timedOut = /timed out/i.test(error.message);
+      failWith(timedOut ? "SWY_ERR_UPSTREAM_TIMEOUT" : "SWY_ERR_UPSTREAM_UNREACHABLE", error.code ?? error.message);
+    });
+    ws.once("close", () => failWith("SWY_ERR_UPSTREAM_HANDSHAKE", "closed before its handshake"));
+    ws.once("message", (data: Buffer, isBinary: boolean) => {
+      if (settled) return;
+      let handshake: EngineIoHandshake;
+      try {
+        const frame = decodeFrame(revision, data, isBinary);
+        if (frame.type !== "open") throw new Error(`expected an open packet, got ${frame.type}`);
+        handshake = parseHandshake(frame.data);
+      } catch (error) {
+        failWith("SWY_ERR_UPSTREAM_HANDSHAKE", (error as Error).message);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      publish("switchyard:upstream:connected", { backend: options.backend, role: options.role, seconds: seconds() });
+      resolve(new EngineIoUpstream(ws, revision, handshake, options));
+    });
+  });
+}
