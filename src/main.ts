@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     }, config.drainTimeoutMs);
     deadline.unref();
     switchyard
-      .shutdown(config.drainTimeoutMs / 2)
+      .shutdown(config.drainTimeoutMs / 2, config.drainTimeoutMs / 4)
       .then(() => Promise.all(samples.map((s) => s.stop())))
       .then(() => {
         logger.info("drained; bye");

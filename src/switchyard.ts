@@ -32,8 +32,8 @@ export interface Switchyard {
   readonly opsUrl: string;
   /** Resolves once the legacy server's handshake values are known (or were overridden). */
   readonly handshakeLearned: Promise<HandshakeValues>;
-  /** Graceful: refuse new sessions, close open ones paced over `spreadMs`, then close listeners. */
-  shutdown(spreadMs?: number): Promise<void>;
+  /** Graceful: refuse new sessions, close open ones paced over `spreadMs`, let in-flight requests finish within `graceMs`, then close listeners. */
+  shutdown(spreadMs?: number, graceMs?: number): Promise<void>;
   /** Immediate close of everything. */
   close(): Promise<void>;
 }
@@ -106,9 +106,9 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const [clientAddress, opsAddress] = await Promise.all([gateway.listen(config.port, config.host), ops.listen(config.opsPort, config.opsHost)]);
 
   let closing: Promise<void> | undefined;
-  const finish = async (graceful: boolean, spreadMs: number) => {
+  const finish = async (graceful: boolean, spreadMs: number, graceMs: number) => {
     clearTimeout(probeTimer);
-    if (graceful) await gateway.shutdown(spreadMs);
+    if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
     await ops.close();
     metrics.close();
@@ -122,7 +122,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     url: urlOf(clientAddress),
     opsUrl: urlOf(opsAddress),
     handshakeLearned,
-    shutdown: (spreadMs = config.drainTimeoutMs / 2) => (closing ??= finish(true, spreadMs)),
-    close: () => (closing ??= finish(false, 0)),
+    shutdown: (spreadMs = config.drainTimeoutMs / 2, graceMs = config.drainTimeoutMs / 4) => (closing ??= finish(true, spreadMs, graceMs)),
+    close: () => (closing ??= finish(false, 0, 0)),
   };
 }

@@ -131,9 +131,10 @@ export class Gateway {
 
   /**
    * Closes every session, paced over `spreadMs` so that reconnecting clients do not stampede the other
-   * instances, then closes the listener. Resolves when everything is closed.
+   * instances, then stops listening and gives in-flight requests (long polls carrying close packets)
+   * up to `graceMs` to finish. Resolves when everything is closed.
    */
-  async shutdown(spreadMs: number): Promise<void> {
+  async shutdown(spreadMs: number, graceMs: number): Promise<void> {
     this.beginDrain();
     const total = this.sessions.size + this.pipes.size;
     const steps = Math.max(1, Math.min(20, total));
@@ -141,11 +142,11 @@ export class Gateway {
     for (let step = 0; step < steps && this.sessions.size + this.pipes.size > 0; step++) {
       this.closeSessions("hub", perStep, "shutdown");
       this.closeSessions("legacy", perStep, "shutdown");
-      if (spreadMs > 0 && step < steps - 1) await new Promise((resolve) => setTimeout(resolve, spreadMs / steps));
+      if (spreadMs > 0 && step < steps - 1) await delay(spreadMs / steps);
     }
     this.closeSessions("hub", Number.MAX_SAFE_INTEGER, "shutdown");
     this.closeSessions("legacy", Number.MAX_SAFE_INTEGER, "shutdown");
-    await this.close();
+    await this.closeListener(graceMs);
   }
 
   /** Closes the listener and every connection at once (tests, and the end of a shutdown). */
@@ -153,13 +154,23 @@ export class Gateway {
     this.draining = true;
     for (const session of this.sessions.values()) session.close("shutdown");
     this.pipes.close(Number.MAX_SAFE_INTEGER, "shutdown");
+    await this.closeListener(0);
+  }
+
+  private async closeListener(graceMs: number): Promise<void> {
     this.pipes.stop();
     this.engine.close();
+    let done = false;
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve())).then(() => void (done = true));
+    // Idle keep-alive connections go now; busy ones (a long poll about to carry its close packet) may finish.
+    const deadline = Date.now() + graceMs;
+    while (!done && Date.now() < deadline) {
+      this.http.closeIdleConnections();
+      await delay(50);
+    }
+    this.http.closeAllConnections();
     this.proxy.close();
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    await closed;
   }
 
   // ---- dispatch --------------------------------------------------------------------------------
@@ -290,6 +301,10 @@ export class Gateway {
     });
     this.sessions.set(session.id, session);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** engine.io's own id format, for handshakes that never get an upstream (refused ones). */

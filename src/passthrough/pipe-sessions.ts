@@ -20,6 +20,8 @@ interface PipeSession {
   /** Set while the session runs over a proxied WebSocket. */
   socket: Duplex | undefined;
   sid: string | undefined;
+  /** The client's long poll in flight, if any: on drain the gateway answers it with a close packet. */
+  pendingPoll: ServerResponse | undefined;
 }
 
 export interface PipeSessionOptions {
@@ -32,11 +34,14 @@ export interface PipeSessionOptions {
 
 const SID_IN_HANDSHAKE = /"sid":"([^"]+)"/;
 const SWEEP_INTERVAL_MS = 5_000;
+const CLOSE_PAYLOAD_MAX = 3;
 let anonymousSocketCounter = 0;
 
 export class PipeSessions {
   private readonly sessions = new Map<string, PipeSession>();
   private readonly handshakes = new WeakSet<IncomingMessage>();
+  /** Polling sessions closed by the gateway whose client has not polled since: its next poll gets the close. */
+  private readonly drained = new Map<string, { eio: EngineIoRevision; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: PipeSessionOptions) {
@@ -73,9 +78,40 @@ export class PipeSessions {
 
   /** Any polling request carrying a sid that is not a terminated session: keep it alive, then proxy. */
   request(req: IncomingMessage, res: ServerResponse, sid: string): void {
+    const drained = this.drained.get(sid);
+    if (drained !== undefined && req.method === "GET") {
+      this.drained.delete(sid);
+      answerWithClosePacket(res, drained.eio);
+      return;
+    }
     const session = this.sessions.get(sid);
-    if (session !== undefined) session.lastSeen = Date.now();
+    if (session !== undefined) {
+      session.lastSeen = Date.now();
+      if (req.method === "POST") this.watchForClosePacket(session, req, res);
+      else if (req.method === "GET" && !isJsonp(req)) this.trackPoll(session, res);
+    }
     this.options.proxy.web(req, res);
+  }
+
+  private trackPoll(session: PipeSession, res: ServerResponse): void {
+    session.pendingPoll = res;
+    res.once("close", () => {
+      if (session.pendingPoll === res) session.pendingPoll = undefined;
+    });
+  }
+
+  /**
+   * A client that leaves over polling POSTs a lone close packet ("1", or "1:1" in v3 framing): end the
+   * session when the legacy server has taken it, rather than waiting for the idle sweep.
+   */
+  private watchForClosePacket(session: PipeSession, req: IncomingMessage, res: ServerResponse): void {
+    const length = Number(req.headers["content-length"]);
+    if (!(length > 0 && length <= CLOSE_PAYLOAD_MAX)) return;
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("latin1")));
+    res.once("finish", () => {
+      if (res.statusCode === 200 && (body === "1" || body === "1:1")) this.end(session, "client closed");
+    });
   }
 
   /** An upgrade of a pipe session's polling transport to WebSocket. */
@@ -106,7 +142,7 @@ export class PipeSessions {
 
   private open(key: string, sid: string | undefined, eio: EngineIoRevision, transport: ClientTransport): PipeSession {
     const now = Date.now();
-    const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined };
+    const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined, pendingPoll: undefined };
     this.sessions.set(key, session);
     publish("switchyard:session:opened", { sessionId: sid ?? key, backend: "legacy", mode: "pipe", transport, protocol: eio, shadowed: false });
     return session;
@@ -126,10 +162,17 @@ export class PipeSessions {
     });
   }
 
+  /**
+   * WebSocket pipes are cut (the client sees "transport close"). Polling pipes get an Engine.IO close
+   * packet from the gateway on their pending or next poll, exactly what engine.io sends when a server
+   * closes a session, and the legacy server is told to drop the session.
+   */
   private closeSession(session: PipeSession, reason: SessionCloseReason): void {
     if (session.socket !== undefined) {
       session.socket.destroy();
     } else if (session.sid !== undefined) {
+      if (session.pendingPoll !== undefined && !session.pendingPoll.headersSent) answerWithClosePacket(session.pendingPoll, session.eio);
+      else this.drained.set(session.sid, { eio: session.eio, until: Date.now() + this.options.idleTimeoutMs });
       this.sendClosePacket(session.sid, session.eio);
     }
     this.end(session, reason);
@@ -163,9 +206,22 @@ export class PipeSessions {
   }
 
   private sweep(): void {
-    const deadline = Date.now() - this.options.idleTimeoutMs;
+    const now = Date.now();
+    for (const [sid, entry] of this.drained) if (entry.until < now) this.drained.delete(sid);
+    const deadline = now - this.options.idleTimeoutMs;
     for (const session of [...this.sessions.values()]) {
       if (session.socket === undefined && session.lastSeen < deadline) this.end(session, "client closed");
     }
   }
+}
+
+function isJsonp(req: IncomingMessage): boolean {
+  return /[?&]j=/.test(req.url ?? "");
+}
+
+/** The response engine.io gives a poll when the server closes the session: a lone close packet. */
+function answerWithClosePacket(res: ServerResponse, eio: EngineIoRevision): void {
+  const body = eio === 4 ? "1" : "1:1";
+  res.writeHead(200, { "content-type": "text/plain; charset=UTF-8", "content-length": body.length, "cache-control": "no-store" });
+  res.end(body);
 }

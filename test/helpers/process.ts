@@ -1,0 +1,64 @@
+/** Runs Switchyard's real entry point (src/main.ts through tsx) as a child process, for boot/drain tests. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly opsUrl: string;
+  readonly logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+
+export function spawnGateway(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", MAIN], {
+    env: { ...process.env, HOST: "127.0.0.1", OPS_HOST: "127.0.0.1", PORT: "0", OPS_PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** Starts the gateway process and resolves once it logs "switchyard listening". */
+export function startGatewayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
+  const child = spawnGateway(env);
+  const logs: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`gateway did not start within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code} before listening; stderr: ${stderr}`));
+    });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === "switchyard listening") {
+        clearTimeout(timer);
+        resolve({
+          child,
+          url: String(entry.url),
+          opsUrl: String(entry.ops),
+          logs,
+          exited,
+          stop: () => {
+            if (child.exitCode === null) child.kill("SIGTERM");
+            return exited;
+          },
+        });
+      }
+    });
+  });
+}
