@@ -3,6 +3,9 @@
  * optional JSON/YAML file named by SWITCHYARD_CONFIG). Each row parses and validates its raw value; the
  * README's configuration table is checked against this list by a unit test.
  */
+import { readFileSync } from "node:fs";
+import { parseRoutingConfig, type RoutingConfig } from "./routing-config.js";
+
 export type RawValue = string | number | boolean;
 
 export interface SettingSpec<T> {
@@ -86,6 +89,22 @@ function path(raw: RawValue): string {
   return value;
 }
 
+/** A routing document inline (JSON text) or in a JSON file; validated with every problem named. */
+function routingDocument(raw: RawValue): RoutingConfig {
+  const value = String(raw).trim();
+  let textValue = value;
+  if (!value.startsWith("{")) {
+    try {
+      textValue = readFileSync(value, "utf8");
+    } catch (error) {
+      throw new SettingError(`must be a JSON document or the path of one (cannot read ${JSON.stringify(value)}: ${(error as Error).message})`);
+    }
+  }
+  const result = parseRoutingConfig(textValue);
+  if (!result.ok) throw new SettingError(`is not a valid routing config: ${result.problems.join("; ")}`);
+  return result.config;
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LegacyMode = "pipe" | "terminate";
@@ -128,6 +147,10 @@ export const SETTINGS = {
   UPSTREAM_BUFFER_LIMIT: setting("UPSTREAM_BUFFER_LIMIT", 16 * 1024 * 1024, "Bytes waiting for a backend before the session closes (SWY_ERR_UPSTREAM_TOO_SLOW).", integer(1024, 1 << 30)),
   INSTANCE_ID: setting<string>("INSTANCE_ID", undefined, "This instance's name in metrics, logs and the session registry. Unset: hostname-pid.", text(1, "a name")),
   INTERNAL_URL: setting<string>("INTERNAL_URL", undefined, "How other instances reach this one's client listener, for forwarding sessions it owns. Unset: http://<hostname>:PORT.", url("http:", "https:")),
+  REDIS_KEY_PREFIX: setting("REDIS_KEY_PREFIX", "switchyard:", "Prefix of every Redis key and channel Switchyard uses (several deployments, or tests, can share one Redis).", text(1, "a prefix")),
+  ROUTING_CONFIG: setting<RoutingConfig>("ROUTING_CONFIG", undefined, "Initial routing config: a JSON document (starting with `{`) or the path of a JSON file. Seeds Redis only when it holds none. Unset: everything on legacy.", routingDocument),
+  LEGACY_SHADOW_URL: setting<string>("LEGACY_SHADOW_URL", undefined, "A dark legacy deployment (http/https) that hub-route sessions may be shadowed to. Unset: hub-route sessions are never shadowed.", url("http:", "https:")),
+  HUB_SHADOW_URL: setting<string>("HUB_SHADOW_URL", undefined, "The hub (ws/wss/http/https) that legacy-route sessions are shadowed to. Unset: HUB_URL.", url("ws:", "wss:", "http:", "https:")),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

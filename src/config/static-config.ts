@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { SwitchyardError } from "../errors.js";
+import type { RoutingConfig } from "./routing-config.js";
 import { SETTINGS, SettingError, type LegacyMode, type LogLevel, type RawValue, type SameSite, type SettingName, type SettingSpec } from "./settings.js";
 
 export interface HandshakeOverrides {
@@ -48,6 +49,11 @@ export interface StaticConfig {
   readonly limits: Limits;
   readonly instanceId: string;
   readonly internalUrl: string | undefined;
+  readonly redisKeyPrefix: string;
+  /** ROUTING_CONFIG: the routing document a store starts from (and seeds Redis with when it holds none). */
+  readonly routingConfig: RoutingConfig | undefined;
+  readonly legacyShadowUrl: string | undefined;
+  readonly hubShadowUrl: string | undefined;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -164,6 +170,10 @@ function buildConfig(v: Values): StaticConfig {
     }),
     instanceId: v.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     internalUrl: v.INTERNAL_URL,
+    redisKeyPrefix: v.REDIS_KEY_PREFIX!,
+    routingConfig: v.ROUTING_CONFIG,
+    legacyShadowUrl: v.LEGACY_SHADOW_URL,
+    hubShadowUrl: v.HUB_SHADOW_URL,
   };
   return Object.freeze(config);
 }

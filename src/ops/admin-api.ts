@@ -1,0 +1,207 @@
+/**
+ * The admin API on the operations listener (OPS_PORT):
+ *   GET  /admin/routing    the routing config document; ETag: "<version>"
+ *   PUT  /admin/routing    the whole document, JSON, with If-Match: <version> (428 without; 409 when
+ *                          stale; 400 naming every problem; all or nothing)
+ *   POST /admin/drain      {"backend": "hub"|"legacy", "percent": N (default 100)}: every instance closes
+ *                          that share of its sessions of the backend, paced; answers how many it will close
+ *   POST /admin/rollback   hubPercent 0 and drain the hub 100 %, as one audited call
+ *   GET  /admin/sessions   sessions per backend, transport and instance; desired vs applied versions
+ *   GET  /admin/audit      the newest audit entries (?limit=N, default 50)
+ * Mutations need `Authorization: Bearer $ADMIN_TOKEN` and are written to the audit log; reads are open
+ * (the ops listener is meant to be firewalled). Errors are JSON `{code: "SWY_ERR_...", message}`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { RoutingConfigError, type RoutingConfig } from "../config/routing-config.js";
+import { isSwitchyardError } from "../errors.js";
+import { RoutingConflictError, type DrainDelivery, type RoutingStore, type RoutingUpdate } from "../store/routing-store.js";
+import type { Backend } from "../telemetry/events.js";
+import { AdminHttpError, actorOf, authenticate, expectedVersionOf, readJsonBody, sendError } from "./admin-http.js";
+import { DrainRunner, drainTarget, totalOf, type DrainPacing, type GatewayControl } from "./drain-runner.js";
+import { sendJson, type OpsHandler, type OpsServer, type ReadinessCheck } from "./ops-server.js";
+
+export type { GatewayControl } from "./drain-runner.js";
+
+export interface AdminApiOptions {
+  readonly store: RoutingStore;
+  readonly control: GatewayControl;
+  /** ADMIN_TOKEN; undefined refuses every mutation (403 SWY_ERR_ADMIN_DISABLED). */
+  readonly adminToken: string | undefined;
+  readonly logger: Logger;
+  readonly pacing?: DrainPacing;
+  /** Largest accepted request body (default 1 MiB). */
+  readonly maxBodyBytes?: number;
+}
+
+export interface AdminApi {
+  readonly drains: DrainRunner;
+  /** Stops drains in progress and unsubscribes from the store. */
+  close(): void;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** An instance whose heartbeat is older than this is shown as stale. */
+const STALE_AFTER_MS = 5000;
+const ROLLBACK_ATTEMPTS = 3;
+const DRAIN_KEYS = ["backend", "percent"];
+
+function etagOf(config: RoutingConfig): Record<string, string> {
+  return { etag: `"${config.version}"` };
+}
+
+function respondError(res: ServerResponse, error: unknown): void {
+  if (error instanceof AdminHttpError) return sendError(res, error.status, error.code, error.message, error.extra, error.headers);
+  if (error instanceof RoutingConfigError) return sendError(res, 400, error.code, error.message, { problems: error.problems });
+  if (error instanceof RoutingConflictError) return sendError(res, 409, error.code, `${error.message}; GET /admin/routing and retry with If-Match: ${error.currentVersion}`, { currentVersion: error.currentVersion });
+  if (isSwitchyardError(error) && error.code === "SWY_ERR_STORE_UNAVAILABLE") return sendError(res, 503, error.code, error.message);
+  throw error;
+}
+
+function parseDrainBody(body: unknown): { backend: Backend; percent: number } {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", 'send {"backend": "hub"|"legacy", "percent": N}');
+  const record = body as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((key) => !DRAIN_KEYS.includes(key));
+  if (unknown.length > 0) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `unknown key ${unknown.join(", ")} (allowed: ${DRAIN_KEYS.join(", ")})`);
+  if (record.backend !== "hub" && record.backend !== "legacy") throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `backend: must be "hub" or "legacy" (got ${JSON.stringify(record.backend) ?? "nothing"})`);
+  const percent = record.percent ?? 100;
+  if (typeof percent !== "number" || !Number.isFinite(percent) || percent <= 0 || percent > 100) {
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `percent: must be a number greater than 0 and at most 100 (got ${JSON.stringify(percent)})`);
+  }
+  return { backend: record.backend, percent };
+}
+
+/** Registers the admin routes on the ops server; also feeds the store's heartbeats with the gateway's counts. */
+export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): AdminApi {
+  const { store, control, adminToken } = options;
+  const log = options.logger.child({ component: "admin-api" });
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const drains = new DrainRunner(control, log, options.pacing);
+  const unsubscribe = store.onDrain((command) => void drains.start(command));
+  store.setSessionCountsSource(() => control.sessionCounts());
+
+  const handle =
+    (handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>): OpsHandler =>
+    async (req, res, url) => {
+      try {
+        await handler(req, res, url);
+      } catch (error) {
+        respondError(res, error);
+      }
+    };
+
+  /** Publishes a drain and describes it: this instance's exact plan, the others' estimates. */
+  const drainAnswer = async (delivery: DrainDelivery) => {
+    const { command } = delivery;
+    const local = drains.progressOf(command.id);
+    const instances = (await store.instances()).map((instance) => {
+      if (instance.instanceId === store.instanceId) return { instanceId: instance.instanceId, sessions: local?.sessions ?? 0, willClose: local?.target ?? 0 };
+      // Other instances plan their own drain from their own counts; their last heartbeat gives an estimate.
+      const sessions = totalOf(instance.sessions[command.backend]);
+      return { instanceId: instance.instanceId, sessions, willClose: drainTarget(sessions, command.percent) };
+    });
+    return {
+      id: command.id,
+      backend: command.backend,
+      percent: command.percent,
+      scope: delivery.scope,
+      willClose: instances.reduce((sum, instance) => sum + instance.willClose, 0),
+      instances,
+      pacing: drains.pacing,
+    };
+  };
+
+  ops.route("GET", "/admin/routing", handle(async (_req, res) => {
+    const config = store.current();
+    sendJson(res, 200, config, { ...etagOf(config), "x-switchyard-store": store.health().state });
+  }));
+
+  ops.route("PUT", "/admin/routing", handle(async (req, res) => {
+    const identity = authenticate(req, adminToken);
+    const expected = expectedVersionOf(req);
+    const document = await readJsonBody(req, res, maxBody);
+    const update = await store.update(document, expected);
+    await store.audit({ action: "routing.update", changes: update.changes.length > 0 ? update.changes : ["no change"], version: update.config.version, actor: actorOf(req, identity) });
+    sendJson(res, 200, update.config, etagOf(update.config));
+  }));
+
+  ops.route("POST", "/admin/drain", handle(async (req, res) => {
+    const identity = authenticate(req, adminToken);
+    const { backend, percent } = parseDrainBody(await readJsonBody(req, res, maxBody));
+    const answer = await drainAnswer(await store.publishDrain(backend, percent));
+    await store.audit({ action: "drain", changes: [`drain ${backend} ${percent}% (${answer.scope}, ~${answer.willClose} sessions)`], actor: actorOf(req, identity) });
+    sendJson(res, 202, answer);
+  }));
+
+  ops.route("POST", "/admin/rollback", handle(async (req, res) => {
+    const identity = authenticate(req, adminToken);
+    req.resume();
+    let update: RoutingUpdate | undefined;
+    let config = await store.refresh();
+    for (let attempt = 1; config.hubPercent !== 0; attempt++) {
+      try {
+        update = await store.update({ ...config, hubPercent: 0 }, config.version);
+        config = update.config;
+      } catch (error) {
+        // Someone else changed the config meanwhile: roll back on top of their version.
+        if (!(error instanceof RoutingConflictError) || attempt >= ROLLBACK_ATTEMPTS) throw error;
+        config = await store.refresh();
+      }
+    }
+    const drain = await drainAnswer(await store.publishDrain("hub", 100));
+    const changes = [...(update?.changes ?? ["hubPercent was already 0"]), `drain hub 100% (${drain.scope}, ~${drain.willClose} sessions)`];
+    await store.audit({ action: "rollback", changes, version: config.version, actor: actorOf(req, identity) });
+    sendJson(res, 200, { config, drain }, etagOf(config));
+  }));
+
+  ops.route("GET", "/admin/sessions", handle(async (_req, res) => {
+    const now = Date.now();
+    const instances = (await store.instances()).map((instance) => ({ ...instance, stale: now - instance.lastSeen > STALE_AFTER_MS }));
+    const totals = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
+    for (const instance of instances) {
+      if (instance.stale) continue;
+      for (const backend of ["legacy", "hub"] as const) {
+        totals[backend].polling += instance.sessions[backend].polling;
+        totals[backend].websocket += instance.sessions[backend].websocket;
+      }
+    }
+    const desiredVersion = Math.max(store.current().version, ...instances.map((instance) => instance.appliedVersion));
+    sendJson(res, 200, { desiredVersion, hubPercent: store.current().hubPercent, store: { kind: store.kind, ...store.health() }, totals, instances, drains: drains.list() });
+  }));
+
+  ops.route("GET", "/admin/audit", handle(async (_req, res, url) => {
+    const limitText = url.searchParams.get("limit") ?? "50";
+    const limit = Number(limitText);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `limit: must be an integer 1-1000 (got ${JSON.stringify(limitText)})`);
+    sendJson(res, 200, { entries: await store.recentAudit(limit) });
+  }));
+
+  log.debug({ mutations: adminToken === undefined ? "disabled" : "enabled" }, "admin API registered");
+  return {
+    drains,
+    close() {
+      unsubscribe();
+      drains.stop();
+    },
+  };
+}
+
+/**
+ * The store's health for /readyz. A degraded store does not make the instance unready by default: it
+ * keeps routing on its last known config, and failing readiness on every instance at once when Redis
+ * goes away would take the whole service down. Pass `failWhenDegraded` to change that.
+ */
+export function storeReadinessCheck(store: RoutingStore, options: { failWhenDegraded?: boolean } = {}): ReadinessCheck {
+  return {
+    name: "routing store",
+    check: () => {
+      const health = store.health();
+      const version = store.current().version;
+      if (health.state === "connected") return { ok: true, detail: `${store.kind}: connected, routing config v${version}` };
+      return {
+        ok: options.failWhenDegraded !== true,
+        detail: `${store.kind}: degraded since ${new Date(health.since).toISOString()} (${health.reason ?? "unknown"}); routing on the last known config v${version}`,
+      };
+    },
+  };
+}

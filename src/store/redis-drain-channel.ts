@@ -1,0 +1,71 @@
+/**
+ * The cluster-wide drain channel: a drain accepted by one instance is applied there at once and
+ * published (`<prefix>commands`) to the others. Each command carries an id; an instance applies an id
+ * once, whichever way it arrives, and ignores its own commands coming back through pub/sub.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Backend, Unsubscribe } from "../telemetry/events.js";
+import { messageOf } from "./redis-util.js";
+import { Listeners, newCommandId, type DrainCommand, type DrainDelivery } from "./routing-store.js";
+
+const MAX_SEEN_COMMANDS = 1000;
+
+export class RedisDrainChannel {
+  private readonly seen = new Set<string>();
+  private readonly listeners: Listeners<[DrainCommand]>;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly channel: string,
+    private readonly instanceId: string,
+    private readonly isReachable: () => boolean,
+    private readonly log: Logger,
+  ) {
+    this.listeners = new Listeners((error) => this.log.error({ err: error }, "drain listener failed"));
+  }
+
+  async publish(backend: Backend, percent: number): Promise<DrainDelivery> {
+    const command: DrainCommand = Object.freeze({ id: newCommandId(), backend, percent, origin: this.instanceId, at: Date.now() });
+    this.remember(command.id);
+    // Here at once (even if this instance's subscription is down); the others through pub/sub.
+    this.listeners.emit(command);
+    try {
+      if (!this.isReachable()) throw new Error("Redis unavailable");
+      await this.redis.publish(this.channel, JSON.stringify(command));
+      return { command, scope: "cluster" };
+    } catch (error) {
+      this.log.warn({ err: messageOf(error), command }, "drain applied on this instance only: Redis unavailable");
+      return { command, scope: "local" };
+    }
+  }
+
+  onDrain(listener: (command: DrainCommand) => void): Unsubscribe {
+    return this.listeners.add(listener);
+  }
+
+  /** A message from the subscription. */
+  receive(message: string): void {
+    let command: DrainCommand;
+    try {
+      command = JSON.parse(message) as DrainCommand;
+    } catch {
+      return;
+    }
+    const valid = typeof command.id === "string" && (command.backend === "legacy" || command.backend === "hub") && typeof command.percent === "number" && command.percent > 0 && command.percent <= 100;
+    if (!valid || command.origin === this.instanceId || !this.remember(command.id)) return;
+    this.log.info({ command }, "drain requested by another instance");
+    this.listeners.emit(Object.freeze(command));
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+
+  private remember(id: string): boolean {
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    if (this.seen.size > MAX_SEEN_COMMANDS) this.seen.delete(this.seen.values().next().value!);
+    return true;
+  }
+}

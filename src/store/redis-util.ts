@@ -1,0 +1,16 @@
+/** Helpers shared by the Redis store modules. */
+import type { ChainableCommander } from "ioredis";
+
+/** Runs a pipeline or transaction; rejects with the first failed command's error. */
+export async function execOrThrow(commands: ChainableCommander): Promise<unknown[]> {
+  const results = await commands.exec();
+  if (results === null) throw new Error("transaction aborted");
+  return results.map(([error, value]) => {
+    if (error !== null) throw error;
+    return value;
+  });
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
