@@ -16,6 +16,7 @@ export const ERROR_CATALOG = {
   SWY_ERR_PROTOCOL_MALFORMED: "the client sent a malformed Socket.IO packet",
   SWY_ERR_PROTOCOL_UNEXPECTED_BINARY: "the client sent a binary frame no packet announced",
   SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",
+  SWY_ERR_PROTOCOL_INVALID_STATE: "the client sent a packet for a namespace it has not joined (or joined twice)",
   SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
   SWY_ERR_DRAINING: "this gateway instance is shutting down",
   SWY_ERR_PASSTHROUGH_UNREACHABLE: "the legacy application could not be reached",

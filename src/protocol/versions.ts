@@ -13,10 +13,11 @@ export function socketIoRevisionOf(eio: EngineIoRevision): SocketIoRevision {
 
 /**
  * A CONNECT_ERROR (called ERROR in v4) as a socket.io 4.8 server writes it for a refused namespace:
- * v5 clients get `{message, data?}`; v4 clients get `err.data || err.message`.
+ * v5 clients get `{message, data?}`; v4 clients get `err.data || err.message` (a falsy `data` such as
+ * `0` or `""` yields the message, as socket.io's `||` does).
  */
 export function encodeConnectError(revision: SocketIoRevision, nsp: string, message: string, data?: unknown): string {
-  const payload = revision === 5 ? (data === undefined ? { message } : { message, data }) : data ?? message;
+  const payload = revision === 5 ? (data === undefined ? { message } : { message, data }) : data || message;
   return encodePacket({ type: PACKET_TYPE.CONNECT_ERROR, nsp, data: payload });
 }
 

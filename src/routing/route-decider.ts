@@ -41,6 +41,12 @@ interface CompiledConfig {
   readonly hubThreshold: number;
   readonly shadowThreshold: number;
   readonly shadowSalt: string;
+  /**
+   * Whether the routing key can change the outcome at all. When it cannot (hubPercent 0 or 100, no
+   * lists, shadowing all-or-nothing), a handshake is never deferred for an `auth:` key: that keeps the
+   * common "everything on legacy" case on the cheap pipe path.
+   */
+  readonly keyMatters: boolean;
 }
 
 const compiledConfigs = new WeakMap<RoutingConfig, CompiledConfig>();
@@ -57,6 +63,9 @@ function parsedSources(specs: readonly string[]): KeySource[] {
 function compile(config: RoutingConfig): CompiledConfig {
   let compiled = compiledConfigs.get(config);
   if (compiled === undefined) {
+    const hubThreshold = hubThresholdOf(config);
+    const shadowThreshold = Math.round(config.shadow.percent * 100);
+    const partial = (threshold: number) => threshold > 0 && threshold < BUCKETS;
     compiled = {
       config,
       keySources: parsedSources(config.key.sources),
@@ -64,9 +73,10 @@ function compile(config: RoutingConfig): CompiledConfig {
       trusted: new NetworkList(config.overrides.trustedNetworks),
       alwaysHub: new Set(config.lists.alwaysHub),
       neverHub: new Set(config.lists.neverHub),
-      hubThreshold: hubThresholdOf(config),
-      shadowThreshold: Math.round(config.shadow.percent * 100),
+      hubThreshold,
+      shadowThreshold,
       shadowSalt: shadowSaltOf(config.key.salt),
+      keyMatters: partial(hubThreshold) || partial(shadowThreshold) || config.lists.alwaysHub.length > 0 || config.lists.neverHub.length > 0,
     };
     compiledConfigs.set(config, compiled);
   }
@@ -190,7 +200,7 @@ export function decideRoute(config: RoutingConfig, input: RouteInput, options: R
   for (const source of compiled.keySources) {
     if (source.kind === "auth") {
       if (eio === 3) continue;
-      if (input.auth === undefined && mayDefer) return Object.freeze({ deferred: true, awaiting: source.spec, configVersion: config.version });
+      if (input.auth === undefined && mayDefer && compiled.keyMatters) return Object.freeze({ deferred: true, awaiting: source.spec, configVersion: config.version });
     }
     key = reader.read(source);
     if (key !== undefined) {

@@ -1,0 +1,133 @@
+/**
+ * The sample hub: a plain `ws` server speaking docs/hub-protocol.md (what the customer's Go hub speaks)
+ * and running the sample chat (docs/sample-chat.md), so that Switchyard can route sessions to it and the
+ * tests can compare it with the legacy chat. `npm start` spawns it like the legacy one: it prints one
+ * JSON line `{"msg":..., "url":...}` and honours PORT and HOST.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { WebSocketServer, type WebSocket } from "ws";
+import { attachChat } from "./chat.js";
+import { HubRuntime } from "./runtime.js";
+import { CLOSE, SESSION_HEADER, SHADOW_HEADER, SUBPROTOCOL } from "./wire.js";
+
+export interface SampleHubOptions {
+  port?: number;
+  host?: string;
+  /** WebSocket ping period to find dead gateways. Default 25 s. */
+  pingIntervalMs?: number;
+  /** Largest frame accepted. Default 100 MiB (ws's). */
+  maxPayload?: number;
+}
+
+export interface SampleHub {
+  /** ws://host:port/ — what HUB_URL should be. */
+  readonly url: string;
+  readonly port: number;
+  readonly runtime: HubRuntime;
+  readonly http: HttpServer;
+  close(): Promise<void>;
+}
+
+/** Session ids are engine.io ids: base64url, 20 characters (accept a little more for other generators). */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function refuse(socket: Duplex, status: number, text: string, detail: string): void {
+  const body = JSON.stringify({ error: detail });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function offeredProtocols(req: IncomingMessage): string[] {
+  return (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+}
+
+export async function startSampleHub(options: SampleHubOptions = {}): Promise<SampleHub> {
+  const runtime = new HubRuntime();
+  attachChat(runtime);
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  const http = createServer((req, res) => {
+    if (req.method === "GET" && (req.url ?? "/").split("?")[0] === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true, sessions: runtime.sessionCount }));
+      return;
+    }
+    res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+    res.end(`this is a Switchyard hub: open a WebSocket with subprotocol ${SUBPROTOCOL}\n`);
+  });
+  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    if (!offeredProtocols(req).includes(SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `subprotocol ${SUBPROTOCOL} required`);
+    const sessionId = req.headers[SESSION_HEADER];
+    if (typeof sessionId !== "string" || !SESSION_ID.test(sessionId)) return refuse(socket, 400, "Bad Request", `${SESSION_HEADER} missing or invalid`);
+    const shadow = req.headers[SHADOW_HEADER] === "1";
+    // Socket ids derive from the session id: two live sessions with one id would share sockets' rooms.
+    if (runtime.hasSession(sessionId, shadow)) return refuse(socket, 409, "Conflict", `session ${sessionId} is already open`);
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      if (runtime.hasSession(sessionId, shadow)) {
+        ws.close(CLOSE.policy, "duplicate session");
+        return;
+      }
+      runtime.open(ws, sessionId, shadow);
+    });
+  });
+  const pinger = setInterval(() => runtime.heartbeat(), options.pingIntervalMs ?? 25_000);
+  pinger.unref();
+
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port ?? 0, host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = http.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `ws://${host.includes(":") ? `[${host}]` : host}:${port}/`,
+    port,
+    runtime,
+    http,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(pinger);
+        // 1001 lets gateways tell their clients to reconnect; a gateway that does not answer is cut off.
+        runtime.closeAll(CLOSE.goingAway, "hub shutting down");
+        const open = [...wss.clients].map((client) => new Promise<void>((done) => client.once("close", () => done())));
+        await Promise.race([Promise.all(open), new Promise((done) => setTimeout(done, 1000).unref())]);
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+      })()),
+  };
+}
+
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const hub = await startSampleHub({
+    port: envNumber("PORT") ?? 4100,
+    host: process.env.HOST ?? "127.0.0.1",
+    pingIntervalMs: envNumber("PING_INTERVAL"),
+  });
+  process.stdout.write(JSON.stringify({ msg: "sample hub listening", url: hub.url }) + "\n");
+  const stop = () => void hub.close().then(() => process.exit(0));
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}

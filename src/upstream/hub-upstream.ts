@@ -1,0 +1,329 @@
+/**
+ * The gateway as a client of the hub (docs/hub-protocol.md): one WebSocket per client session, subprotocol
+ * `switchyard-hub.v1`, carrying the client's forwarded headers plus the session id the gateway chose.
+ * Towards the client session it behaves exactly like the legacy upstream (Engine.IO messages in the
+ * client's revision); HubTranslator does the Socket.IO ⇄ hub-frame work, this file the I/O around it:
+ * handshake, early queue, backpressure, heartbeats and turning every way a hub session can end into
+ * one sink.onClose().
+ */
+import { randomBytes } from "node:crypto";
+import WebSocket from "ws";
+import { SwitchyardError, type ErrorCode } from "../errors.js";
+import {
+  HUB_CLOSE_CODE,
+  HUB_PROTOCOL_VERSION,
+  HUB_SESSION_HEADER,
+  HUB_SHADOW_HEADER,
+  HUB_SUBPROTOCOL,
+  closeReason,
+  HubFrameError,
+  parseHubFrame,
+} from "../protocol/hub-frames.js";
+import { HubTranslator, queryObject, type TranslationOutput, type TranslationVerdict } from "../protocol/hub-translator.js";
+import { socketIoRevisionOf } from "../protocol/versions.js";
+import { publish, type Backend } from "../telemetry/events.js";
+import type { ClientContext } from "./client-context.js";
+import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
+
+export interface HubUpstreamOptions {
+  /** ws(s):// or http(s):// URL of the hub (HUB_URL). */
+  readonly hubUrl: string;
+  /** The client's engine id; one is generated (engine.io's format) when absent. */
+  readonly sessionId?: string;
+  readonly context: ClientContext;
+  readonly role: UpstreamRole;
+  /** Adds `x-switchyard-shadow: 1`. Default: role === "shadow". */
+  readonly shadow?: boolean;
+  /** Time allowed for TCP, the upgrade and the hub's hello. */
+  readonly connectTimeoutMs: number;
+  /** Bytes queued for the hub below which a paused client resumes. */
+  readonly drainLowWater: number;
+  /** Binary attachments one packet may announce (MAX_ATTACHMENTS). Default 10. */
+  readonly maxAttachments?: number;
+  /** WebSocket ping period; a hub that has not answered the previous ping by the next one is gone. Default 25 s. */
+  readonly pingIntervalMs?: number;
+  /** socket.io's connectTimeout: a session that joins no namespace in this time is closed. Default 45 s. */
+  readonly namespaceConnectTimeoutMs?: number;
+}
+
+export const HUB_DEFAULTS = Object.freeze({ maxAttachments: 10, pingIntervalMs: 25_000, namespaceConnectTimeoutMs: 45_000 });
+
+const BACKEND: Backend = "hub";
+
+/** engine.io's id format (base64id): 15 random bytes, base64url, 20 characters. */
+export function generateSessionId(): string {
+  return randomBytes(15).toString("base64url");
+}
+
+/** HUB_URL accepts http(s) for convenience; the WebSocket client needs ws(s). */
+export function hubWebSocketUrl(hubUrl: string): string {
+  const url = new URL(hubUrl);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  return url.toString();
+}
+
+/**
+ * Headers a forwarded client context must never set on the hub upgrade: the WebSocket handshake's own,
+ * and ours (a client must not be able to mark itself a shadow or pick a session id).
+ */
+function isReservedUpgradeHeader(name: string): boolean {
+  return name.startsWith("x-switchyard-") || name.startsWith("sec-websocket-") || ["host", "connection", "upgrade", "content-length", "transfer-encoding"].includes(name);
+}
+
+/** The upgrade headers of a hub session: the client's forwarded context plus ours. */
+export function hubUpgradeHeaders(context: ClientContext, sessionId: string, shadow: boolean): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(context.headers)) if (!isReservedUpgradeHeader(name)) headers[name] = value;
+  headers[HUB_SESSION_HEADER] = sessionId;
+  if (shadow) headers[HUB_SHADOW_HEADER] = "1";
+  return headers;
+}
+
+type State = "open" | "closed";
+
+export class HubUpstream implements Upstream, TranslationOutput {
+  readonly backend: Backend = BACKEND;
+  readonly role: UpstreamRole;
+  readonly sessionId: string;
+  /** What the hub said about itself in its hello (for logs). */
+  readonly hubServer: string | undefined;
+  private readonly ws: WebSocket;
+  private readonly translator: HubTranslator;
+  private readonly drainLowWater: number;
+  private readonly pinger: NodeJS.Timeout;
+  private namespaceTimer: NodeJS.Timeout | undefined;
+  private sink: UpstreamSink | undefined;
+  private early: UpstreamMessage[] | undefined = [];
+  /** Set when the session ended before a sink attached; reported on attach. */
+  private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
+  private state: State = "open";
+  private drainWanted = false;
+  private paused = false;
+  private awaitingPong = false;
+  private readonly onSent = (): void => {
+    if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
+      this.drainWanted = false;
+      this.sink?.onDrain();
+    }
+  };
+
+  constructor(ws: WebSocket, sessionId: string, hubServer: string | undefined, options: HubUpstreamOptions) {
+    this.ws = ws;
+    this.sessionId = sessionId;
+    this.hubServer = hubServer;
+    this.role = options.role;
+    this.drainLowWater = options.drainLowWater;
+    this.translator = new HubTranslator({
+      revision: socketIoRevisionOf(options.context.eio),
+      sessionId,
+      query: queryObject(options.context.query),
+      maxAttachments: options.maxAttachments ?? HUB_DEFAULTS.maxAttachments,
+    });
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on("pong", () => {
+      this.awaitingPong = false;
+    });
+    ws.on("close", (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
+    ws.on("error", (error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message, undefined));
+    this.pinger = setInterval(() => this.heartbeat(), options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs);
+    this.namespaceTimer = setTimeout(() => this.onNamespaceTimeout(), options.namespaceConnectTimeoutMs ?? HUB_DEFAULTS.namespaceConnectTimeoutMs);
+    this.translator.start(this);
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  attach(sink: UpstreamSink): void {
+    const early = this.early;
+    const ended = this.endedBeforeAttach;
+    this.early = undefined;
+    this.endedBeforeAttach = undefined;
+    if (this.state === "open") this.sink = sink;
+    if (early !== undefined) for (const message of early) sink.onMessage(message);
+    // A hub that ended the session before the client session existed: tell it now, after what came before.
+    if (ended !== undefined) sink.onClose(ended.code, ended.detail);
+  }
+
+  send(message: UpstreamMessage): void {
+    if (this.state !== "open") return;
+    const verdict = this.translator.fromClient(message, this);
+    if (!verdict.ok) {
+      // The client broke Socket.IO's rules; socket.io would close its connection. The hub did nothing wrong.
+      publish("switchyard:protocol:error", { code: verdict.code, backend: BACKEND });
+      this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
+      return;
+    }
+    if (this.ws.bufferedAmount > this.drainLowWater) this.drainWanted = true;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    // A paused socket cannot read pongs: the heartbeat starts afresh.
+    this.awaitingPong = false;
+    this.ws.resume();
+  }
+
+  close(): void {
+    this.early = undefined;
+    this.endedBeforeAttach = undefined;
+    this.shutdown(HUB_CLOSE_CODE.normal, "the client session ended");
+  }
+
+  // ---- TranslationOutput --------------------------------------------------------------------------
+
+  toHub(frame: string | Buffer): void {
+    this.ws.send(frame, this.onSent);
+  }
+
+  toClient(message: string | Buffer): void {
+    if (this.sink !== undefined) this.sink.onMessage(message);
+    else this.early?.push(message);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state !== "open") return;
+    let verdict: TranslationVerdict;
+    try {
+      verdict = this.translator.fromHub(data, isBinary, this);
+    } catch (error) {
+      this.fail("SWY_ERR_UPSTREAM_PROTOCOL", (error as Error).message, HUB_CLOSE_CODE.internal);
+      return;
+    }
+    if (!verdict.ok) {
+      publish("switchyard:protocol:error", { code: verdict.code, backend: BACKEND });
+      this.fail(verdict.code, verdict.detail, HUB_CLOSE_CODE.protocolError);
+    } else if (verdict.endSession) {
+      this.end(undefined, "the hub ended the session", HUB_CLOSE_CODE.normal);
+    }
+  }
+
+  private heartbeat(): void {
+    if (this.state !== "open" || this.paused) return;
+    if (this.awaitingPong) {
+      this.fail("SWY_ERR_UPSTREAM_PING_TIMEOUT", "the hub did not answer a WebSocket ping", undefined);
+      return;
+    }
+    this.awaitingPong = true;
+    this.ws.ping();
+  }
+
+  private onNamespaceTimeout(): void {
+    this.namespaceTimer = undefined;
+    // socket.io closes a connection that joined no namespace within connectTimeout; so does the gateway.
+    if (this.state === "open" && !this.translator.joinedAnyNamespace) this.end(undefined, "no namespace joined in time", HUB_CLOSE_CODE.normal);
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (this.state !== "open") return;
+    const detail = `the hub closed the WebSocket (${code}${reason ? ` ${reason}` : ""})`;
+    this.end(code === HUB_CLOSE_CODE.normal ? undefined : "SWY_ERR_UPSTREAM_CLOSED", detail, undefined);
+  }
+
+  private fail(code: ErrorCode, detail: string, closeCode: number | undefined): void {
+    if (this.state !== "open") return;
+    this.end(code, detail, closeCode);
+  }
+
+  /** Ends the session and tells the sink (or the sink to come). `closeCode` undefined: terminate the socket. */
+  private end(code: ErrorCode | undefined, detail: string, closeCode: number | undefined): void {
+    const sink = this.sink;
+    this.shutdown(closeCode, detail);
+    if (sink !== undefined) sink.onClose(code, detail);
+    else if (this.early !== undefined) this.endedBeforeAttach = { code, detail };
+  }
+
+  private shutdown(closeCode: number | undefined, reason: string): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.sink = undefined;
+    clearInterval(this.pinger);
+    clearTimeout(this.namespaceTimer);
+    this.namespaceTimer = undefined;
+    if (closeCode === undefined) this.ws.terminate();
+    else this.ws.close(closeCode, closeReason(reason));
+  }
+}
+
+/**
+ * Opens a hub session and resolves once the hub's hello arrived. Rejects with a coded SwitchyardError:
+ * unreachable, refused (HTTP status, or closed with 1008 before hello), wrong subprotocol or bad hello
+ * (handshake), timed out.
+ */
+export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstream> {
+  const sessionId = options.sessionId ?? generateSessionId();
+  const shadow = options.shadow ?? options.role === "shadow";
+  const maxAttachments = options.maxAttachments ?? HUB_DEFAULTS.maxAttachments;
+  const started = process.hrtime.bigint();
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  return new Promise<HubUpstream>((resolve, reject) => {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(hubWebSocketUrl(options.hubUrl), [HUB_SUBPROTOCOL], {
+        headers: hubUpgradeHeaders(options.context, sessionId, shadow),
+        perMessageDeflate: false,
+        handshakeTimeout: options.connectTimeoutMs,
+        followRedirects: false,
+      });
+    } catch (error) {
+      publish("switchyard:upstream:failed", { backend: BACKEND, role: options.role, code: "SWY_ERR_UPSTREAM_UNREACHABLE", seconds: seconds() });
+      reject(new SwitchyardError("SWY_ERR_UPSTREAM_UNREACHABLE", `hub: ${(error as Error).message}`));
+      return;
+    }
+    let settled = false;
+    const timer = setTimeout(() => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no hello within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    function failWith(code: ErrorCode, detail: string): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      ws.on("error", () => {});
+      ws.terminate();
+      publish("switchyard:upstream:failed", { backend: BACKEND, role: options.role, code, seconds: seconds() });
+      reject(new SwitchyardError(code, `hub: ${detail}`));
+    }
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      failWith("SWY_ERR_UPSTREAM_REJECTED", `HTTP ${res.statusCode ?? "?"}`);
+    });
+    ws.once("error", (error: NodeJS.ErrnoException) => {
+      if (/subprotocol/i.test(error.message)) failWith("SWY_ERR_UPSTREAM_HANDSHAKE", `${error.message} (expected ${HUB_SUBPROTOCOL})`);
+      else if (/timed out/i.test(error.message)) failWith("SWY_ERR_UPSTREAM_TIMEOUT", error.message);
+      else failWith("SWY_ERR_UPSTREAM_UNREACHABLE", error.code ?? error.message);
+    });
+    ws.once("close", (code: number, reason: Buffer) => {
+      const why = `closed before its hello (${code}${reason.length > 0 ? ` ${reason.toString()}` : ""})`;
+      failWith(code === HUB_CLOSE_CODE.policy ? "SWY_ERR_UPSTREAM_REJECTED" : "SWY_ERR_UPSTREAM_HANDSHAKE", why);
+    });
+    ws.once("message", (data: Buffer, isBinary: boolean) => {
+      if (settled) return;
+      let hubServer: string | undefined;
+      try {
+        if (isBinary) throw new HubFrameError("a binary frame instead of hello");
+        const frame = parseHubFrame(data.toString("utf8"), maxAttachments);
+        if (frame.type !== "hello") throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
+        if (frame.version !== HUB_PROTOCOL_VERSION) throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
+        hubServer = frame.server;
+      } catch (error) {
+        if (!(error instanceof HubFrameError)) throw error;
+        if (ws.readyState === WebSocket.OPEN) ws.close(HUB_CLOSE_CODE.protocolError, closeReason(error.message));
+        failWith("SWY_ERR_UPSTREAM_HANDSHAKE", error.message);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      publish("switchyard:upstream:connected", { backend: BACKEND, role: options.role, seconds: seconds() });
+      // Created synchronously: frames that arrived with the hello are emitted after this handler returns.
+      resolve(new HubUpstream(ws, sessionId, hubServer, options));
+    });
+  });
+}
