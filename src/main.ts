@@ -36,12 +36,22 @@ async function main(): Promise<void> {
     logger.info({ url: legacy.url }, "LEGACY_URL is unset: started the sample legacy chat server");
   }
 
-  const switchyard = await startSwitchyard({ config, legacyUrl, logger });
+  let hubUrl = config.hubUrl;
+  if (hubUrl === undefined) {
+    const hub = await startSampleBackend("hub", "../examples/hub/server");
+    samples.push(hub);
+    hubUrl = hub.url;
+    logger.info({ url: hub.url }, "HUB_URL is unset: started the sample hub");
+  }
+
+  const switchyard = await startSwitchyard({ config, legacyUrl, hubUrl, logger });
   const publicUrl = switchyard.url;
-  logger.info({ url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, mode: config.legacyMode }, "switchyard listening");
+  logger.info({ url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, hub: hubUrl, store: switchyard.store.kind, mode: config.legacyMode }, "switchyard listening");
   if (process.stdout.isTTY || samples.length > 0) {
     process.stderr.write(
-      `\n  Switchyard is up.\n  Chat (through the gateway): ${publicUrl}/\n  Metrics: ${switchyard.opsUrl}/metrics   Health: ${switchyard.opsUrl}/readyz\n  Legacy server: ${legacyUrl}\n\n`,
+      `\n  Switchyard is up.\n  Chat (through the gateway): ${publicUrl}/\n  Metrics: ${switchyard.opsUrl}/metrics   Health: ${switchyard.opsUrl}/readyz\n  Legacy server: ${legacyUrl}   Hub: ${hubUrl}\n` +
+        `  Routing: ${switchyard.store.kind} store, ${switchyard.store.current().hubPercent}% to the hub. ` +
+        (config.adminToken === undefined ? "Set ADMIN_TOKEN to change it (npx switchyard split 50).\n\n" : `Change it with: npx switchyard split 50 --url ${switchyard.opsUrl}\n\n`),
     );
   }
 

@@ -1,16 +1,21 @@
 /**
- * Wires one gateway instance: probe the legacy server, build the gateway and the operations listener,
- * subscribe metrics. Used by main.ts and, in-process, by the integration tests.
+ * Wires one gateway instance: the routing store and route decider, the upstream connector (legacy, hub,
+ * fallback), the gateway, the operations listener with metrics and the admin API. Used by main.ts and,
+ * in-process, by the integration tests.
  */
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { StaticConfig } from "./config/static-config.js";
 import { effectiveHandshake, type HandshakeValues } from "./downstream/engine-options.js";
 import { Gateway } from "./downstream/gateway.js";
 import { createLogger } from "./logger.js";
+import { registerAdminApi, storeReadinessCheck, type AdminApi } from "./ops/admin-api.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { createOpsServer, type OpsServer } from "./ops/ops-server.js";
-import { LEGACY_ONLY } from "./routing/route.js";
+import { createRouteDecider } from "./routing/route-decider.js";
+import { createRoutingStore, type RedisStoreTuning } from "./store/create-store.js";
+import type { RoutingStore } from "./store/routing-store.js";
 import { probeLegacyHandshake } from "./upstream/legacy-probe.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
 
@@ -18,14 +23,20 @@ export interface SwitchyardOptions {
   readonly config: StaticConfig;
   /** The legacy server (LEGACY_URL, or the sample one main.ts started). */
   readonly legacyUrl: string;
+  /** The hub (HUB_URL, or the sample one main.ts started); undefined: no hub. */
+  readonly hubUrl?: string | undefined;
   readonly logger?: Logger;
+  /** Tests shorten the Redis store's timers. */
+  readonly storeTuning?: RedisStoreTuning;
 }
 
 export interface Switchyard {
   readonly config: StaticConfig;
   readonly gateway: Gateway;
+  readonly store: RoutingStore;
   readonly ops: OpsServer;
   readonly metrics: Metrics;
+  readonly admin: AdminApi;
   readonly logger: Logger;
   /** http://host:port of the client listener. */
   readonly url: string;
@@ -45,40 +56,61 @@ function urlOf(address: AddressInfo): string {
   return `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`;
 }
 
+/** How other instances reach this one: INTERNAL_URL, or this host's name when bound to every interface. */
+function internalUrlOf(config: StaticConfig, address: AddressInfo): string {
+  if (config.internalUrl !== undefined) return config.internalUrl;
+  const wildcard = address.address === "0.0.0.0" || address.address === "::";
+  return wildcard ? `http://${hostname()}:${address.port}` : urlOf(address);
+}
+
 export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
   const { config, legacyUrl } = options;
+  const hubUrl = options.hubUrl ?? config.hubUrl;
   const logger = options.logger ?? createLogger(config.logLevel, config.instanceId);
   const overridden = config.handshake.pingIntervalMs !== undefined && config.handshake.pingTimeoutMs !== undefined && config.handshake.maxPayloadBytes !== undefined;
 
+  const store = createRoutingStore(config, logger, options.storeTuning);
+  const [probe] = await Promise.all([
+    overridden ? undefined : probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).catch((error: Error) => error),
+    store.start(),
+  ]);
   let learned: HandshakeValues | undefined;
-  if (!overridden) {
-    try {
-      const probe = await probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs);
-      learned = effectiveHandshake(config, probe);
-      logger.info({ handshake: learned }, "learned the legacy server's handshake values");
-    } catch (error) {
-      logger.warn({ err: (error as Error).message }, "legacy probe handshake failed; using socket.io defaults until it succeeds");
-    }
+  if (probe instanceof Error) logger.warn({ err: probe.message }, "legacy probe handshake failed; using socket.io defaults until it succeeds");
+  else if (probe !== undefined) {
+    learned = effectiveHandshake(config, probe);
+    logger.info({ handshake: learned }, "learned the legacy server's handshake values");
   }
   const handshake = learned ?? effectiveHandshake(config, undefined);
 
   const connector = new UpstreamConnector({
     legacyUrl,
+    hubUrl,
+    hubShadowUrl: config.hubShadowUrl,
+    legacyShadowUrl: config.legacyShadowUrl,
     socketIoPath: config.socketIoPath,
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     drainLowWater: Math.floor(config.limits.upstreamBufferHighWater / 2),
+    maxAttachments: config.limits.maxAttachments,
+    hubFallback: config.hubFallback,
+    logger,
   });
-  const gateway = new Gateway({ config, legacyUrl, logger, router: LEGACY_ONLY, connector, handshake });
+  const router = createRouteDecider(() => store.current(), {
+    legacyShadow: config.legacyShadowUrl !== undefined,
+    hubShadow: (config.hubShadowUrl ?? hubUrl) !== undefined,
+  });
+  const gateway = new Gateway({ config, legacyUrl, logger, router, connector, handshake, directory: store });
+  store.setSessionCountsSource(() => gateway.sessionCounts());
   const metrics = createMetrics({ sessionCounts: () => gateway.sessionCounts() }, config.instanceId);
   const ops = createOpsServer(metrics, logger);
+  const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger });
 
   let probeTimer: NodeJS.Timeout | undefined;
   const handshakeLearned = new Promise<HandshakeValues>((resolve) => {
     if (overridden || learned !== undefined) return resolve(handshake);
     const retry = () => {
       probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).then(
-        (probe) => {
-          const values = effectiveHandshake(config, probe);
+        (value) => {
+          const values = effectiveHandshake(config, value);
           learned = values;
           gateway.updateHandshake(values);
           logger.info({ handshake: values }, "learned the legacy server's handshake values");
@@ -102,22 +134,28 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     name: "legacy handshake",
     check: () => ({ ok: overridden || learned !== undefined, detail: overridden ? "overridden" : learned === undefined ? "not learned yet (legacy unreachable)" : "learned" }),
   });
+  ops.addReadinessCheck(storeReadinessCheck(store));
 
   const [clientAddress, opsAddress] = await Promise.all([gateway.listen(config.port, config.host), ops.listen(config.opsPort, config.opsHost)]);
+  store.setInternalUrl(internalUrlOf(config, clientAddress));
 
   let closing: Promise<void> | undefined;
   const finish = async (graceful: boolean, spreadMs: number, graceMs: number) => {
     clearTimeout(probeTimer);
+    admin.close();
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
     await ops.close();
+    await store.close();
     metrics.close();
   };
   return {
     config,
     gateway,
+    store,
     ops,
     metrics,
+    admin,
     logger,
     url: urlOf(clientAddress),
     opsUrl: urlOf(opsAddress),

@@ -150,6 +150,7 @@ export const SETTINGS = {
   REDIS_KEY_PREFIX: setting("REDIS_KEY_PREFIX", "switchyard:", "Prefix of every Redis key and channel Switchyard uses (several deployments, or tests, can share one Redis).", text(1, "a prefix")),
   ROUTING_CONFIG: setting<RoutingConfig>("ROUTING_CONFIG", undefined, "Initial routing config: a JSON document (starting with `{`) or the path of a JSON file. Seeds Redis only when it holds none. Unset: everything on legacy.", routingDocument),
   LEGACY_SHADOW_URL: setting<string>("LEGACY_SHADOW_URL", undefined, "A dark legacy deployment (http/https) that hub-route sessions may be shadowed to. Unset: hub-route sessions are never shadowed.", url("http:", "https:")),
+  HUB_FALLBACK: setting("HUB_FALLBACK", true, "A new hub-route session whose hub is down or refusing goes to the legacy server instead (counted in switchyard_hub_fallbacks_total).", boolean),
   HUB_SHADOW_URL: setting<string>("HUB_SHADOW_URL", undefined, "The hub (ws/wss/http/https) that legacy-route sessions are shadowed to. Unset: HUB_URL.", url("ws:", "wss:", "http:", "https:")),
 } as const;
 

@@ -54,6 +54,7 @@ export interface StaticConfig {
   readonly routingConfig: RoutingConfig | undefined;
   readonly legacyShadowUrl: string | undefined;
   readonly hubShadowUrl: string | undefined;
+  readonly hubFallback: boolean;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -174,6 +175,7 @@ function buildConfig(v: Values): StaticConfig {
     routingConfig: v.ROUTING_CONFIG,
     legacyShadowUrl: v.LEGACY_SHADOW_URL,
     hubShadowUrl: v.HUB_SHADOW_URL,
+    hubFallback: v.HUB_FALLBACK!,
   };
   return Object.freeze(config);
 }

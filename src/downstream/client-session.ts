@@ -2,16 +2,18 @@
  * A terminated client session: the engine.io socket facing the client, bound to one upstream (the legacy
  * server or the hub). It relays Engine.IO messages both ways, validates what the client sends at the
  * Socket.IO layer, honours backpressure in both directions, and makes sure that when either side ends,
- * the other ends at once. Optional taps (the shadow comparator) see both directions and can never alter
- * or delay them.
+ * the other ends at once. A session may start unrouted (its route waits for the auth payload of the first
+ * CONNECT): client messages are then queued, bounded, until the upstream is open. An optional tap (the
+ * shadow) sees both directions and can never alter or delay them.
  */
 import type { Socket as EngineSocket } from "engine.io";
 import type { Limits } from "../config/static-config.js";
-import type { ErrorCode } from "../errors.js";
-import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
+import { errorCodeOf, type ErrorCode } from "../errors.js";
 import { InboundPacketStream } from "../protocol/packet-stream.js";
-import { PACKET_EVENTS, publish, type Backend, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
+import { PACKET_TYPE } from "../protocol/socketio.js";
+import { PACKET_EVENTS, publish, type Backend, type ClientTransport, type PacketEvent, type SessionCloseReason } from "../telemetry/events.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
+import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
 
 /** Observes a session's traffic (the shadow tap). Must not throw; the session guards against it anyway. */
 export interface SessionTap {
@@ -20,55 +22,73 @@ export interface SessionTap {
   closed(): void;
 }
 
-export type SessionState = "open" | "closing" | "closed";
+export type SessionState = "routing" | "open" | "closing" | "closed";
+
+export interface BoundUpstream {
+  readonly upstream: Upstream;
+  readonly backend: Backend;
+  readonly shadowed: boolean;
+}
+
+/** Decides the route of an unrouted session from its first CONNECT's auth and opens its upstream. */
+export type DeferredRouting = (auth: unknown) => Promise<BoundUpstream>;
 
 export interface ClientSessionOptions {
   readonly limits: Limits;
-  readonly shadowed: boolean;
   readonly onError: (session: ClientSession, code: ErrorCode, detail: string | undefined) => void;
+  /** The session has its upstream (at once, or after deferred routing): a place to attach a tap. */
+  readonly onBound?: (session: ClientSession) => void;
   readonly onClosed: (session: ClientSession) => void;
 }
 
 export class ClientSession implements UpstreamSink {
   readonly id: string;
-  readonly backend: Backend;
   readonly protocol: 3 | 4;
   readonly openedAt = Date.now();
-  state: SessionState = "open";
+  state: SessionState;
+  /** Undefined while the session waits for its route. */
+  backend: Backend | undefined;
+  shadowed = false;
   private readonly socket: EngineSocket;
-  private readonly upstream: Upstream;
+  private upstream: Upstream | undefined;
   private readonly inbound: InboundPacketStream;
   private readonly limits: Limits;
-  private readonly packets;
+  private packets: Readonly<Record<"client_to_server" | "server_to_client", PacketEvent>> | undefined;
   private tap: SessionTap | undefined;
+  private queue: UpstreamMessage[] | undefined;
+  private queuedBytes = 0;
   private upstreamPaused = false;
   private clientPaused = false;
   private closeReason: SessionCloseReason = "client closed";
   private closeCode: ErrorCode | undefined;
 
-  constructor(socket: EngineSocket, upstream: Upstream, private readonly options: ClientSessionOptions) {
+  constructor(
+    socket: EngineSocket,
+    bound: BoundUpstream | DeferredRouting,
+    private readonly options: ClientSessionOptions,
+  ) {
     this.socket = socket;
-    this.upstream = upstream;
     this.id = engineSocketId(socket);
-    this.backend = upstream.backend;
     this.protocol = engineProtocol(socket);
     this.limits = options.limits;
     this.inbound = new InboundPacketStream(options.limits.maxAttachments);
-    this.packets = PACKET_EVENTS[upstream.backend];
     socket.on("message", this.onClientMessage);
     socket.on("drain", this.onClientDrain);
     socket.once("close", this.onClientClose);
-    socket.on("upgrade", () => publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" }));
-    publish("switchyard:session:opened", {
-      sessionId: this.id,
-      backend: this.backend,
-      mode: "terminate",
-      transport: this.transport,
-      protocol: this.protocol,
-      shadowed: options.shadowed,
+    socket.on("upgrade", () => {
+      if (this.backend !== undefined) publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
     });
-    upstream.attach(this);
+    if (typeof bound === "function") {
+      this.state = "routing";
+      this.queue = [];
+      this.route = bound;
+    } else {
+      this.state = "open";
+      this.bind(bound);
+    }
   }
+
+  private route: DeferredRouting | undefined;
 
   get transport(): ClientTransport {
     return transportName(this.socket);
@@ -80,27 +100,53 @@ export class ClientSession implements UpstreamSink {
 
   /** Ends the session from the gateway's side (drain, shutdown, error): the client will reconnect. */
   close(reason: SessionCloseReason, code?: ErrorCode): void {
-    if (this.state !== "open") return;
+    if (this.state === "closing" || this.state === "closed") return;
     this.closeReason = reason;
     this.closeCode = code;
     this.state = "closing";
-    this.upstream.close();
+    this.upstream?.close();
     this.socket.close();
+  }
+
+  private bind(bound: BoundUpstream): void {
+    this.upstream = bound.upstream;
+    this.backend = bound.backend;
+    this.shadowed = bound.shadowed;
+    this.packets = PACKET_EVENTS[bound.backend];
+    publish("switchyard:session:opened", {
+      sessionId: this.id,
+      backend: bound.backend,
+      mode: "terminate",
+      transport: this.transport,
+      protocol: this.protocol,
+      shadowed: bound.shadowed,
+    });
+    this.options.onBound?.(this);
+    bound.upstream.attach(this);
   }
 
   // ---- client → server -------------------------------------------------------------------------
 
   private readonly onClientMessage = (message: string | Buffer): void => {
-    if (this.state !== "open") return;
+    if (this.state !== "open" && this.state !== "routing") return;
     const verdict = this.inbound.accept(message);
     if (!verdict.ok) {
       this.fail(verdict.code, verdict.detail);
       return;
     }
-    publish("switchyard:packet", this.packets.client_to_server);
-    this.upstream.send(message);
+    if (this.upstream === undefined) {
+      this.enqueue(message, verdict.packet?.type === PACKET_TYPE.CONNECT ? verdict.packet.data : undefined);
+      return;
+    }
+    this.forward(message);
+  };
+
+  private forward(message: UpstreamMessage): void {
+    const upstream = this.upstream!;
+    publish("switchyard:packet", this.packets!.client_to_server);
+    upstream.send(message);
     if (this.tap !== undefined) this.safeTap(() => this.tap?.clientMessage(message));
-    const buffered = this.upstream.bufferedAmount;
+    const buffered = upstream.bufferedAmount;
     if (buffered > this.limits.upstreamBufferLimit) {
       this.fail("SWY_ERR_UPSTREAM_TOO_SLOW", `${buffered} bytes waiting for the ${this.backend} backend`);
     } else if (buffered > this.limits.upstreamBufferHighWater && !this.clientPaused) {
@@ -111,7 +157,36 @@ export class ClientSession implements UpstreamSink {
         this.clientPaused = true;
       }
     }
-  };
+  }
+
+  /** Unrouted: hold the message (bounded); the first CONNECT's auth decides the route. */
+  private enqueue(message: UpstreamMessage, connectAuth: unknown): void {
+    const queue = this.queue!;
+    this.queuedBytes += typeof message === "string" ? message.length : message.byteLength;
+    if (queue.length >= this.limits.maxPendingMessages || this.queuedBytes > this.limits.maxPendingBytes) {
+      this.fail("SWY_ERR_QUEUE_OVERFLOW", `${queue.length} messages (${this.queuedBytes} bytes) waiting for the route`);
+      return;
+    }
+    queue.push(message);
+    const route = this.route;
+    if (route === undefined) return;
+    this.route = undefined;
+    // A v5 client's first packet is its CONNECT; anything else is routed without auth.
+    route(connectAuth ?? {}).then(
+      (bound) => {
+        if (this.state !== "routing") {
+          bound.upstream.close();
+          return;
+        }
+        this.state = "open";
+        const queued = this.queue ?? [];
+        this.queue = undefined;
+        this.bind(bound);
+        for (const pending of queued) if (this.state === "open") this.forward(pending);
+      },
+      (error: unknown) => this.fail(errorCodeOf(error, "SWY_ERR_UPSTREAM_UNREACHABLE"), (error as Error).message),
+    );
+  }
 
   /** Upstream has room again. */
   onDrain(): void {
@@ -123,18 +198,21 @@ export class ClientSession implements UpstreamSink {
   private readonly onClientClose = (): void => {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.upstream.close();
+    this.queue = undefined;
+    this.upstream?.close();
     if (this.tap !== undefined) this.safeTap(() => this.tap?.closed());
     this.tap = undefined;
-    publish("switchyard:session:closed", {
-      sessionId: this.id,
-      backend: this.backend,
-      mode: "terminate",
-      transport: this.transport,
-      reason: this.closeReason,
-      code: this.closeCode,
-      durationMs: Date.now() - this.openedAt,
-    });
+    if (this.backend !== undefined) {
+      publish("switchyard:session:closed", {
+        sessionId: this.id,
+        backend: this.backend,
+        mode: "terminate",
+        transport: this.transport,
+        reason: this.closeReason,
+        code: this.closeCode,
+        durationMs: Date.now() - this.openedAt,
+      });
+    }
     this.options.onClosed(this);
   };
 
@@ -142,7 +220,7 @@ export class ClientSession implements UpstreamSink {
 
   onMessage(message: UpstreamMessage): void {
     if (this.state !== "open") return;
-    publish("switchyard:packet", this.packets.server_to_client);
+    publish("switchyard:packet", this.packets!.server_to_client);
     this.socket.send(message);
     if (this.tap !== undefined) this.safeTap(() => this.tap?.serverMessage(message));
     const waiting = pendingPacketCount(this.socket);
@@ -150,14 +228,14 @@ export class ClientSession implements UpstreamSink {
       this.fail("SWY_ERR_CLIENT_TOO_SLOW", `${waiting} packets waiting for the client`);
     } else if (waiting >= this.limits.clientBufferHighWater && !this.upstreamPaused) {
       this.upstreamPaused = true;
-      this.upstream.pause();
+      this.upstream?.pause();
     }
   }
 
   private readonly onClientDrain = (): void => {
     if (!this.upstreamPaused) return;
     this.upstreamPaused = false;
-    this.upstream.resume();
+    this.upstream?.resume();
   };
 
   onClose(code: ErrorCode | undefined, detail: string | undefined): void {
@@ -171,9 +249,9 @@ export class ClientSession implements UpstreamSink {
   }
 
   private fail(code: ErrorCode, detail: string | undefined): void {
-    if (this.state !== "open") return;
+    if (this.state !== "open" && this.state !== "routing") return;
     this.options.onError(this, code, detail);
-    if (code.startsWith("SWY_ERR_PROTOCOL")) publish("switchyard:protocol:error", { code, backend: this.backend });
+    if (code.startsWith("SWY_ERR_PROTOCOL")) publish("switchyard:protocol:error", { code });
     this.close("error", code);
   }
 

@@ -16,13 +16,15 @@ import type { Logger } from "pino";
 import type { StaticConfig } from "../config/static-config.js";
 import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
 import { LegacyProxy, writeJsonError, writeUpgradeError } from "../passthrough/legacy-proxy.js";
+import { OwnerForwarder } from "../passthrough/owner-forwarder.js";
 import { PipeSessions } from "../passthrough/pipe-sessions.js";
-import type { Route, RouteDecider } from "../routing/route.js";
+import { isDeferred, type Route, type RouteDecider, type RouteInput } from "../routing/route.js";
 import { publish, type Backend, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
-import { clientContextOf } from "../upstream/client-context.js";
+import { clientContextOf, type ClientContext } from "../upstream/client-context.js";
+import { generateSessionId } from "../upstream/hub-upstream.js";
 import type { UpstreamConnector } from "../upstream/upstream-connector.js";
-import type { Upstream } from "../upstream/upstream.js";
-import { ClientSession } from "./client-session.js";
+import { ClientSession, type BoundUpstream, type ClientSession as Session } from "./client-session.js";
+import { NegativeOwnerCache, type SessionDirectory } from "./session-directory.js";
 import { engineSocketId, hasEngineSession } from "./engine-internals.js";
 import { applyHandshake, createEngine, type HandshakeValues } from "./engine-options.js";
 
@@ -33,11 +35,17 @@ export interface GatewayDeps {
   readonly router: RouteDecider;
   readonly connector: UpstreamConnector;
   readonly handshake: HandshakeValues;
+  readonly directory: SessionDirectory;
+  /** Called when a session has its upstream (the shadow attaches its tap here). */
+  readonly onSessionBound?: (session: Session, route: Route, context: ClientContext) => void;
 }
 
+/** A handshake the gateway prepared for engine.io: its upstream is open, or its route waits for CONNECT. */
 interface PendingHandshake {
-  readonly upstream: Upstream;
-  readonly route: Route;
+  readonly sessionId: string;
+  readonly bound: (BoundUpstream & { readonly route: Route }) | undefined;
+  readonly input: RouteInput;
+  readonly context: ClientContext;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -58,6 +66,8 @@ export class Gateway {
   readonly pipes: PipeSessions;
   readonly sessions = new Map<string, ClientSession>();
   private readonly pending = new WeakMap<IncomingMessage, PendingHandshake>();
+  private readonly forwarder: OwnerForwarder;
+  private readonly notOwnedElsewhere = new NegativeOwnerCache();
   private readonly config: StaticConfig;
   private readonly log: Logger;
   private draining = false;
@@ -66,7 +76,7 @@ export class Gateway {
     this.config = deps.config;
     this.log = deps.logger;
     this.engine = createEngine(deps.config, deps.handshake);
-    this.engine.generateId = (req: IncomingMessage) => this.pending.get(req)?.upstream.sessionId ?? defaultId();
+    this.engine.generateId = (req: IncomingMessage) => this.pending.get(req)?.sessionId ?? generateSessionId();
     this.engine.on("connection", (socket: EngineSocket) => this.onEngineConnection(socket));
     this.engine.on("connection_error", (error: { req: IncomingMessage; code: number; message: string }) => this.onEngineRefusal(error.req));
     this.proxy = new LegacyProxy({ target: deps.legacyUrl, trustProxy: deps.config.trustProxy });
@@ -76,6 +86,7 @@ export class Gateway {
       path: deps.config.socketIoPath,
       idleTimeoutMs: deps.handshake.pingInterval + deps.handshake.pingTimeout,
     });
+    this.forwarder = new OwnerForwarder(deps.directory.instanceId);
     this.http = createServer((req, res) => this.onRequest(req, res));
     this.http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http.on("clientError", (_error, socket: Duplex) => {
@@ -104,7 +115,7 @@ export class Gateway {
 
   sessionCounts(): Record<Backend, Record<ClientTransport, number>> {
     const counts: Record<Backend, Record<ClientTransport, number>> = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
-    for (const session of this.sessions.values()) counts[session.backend][session.transport]++;
+    for (const session of this.sessions.values()) if (session.backend !== undefined) counts[session.backend][session.transport]++;
     const piped = this.pipes.countByTransport();
     counts.legacy.polling += piped.polling;
     counts.legacy.websocket += piped.websocket;
@@ -160,6 +171,7 @@ export class Gateway {
   private async closeListener(graceMs: number): Promise<void> {
     this.pipes.stop();
     this.engine.close();
+    this.forwarder.close();
     let done = false;
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve())).then(() => void (done = true));
     // Idle keep-alive connections go now; busy ones (a long poll about to carry its close packet) may finish.
@@ -199,7 +211,8 @@ export class Gateway {
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleRequest(req, res);
-      else this.pipes.request(req, res, sid);
+      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid)) this.pipes.request(req, res, sid);
+      else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.request(req, res, sid) : this.forwarder.web(req, res, owner)));
       return;
     }
     void this.handshake(req, query, {
@@ -220,7 +233,8 @@ export class Gateway {
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleUpgrade(req, socket, head);
-      else this.pipes.upgrade(req, socket, head, sid);
+      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid)) this.pipes.upgrade(req, socket, head, sid);
+      else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.upgrade(req, socket, head, sid) : this.forwarder.ws(req, socket, head, owner)));
       return;
     }
     void this.handshake(req, query, {
@@ -248,29 +262,71 @@ export class Gateway {
       return;
     }
     const context = clientContextOf(req, { trustProxy: this.config.trustProxy, extraHeaders: this.config.forwardHeaders });
-    const route = this.deps.router.decide({ query: new URLSearchParams(query), headers: req.headers, remoteAddress: context.remoteAddress });
-    if (route.backend === "legacy" && route.shadow === undefined && this.config.legacyMode === "pipe") {
+    const input: RouteInput = { query: new URLSearchParams(query), headers: req.headers, remoteAddress: this.routingAddress(req, context), eio: context.eio };
+    const verdict = this.deps.router.decideAtHandshake(input);
+    if (isDeferred(verdict)) {
+      // The route waits for the first CONNECT's auth: engine.io answers now, with an id of our own.
+      const sessionId = generateSessionId();
+      await this.deps.directory.registerSession(sessionId);
+      if (io.gone() || this.draining) return this.deps.directory.unregisterSession(sessionId);
+      this.prepare(req, { sessionId, bound: undefined, input, context });
+      io.engine();
+      return;
+    }
+    publish("switchyard:route:decided", { backend: verdict.backend, reason: verdict.reason });
+    if (verdict.backend === "legacy" && verdict.shadow === undefined && this.config.legacyMode === "pipe") {
       io.pipe();
       return;
     }
-    let upstream: Upstream;
+    let bound: BoundUpstream;
     try {
-      upstream = await this.deps.connector.open(route.backend, context);
+      bound = await this.openRoute(verdict, context, undefined);
     } catch (error) {
       const code = errorCodeOf(error, "SWY_ERR_UPSTREAM_UNREACHABLE");
-      this.log.warn({ code, backend: route.backend, err: (error as Error).message }, "upstream unavailable for a new session");
+      this.log.warn({ code, backend: verdict.backend, err: (error as Error).message }, "upstream unavailable for a new session");
       publish("switchyard:handshake:refused", { code });
       const [status] = STATUS_FOR[code] ?? [502];
       io.refuse(status, error instanceof SwitchyardError ? error : new SwitchyardError(code));
       return;
     }
+    const sessionId = bound.upstream.sessionId;
+    // Registered before the client learns the sid, so that its next request may reach any instance.
+    await this.deps.directory.registerSession(sessionId);
     if (io.gone() || this.draining) {
-      upstream.close();
+      bound.upstream.close();
+      this.deps.directory.unregisterSession(sessionId);
       return;
     }
-    const timer = setTimeout(() => this.dropPending(req), PENDING_HANDSHAKE_TTL_MS);
-    this.pending.set(req, { upstream, route, timer });
+    this.prepare(req, { sessionId, bound: { ...bound, route: verdict }, input, context });
     io.engine();
+  }
+
+  /** The client address routing sees: behind a trusted load balancer, the address it appended. */
+  private routingAddress(req: IncomingMessage, context: ClientContext): string {
+    if (!this.config.trustProxy) return context.remoteAddress;
+    const forwarded = req.headers["x-forwarded-for"];
+    const last = (Array.isArray(forwarded) ? forwarded.join(",") : forwarded)?.split(",").pop()?.trim();
+    return last !== undefined && last !== "" ? last : context.remoteAddress;
+  }
+
+  private async openRoute(route: Route, context: ClientContext, sessionId: string | undefined): Promise<BoundUpstream> {
+    const opened = await this.deps.connector.openPrimary(route.backend, context, sessionId);
+    return { upstream: opened.upstream, backend: opened.backend, shadowed: route.shadow !== undefined && !opened.fellBack };
+  }
+
+  private prepare(req: IncomingMessage, entry: Omit<PendingHandshake, "timer">): void {
+    const timer = setTimeout(() => this.onEngineRefusal(req), PENDING_HANDSHAKE_TTL_MS);
+    this.pending.set(req, { ...entry, timer });
+  }
+
+  private async routeToOwner(sid: string, proceed: (ownerUrl: string | undefined) => void): Promise<void> {
+    const owner = await this.deps.directory.sessionOwner(sid);
+    if (owner === undefined || owner.instanceId === this.deps.directory.instanceId) {
+      this.notOwnedElsewhere.add(sid);
+      proceed(undefined);
+    } else {
+      proceed(owner.internalUrl);
+    }
   }
 
   private dropPending(req: IncomingMessage): PendingHandshake | undefined {
@@ -282,22 +338,37 @@ export class Gateway {
   }
 
   private onEngineRefusal(req: IncomingMessage): void {
-    this.dropPending(req)?.upstream.close();
+    const pending = this.dropPending(req);
+    if (pending === undefined) return;
+    pending.bound?.upstream.close();
+    this.deps.directory.unregisterSession(pending.sessionId);
   }
 
   private onEngineConnection(socket: EngineSocket): void {
     const pending = this.dropPending(socket.request);
     if (pending === undefined) {
       // Only a handshake we prepared reaches engine.io; anything else is a bug worth a loud close.
-      this.log.error({ sid: engineSocketId(socket) }, "engine.io session without an upstream");
+      this.log.error({ sid: engineSocketId(socket) }, "engine.io session without a prepared handshake");
       socket.close();
       return;
     }
-    const session = new ClientSession(socket, pending.upstream, {
+    const { bound, input, context } = pending;
+    let route: Route | undefined = bound?.route;
+    const deferred = async (auth: unknown): Promise<BoundUpstream> => {
+      route = this.deps.router.decide({ ...input, auth });
+      publish("switchyard:route:decided", { backend: route.backend, reason: route.reason });
+      return this.openRoute(route, context, pending.sessionId);
+    };
+    const session = new ClientSession(socket, bound ?? deferred, {
       limits: this.config.limits,
-      shadowed: pending.route.shadow !== undefined,
       onError: (s, code, detail) => this.log.info({ sid: s.id, backend: s.backend, code, detail }, "session error"),
-      onClosed: (s) => this.sessions.delete(s.id),
+      onBound: (s) => {
+        if (route !== undefined) this.deps.onSessionBound?.(s, route, context);
+      },
+      onClosed: (s) => {
+        this.sessions.delete(s.id);
+        this.deps.directory.unregisterSession(s.id);
+      },
     });
     this.sessions.set(session.id, session);
   }
@@ -305,9 +376,4 @@ export class Gateway {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** engine.io's own id format, for handshakes that never get an upstream (refused ones). */
-function defaultId(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(15))).toString("base64url");
 }

@@ -56,6 +56,11 @@ export class PipeSessions {
     return this.sessions.size;
   }
 
+  /** Whether this instance proxies the session with that sid (it learned the sid from the handshake). */
+  has(sid: string): boolean {
+    return this.sessions.has(sid) || this.drained.has(sid);
+  }
+
   countByTransport(): Record<ClientTransport, number> {
     const counts: Record<ClientTransport, number> = { polling: 0, websocket: 0 };
     for (const session of this.sessions.values()) counts[session.transport]++;

@@ -64,7 +64,6 @@ export interface UpstreamFailedEvent {
 
 export interface ProtocolErrorEvent {
   readonly code: ErrorCode;
-  readonly backend: Backend;
 }
 
 export interface PassthroughEvent {
@@ -77,6 +76,19 @@ export interface HandshakeRefusedEvent {
   readonly code: ErrorCode;
 }
 
+export interface RouteDecidedEvent {
+  readonly backend: Backend;
+  readonly reason: "split" | "override" | "list" | "fallback" | "static";
+}
+
+export interface HubFallbackEvent {
+  readonly code: ErrorCode;
+}
+
+export interface OwnerForwardEvent {
+  readonly outcome: "forwarded" | "failed";
+}
+
 export interface TelemetryEvents {
   "switchyard:session:opened": SessionOpenedEvent;
   "switchyard:session:closed": SessionClosedEvent;
@@ -87,6 +99,9 @@ export interface TelemetryEvents {
   "switchyard:protocol:error": ProtocolErrorEvent;
   "switchyard:passthrough": PassthroughEvent;
   "switchyard:handshake:refused": HandshakeRefusedEvent;
+  "switchyard:route:decided": RouteDecidedEvent;
+  "switchyard:hub:fallback": HubFallbackEvent;
+  "switchyard:owner:forward": OwnerForwardEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEvents;

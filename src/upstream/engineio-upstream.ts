@@ -28,6 +28,8 @@ export interface EngineIoUpstreamOptions {
 
 type State = "open" | "closed";
 
+const ORDERLY_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+
 /** A heartbeat monitor sized from the backend's own handshake. */
 class Heartbeat {
   private watchdog: NodeJS.Timeout | undefined;
@@ -80,6 +82,8 @@ export class EngineIoUpstream implements Upstream {
   private readonly drainLowWater: number;
   private sink: UpstreamSink | undefined;
   private early: UpstreamMessage[] | undefined = [];
+  /** The backend ended the session before a client session was attached: reported on attach. */
+  private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
   private state: State = "open";
   private drainWanted = false;
   private readonly onSent = (): void => {
@@ -113,10 +117,13 @@ export class EngineIoUpstream implements Upstream {
   }
 
   attach(sink: UpstreamSink): void {
-    this.sink = sink;
     const early = this.early;
+    const ended = this.endedBeforeAttach;
     this.early = undefined;
+    this.endedBeforeAttach = undefined;
+    if (this.state === "open") this.sink = sink;
     if (early !== undefined) for (const message of early) sink.onMessage(message);
+    if (ended !== undefined) sink.onClose(ended.code, ended.detail);
   }
 
   send(message: UpstreamMessage): void {
@@ -134,10 +141,14 @@ export class EngineIoUpstream implements Upstream {
   }
 
   close(): void {
+    this.endedBeforeAttach = undefined;
+    this.shutdown();
+  }
+
+  private shutdown(): void {
     if (this.state === "closed") return;
     this.state = "closed";
     this.sink = undefined;
-    this.early = undefined;
     this.heartbeat.stop();
     this.ws.close();
   }
@@ -179,7 +190,10 @@ export class EngineIoUpstream implements Upstream {
 
   private onSocketClose(code: number, reason: string): void {
     if (this.state !== "open") return;
-    this.end("SWY_ERR_UPSTREAM_CLOSED", `WebSocket closed (${code}${reason ? ` ${reason}` : ""})`);
+    const detail = `WebSocket closed (${code}${reason ? ` ${reason}` : ""})`;
+    // engine.io closes a session it ends with a bare close frame (1005); 1000/1001 are orderly too.
+    // Anything else (1006: the connection dropped) is the backend failing.
+    this.end(ORDERLY_CLOSE_CODES.has(code) ? undefined : "SWY_ERR_UPSTREAM_CLOSED", detail);
   }
 
   private fail(code: ErrorCode, detail: string): void {
@@ -189,8 +203,10 @@ export class EngineIoUpstream implements Upstream {
 
   private end(code: ErrorCode | undefined, detail: string): void {
     const sink = this.sink;
-    this.close();
-    sink?.onClose(code, detail);
+    const attached = this.early === undefined;
+    this.shutdown();
+    if (sink !== undefined) sink.onClose(code, detail);
+    else if (!attached) this.endedBeforeAttach = { code, detail };
   }
 }
 

@@ -151,7 +151,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
     const verdict = this.translator.fromClient(message, this);
     if (!verdict.ok) {
       // The client broke Socket.IO's rules; socket.io would close its connection. The hub did nothing wrong.
-      publish("switchyard:protocol:error", { code: verdict.code, backend: BACKEND });
+      publish("switchyard:protocol:error", { code: verdict.code });
       this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
       return;
     }
@@ -199,7 +199,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
       return;
     }
     if (!verdict.ok) {
-      publish("switchyard:protocol:error", { code: verdict.code, backend: BACKEND });
+      publish("switchyard:protocol:error", { code: verdict.code });
       this.fail(verdict.code, verdict.detail, HUB_CLOSE_CODE.protocolError);
     } else if (verdict.endSession) {
       this.end(undefined, "the hub ended the session", HUB_CLOSE_CODE.normal);

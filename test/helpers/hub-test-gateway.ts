@@ -59,9 +59,8 @@ export async function startHubTestGateway(hubUrl: string, options: HubTestGatewa
     const upstream = pending.get(socket.request);
     if (upstream === undefined) return socket.close();
     pending.delete(socket.request);
-    const session = new ClientSession(socket, upstream, {
+    const session = new ClientSession(socket, { upstream, backend: "hub", shadowed: false }, {
       limits: config.limits,
-      shadowed: false,
       onError: (_s, code, detail) => errors.push({ code, detail }),
       onClosed: (s) => sessions.delete(s.id),
     });

@@ -1,0 +1,61 @@
+/**
+ * Forwards a request of a session this instance does not own to the instance that does (found in the
+ * shared session registry), so that any load balancer works without sticky sessions. A forwarded request
+ * carries `x-switchyard-forwarded`, and a request that carries it is never forwarded again (no loops).
+ */
+import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { createProxyServer, type ProxyServer } from "http-proxy-3";
+import { publish } from "../telemetry/events.js";
+
+export const FORWARDED_HEADER = "x-switchyard-forwarded";
+
+/** What engine.io answers for a sid it does not know: the client then starts a new session. */
+const UNKNOWN_SID_BODY = JSON.stringify({ code: 1, message: "Session ID unknown" });
+
+export function answerUnknownSid(res: ServerResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(UNKNOWN_SID_BODY) });
+  res.end(UNKNOWN_SID_BODY);
+}
+
+export class OwnerForwarder {
+  private readonly proxy: ProxyServer;
+  private readonly agent = new Agent({ keepAlive: true });
+
+  constructor(private readonly instanceId: string) {
+    this.proxy = createProxyServer({ agent: this.agent, ws: true, xfwd: false });
+    this.proxy.on("error", () => {});
+  }
+
+  static wasForwarded(req: IncomingMessage): boolean {
+    return req.headers[FORWARDED_HEADER] !== undefined;
+  }
+
+  web(req: IncomingMessage, res: ServerResponse, ownerUrl: string): void {
+    req.headers[FORWARDED_HEADER] = this.instanceId;
+    this.proxy.web(req, res, { target: ownerUrl }, () => {
+      publish("switchyard:owner:forward", { outcome: "failed" });
+      // The owner is gone, and its sessions with it: tell the client as engine.io would.
+      answerUnknownSid(res);
+    });
+    publish("switchyard:owner:forward", { outcome: "forwarded" });
+  }
+
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, ownerUrl: string): void {
+    req.headers[FORWARDED_HEADER] = this.instanceId;
+    this.proxy.ws(req, socket, head, { target: ownerUrl }, () => {
+      publish("switchyard:owner:forward", { outcome: "failed" });
+      socket.destroy();
+    });
+    publish("switchyard:owner:forward", { outcome: "forwarded" });
+  }
+
+  close(): void {
+    this.proxy.close();
+    this.agent.destroy();
+  }
+}
