@@ -16,6 +16,8 @@ import { createOpsServer, type OpsServer } from "./ops/ops-server.js";
 import { createRouteDecider } from "./routing/route-decider.js";
 import { createRoutingStore, type RedisStoreTuning } from "./store/create-store.js";
 import type { RoutingStore } from "./store/routing-store.js";
+import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
+import { ShadowManager } from "./shadow/shadow-manager.js";
 import { probeLegacyHandshake } from "./upstream/legacy-probe.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
 
@@ -37,6 +39,7 @@ export interface Switchyard {
   readonly ops: OpsServer;
   readonly metrics: Metrics;
   readonly admin: AdminApi;
+  readonly shadow: ShadowManager;
   readonly logger: Logger;
   /** http://host:port of the client listener. */
   readonly url: string;
@@ -98,11 +101,36 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     legacyShadow: config.legacyShadowUrl !== undefined,
     hubShadow: (config.hubShadowUrl ?? hubUrl) !== undefined,
   });
-  const gateway = new Gateway({ config, legacyUrl, logger, router, connector, handshake, directory: store });
+  const shadow = new ShadowManager({
+    instanceId: config.instanceId,
+    config: () => store.current().shadow,
+    openShadow: (primary, context, sessionId) => connector.openShadow(primary, context, sessionId),
+    evidence:
+      config.redisUrl === undefined
+        ? new MemoryDiffEvidence(config.shadowEvidenceLimit)
+        : new RedisDiffEvidence(config.redisUrl, config.redisKeyPrefix, config.shadowEvidenceLimit, logger),
+    limits: {
+      maxBacklog: config.shadowBacklogLimit,
+      maxQueuedMessages: config.limits.maxPendingMessages,
+      maxBufferedBytes: config.limits.upstreamBufferLimit,
+      maxAttachments: config.limits.maxAttachments,
+    },
+    logger,
+  });
+  const gateway = new Gateway({
+    config,
+    legacyUrl,
+    logger,
+    router,
+    connector,
+    handshake,
+    directory: store,
+    onSessionBound: (session, route, context) => shadow.attach(session, route, context),
+  });
   store.setSessionCountsSource(() => gateway.sessionCounts());
   const metrics = createMetrics({ sessionCounts: () => gateway.sessionCounts() }, config.instanceId);
   const ops = createOpsServer(metrics, logger);
-  const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger });
+  const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
 
   let probeTimer: NodeJS.Timeout | undefined;
   const handshakeLearned = new Promise<HandshakeValues>((resolve) => {
@@ -146,6 +174,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
     await ops.close();
+    await shadow.close();
     await store.close();
     metrics.close();
   };
@@ -156,6 +185,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     ops,
     metrics,
     admin,
+    shadow,
     logger,
     url: urlOf(clientAddress),
     opsUrl: urlOf(opsAddress),

@@ -1,4 +1,5 @@
 /** Plain-text rendering of admin API answers for the CLI: summaries and per-instance tables. */
+import type { MismatchEvidence } from "../shadow/evidence.js";
 import type { RoutingConfig } from "../config/routing-config.js";
 import type { InstanceStatus } from "../store/routing-store.js";
 
@@ -91,4 +92,16 @@ export function formatDrain(view: DrainView): string {
       view.instances.map((i) => [i.instanceId, String(i.sessions), String(i.willClose)]),
     ),
   ].join("\n");
+}
+
+/** Shadow mismatches, newest first: one block per mismatch with its structural diff. */
+export function formatDiffs(entries: readonly MismatchEvidence[]): string {
+  if (entries.length === 0) return "no shadow mismatches recorded";
+  return entries
+    .map((entry) => {
+      const head = `${entry.at}  ${entry.kind === "ack" ? `ack ${entry.ackId ?? "?"} of ` : ""}${entry.event} on ${entry.nsp}  session ${entry.sessionId} (${entry.instanceId})`;
+      const lines = entry.diff.map((d) => `    ${d.path}: primary ${JSON.stringify(d.primary)}  shadow ${JSON.stringify(d.shadow)}${d.note ? `  (${d.note})` : ""}`);
+      return [head, ...lines].join("\n");
+    })
+    .join("\n\n");
 }

@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import type { RoutingConfig } from "../config/routing-config.js";
 import { AdminClient, CliError, EXIT } from "./admin-client.js";
-import { formatDrain, formatInstances, formatRouting, formatSessions, type DrainView, type SessionsView } from "./format.js";
+import type { MismatchEvidence } from "../shadow/evidence.js";
+import { formatDiffs, formatDrain, formatInstances, formatRouting, formatSessions, type DrainView, type SessionsView } from "./format.js";
 
 const HELP = `usage: switchyard <command> [options]
 
@@ -17,6 +18,7 @@ commands:
                                   every instance; their clients reconnect under the current split
   rollback                        hubPercent 0 and drain the hub, in one call
   watch [--interval S]            a live table per instance (desired vs applied version, sessions)
+  diffs [--limit N]               the last N shadow mismatches (default 10): event, session, diff
 
 options:
   --url URL        the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL or http://127.0.0.1:9464
@@ -24,6 +26,7 @@ options:
   --json           print the API's JSON answer instead of text
   --interval S     watch: seconds between refreshes (default 2)
   --count N        watch: stop after N refreshes
+  --limit N        diffs: how many mismatches (1-1000, default 10)
   -h, --help
 
 exit codes: 0 ok, 1 failed, 2 usage, 3 admin API unreachable, 4 token refused or missing,
@@ -36,6 +39,7 @@ interface Options {
   percent?: string;
   interval?: string;
   count?: string;
+  limit?: string;
   json?: boolean;
   help?: boolean;
 }
@@ -53,6 +57,13 @@ function parsePercent(text: string | undefined, what: string, allowZero: boolean
 
 function print(options: Options, json: unknown, text: string): void {
   process.stdout.write(`${options.json === true ? JSON.stringify(json, null, 2) : text}\n`);
+}
+
+async function diffs(client: AdminClient, options: Options): Promise<void> {
+  const limit = options.limit === undefined ? 10 : Number(options.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw usage(`--limit must be an integer 1-1000 (got ${JSON.stringify(options.limit)})`);
+  const answer = await client.request<{ entries: MismatchEvidence[] }>("GET", `/admin/shadow/diffs?limit=${limit}`);
+  print(options, answer.body, formatDiffs(answer.body.entries));
 }
 
 async function status(client: AdminClient, options: Options): Promise<void> {
@@ -134,6 +145,7 @@ async function run(argv: string[]): Promise<number> {
         percent: { type: "string" },
         interval: { type: "string" },
         count: { type: "string" },
+        limit: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -177,6 +189,10 @@ async function run(argv: string[]): Promise<number> {
     case "watch":
       expectArgs(0);
       await watch(client, options);
+      break;
+    case "diffs":
+      expectArgs(0);
+      await diffs(client, options);
       break;
     case undefined:
       throw usage("a command is required", true);

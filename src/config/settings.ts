@@ -150,6 +150,8 @@ export const SETTINGS = {
   REDIS_KEY_PREFIX: setting("REDIS_KEY_PREFIX", "switchyard:", "Prefix of every Redis key and channel Switchyard uses (several deployments, or tests, can share one Redis).", text(1, "a prefix")),
   ROUTING_CONFIG: setting<RoutingConfig>("ROUTING_CONFIG", undefined, "Initial routing config: a JSON document (starting with `{`) or the path of a JSON file. Seeds Redis only when it holds none. Unset: everything on legacy.", routingDocument),
   LEGACY_SHADOW_URL: setting<string>("LEGACY_SHADOW_URL", undefined, "A dark legacy deployment (http/https) that hub-route sessions may be shadowed to. Unset: hub-route sessions are never shadowed.", url("http:", "https:")),
+  SHADOW_EVIDENCE_LIMIT: setting("SHADOW_EVIDENCE_LIMIT", 500, "How many shadow mismatches are kept as evidence (GET /admin/shadow/diffs; a capped Redis stream when REDIS_URL is set).", integer(1, 100_000)),
+  SHADOW_BACKLOG_LIMIT: setting("SHADOW_BACKLOG_LIMIT", 10_000, "Messages a shadowed session's tap may hold before its shadow is dropped (counted in switchyard_shadow_overflow_total).", integer(1, 10_000_000)),
   HUB_FALLBACK: setting("HUB_FALLBACK", true, "A new hub-route session whose hub is down or refusing goes to the legacy server instead (counted in switchyard_hub_fallbacks_total).", boolean),
   HUB_SHADOW_URL: setting<string>("HUB_SHADOW_URL", undefined, "The hub (ws/wss/http/https) that legacy-route sessions are shadowed to. Unset: HUB_URL.", url("ws:", "wss:", "http:", "https:")),
 } as const;

@@ -55,6 +55,8 @@ export interface StaticConfig {
   readonly legacyShadowUrl: string | undefined;
   readonly hubShadowUrl: string | undefined;
   readonly hubFallback: boolean;
+  readonly shadowEvidenceLimit: number;
+  readonly shadowBacklogLimit: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -176,6 +178,8 @@ function buildConfig(v: Values): StaticConfig {
     legacyShadowUrl: v.LEGACY_SHADOW_URL,
     hubShadowUrl: v.HUB_SHADOW_URL,
     hubFallback: v.HUB_FALLBACK!,
+    shadowEvidenceLimit: v.SHADOW_EVIDENCE_LIMIT!,
+    shadowBacklogLimit: v.SHADOW_BACKLOG_LIMIT!,
   };
   return Object.freeze(config);
 }

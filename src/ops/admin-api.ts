@@ -20,6 +20,7 @@ import type { Backend } from "../telemetry/events.js";
 import { AdminHttpError, actorOf, authenticate, expectedVersionOf, readJsonBody, sendError } from "./admin-http.js";
 import { DrainRunner, drainTarget, totalOf, type DrainPacing, type GatewayControl } from "./drain-runner.js";
 import { sendJson, type OpsHandler, type OpsServer, type ReadinessCheck } from "./ops-server.js";
+import type { DiffEvidence } from "../shadow/evidence.js";
 
 export type { GatewayControl } from "./drain-runner.js";
 
@@ -32,6 +33,8 @@ export interface AdminApiOptions {
   readonly pacing?: DrainPacing;
   /** Largest accepted request body (default 1 MiB). */
   readonly maxBodyBytes?: number;
+  /** Shadow mismatch evidence for GET /admin/shadow/diffs (token required: it holds user payloads). */
+  readonly shadowEvidence?: DiffEvidence;
 }
 
 export interface AdminApi {
@@ -56,6 +59,13 @@ function respondError(res: ServerResponse, error: unknown): void {
   if (error instanceof RoutingConflictError) return sendError(res, 409, error.code, `${error.message}; GET /admin/routing and retry with If-Match: ${error.currentVersion}`, { currentVersion: error.currentVersion });
   if (isSwitchyardError(error) && error.code === "SWY_ERR_STORE_UNAVAILABLE") return sendError(res, 503, error.code, error.message);
   throw error;
+}
+
+function limitOf(url: URL): number {
+  const text = url.searchParams.get("limit") ?? "50";
+  const limit = Number(text);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `limit: must be an integer 1-1000 (got ${JSON.stringify(text)})`);
+  return limit;
 }
 
 function parseDrainBody(body: unknown): { backend: Backend; percent: number } {
@@ -170,10 +180,13 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
   }));
 
   ops.route("GET", "/admin/audit", handle(async (_req, res, url) => {
-    const limitText = url.searchParams.get("limit") ?? "50";
-    const limit = Number(limitText);
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `limit: must be an integer 1-1000 (got ${JSON.stringify(limitText)})`);
-    sendJson(res, 200, { entries: await store.recentAudit(limit) });
+    sendJson(res, 200, { entries: await store.recentAudit(limitOf(url)) });
+  }));
+
+  ops.route("GET", "/admin/shadow/diffs", handle(async (req, res, url) => {
+    authenticate(req, adminToken);
+    const limit = limitOf(url);
+    sendJson(res, 200, { entries: (await options.shadowEvidence?.recent(limit)) ?? [] });
   }));
 
   log.debug({ mutations: adminToken === undefined ? "disabled" : "enabled" }, "admin API registered");

@@ -89,6 +89,31 @@ export interface OwnerForwardEvent {
   readonly outcome: "forwarded" | "failed";
 }
 
+export type ShadowResult = "match" | "mismatch" | "missing" | "extra";
+
+export interface ShadowComparisonEvent {
+  readonly result: ShadowResult;
+  /** A bounded label (see src/shadow/budget.ts EventLabels). */
+  readonly event: string;
+  /** match: shadow delivery minus primary delivery. */
+  readonly delaySeconds: number | undefined;
+  readonly reordered: boolean;
+}
+
+export interface ShadowSessionEvent {
+  readonly target: Backend;
+  readonly open: boolean;
+}
+
+export interface ShadowErrorEvent {
+  readonly code: ErrorCode;
+}
+
+export interface ShadowOverflowEvent {
+  /** pending: the comparison budget; queue: mirrored messages waiting for the shadow to open or for the tap; buffer: bytes waiting for the shadow backend. */
+  readonly kind: "pending" | "queue" | "buffer";
+}
+
 export interface TelemetryEvents {
   "switchyard:session:opened": SessionOpenedEvent;
   "switchyard:session:closed": SessionClosedEvent;
@@ -102,6 +127,10 @@ export interface TelemetryEvents {
   "switchyard:route:decided": RouteDecidedEvent;
   "switchyard:hub:fallback": HubFallbackEvent;
   "switchyard:owner:forward": OwnerForwardEvent;
+  "switchyard:shadow:comparison": ShadowComparisonEvent;
+  "switchyard:shadow:session": ShadowSessionEvent;
+  "switchyard:shadow:error": ShadowErrorEvent;
+  "switchyard:shadow:overflow": ShadowOverflowEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEvents;

@@ -1,0 +1,172 @@
+/**
+ * The shadow of one client session. It mirrors every client→server message to a shadow backend session
+ * and feeds both sides' server→client packets to a SessionComparator. It sits on the client session as a
+ * tap, so it can never alter what the client receives, and it defers its own work: the tap only records
+ * (message, time) in a bounded backlog that is processed after the relay has moved on. Anything going
+ * wrong on the shadow side (cannot open, slow, dead, garbage, over a bound) ends the shadow, counted, and
+ * never the client session.
+ */
+import type { ErrorCode } from "../errors.js";
+import type { SessionTap } from "../downstream/client-session.js";
+import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
+import { SessionComparator } from "./comparator.js";
+import type { ComparisonOutcome, SessionComparatorOptions } from "./outcome.js";
+import { PacketReader } from "./packet-reader.js";
+
+export interface ShadowTapLimits {
+  /** Messages recorded by the tap and not processed yet. */
+  readonly maxBacklog: number;
+  /** Client messages waiting for the shadow session to open. */
+  readonly maxQueuedMessages: number;
+  /** Bytes waiting to be written to the shadow backend. */
+  readonly maxBufferedBytes: number;
+  readonly maxAttachments: number;
+}
+
+export interface ShadowTapDeps {
+  readonly sessionId: string;
+  readonly open: () => Promise<Upstream>;
+  readonly comparator: Omit<SessionComparatorOptions, "onOutcome">;
+  readonly limits: ShadowTapLimits;
+  readonly now: () => number;
+  readonly onOutcome: (outcome: ComparisonOutcome) => void;
+  readonly onOpened: () => void;
+  /** The shadow ended; `code` says why when it failed. Called once. */
+  readonly onEnded: (code: ErrorCode | undefined, detail: string | undefined, overflow: "queue" | "buffer" | undefined) => void;
+}
+
+type State = "opening" | "open" | "ended";
+type BacklogItem = { readonly fromClient: boolean; readonly message: UpstreamMessage; readonly at: number };
+
+export class ShadowTap implements SessionTap, UpstreamSink {
+  readonly comparator: SessionComparator;
+  private state: State = "opening";
+  private upstream: Upstream | undefined;
+  private waiting: UpstreamMessage[] = [];
+  private backlog: BacklogItem[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private readonly clientReader: PacketReader;
+  private readonly primaryReader: PacketReader;
+  private readonly shadowReader: PacketReader;
+
+  constructor(private readonly deps: ShadowTapDeps) {
+    const readerLimits = { maxAttachments: deps.limits.maxAttachments };
+    this.clientReader = new PacketReader(readerLimits);
+    this.primaryReader = new PacketReader(readerLimits);
+    this.shadowReader = new PacketReader(readerLimits);
+    this.comparator = new SessionComparator({ ...deps.comparator, onOutcome: deps.onOutcome });
+    deps.open().then(
+      (upstream) => this.onOpen(upstream),
+      (error: unknown) => this.end((error as { code?: ErrorCode }).code ?? "SWY_ERR_SHADOW", (error as Error).message),
+    );
+  }
+
+  get ended(): boolean {
+    return this.state === "ended";
+  }
+
+  // ---- SessionTap: called on the relay path, so it only records --------------------------------
+
+  clientMessage(message: UpstreamMessage): void {
+    this.record(true, message);
+  }
+
+  serverMessage(message: UpstreamMessage): void {
+    this.record(false, message);
+  }
+
+  closed(): void {
+    this.process();
+    this.end(undefined, undefined);
+  }
+
+  private record(fromClient: boolean, message: UpstreamMessage): void {
+    if (this.state === "ended") return;
+    if (this.backlog.length >= this.deps.limits.maxBacklog) {
+      this.end(undefined, "the shadow tap fell behind", "queue");
+      return;
+    }
+    this.backlog.push({ fromClient, message, at: this.deps.now() });
+    this.scheduled ??= setImmediate(() => this.process());
+  }
+
+  private process(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const items = this.backlog;
+    this.backlog = [];
+    for (const item of items) {
+      if (this.state === "ended") return;
+      if (item.fromClient) this.mirror(item.message);
+      else this.observe(this.primaryReader, "primary", item.message, item.at);
+    }
+  }
+
+  private mirror(message: UpstreamMessage): void {
+    const read = this.clientReader.read(message);
+    if (read.ok && read.packet !== undefined) this.comparator.clientPacket(read.packet);
+    if (this.state === "opening") {
+      if (this.waiting.length >= this.deps.limits.maxQueuedMessages) return this.end(undefined, "too many messages before the shadow opened", "queue");
+      this.waiting.push(message);
+      return;
+    }
+    const upstream = this.upstream!;
+    upstream.send(message);
+    if (upstream.bufferedAmount > this.deps.limits.maxBufferedBytes) this.end(undefined, `${upstream.bufferedAmount} bytes waiting for the shadow`, "buffer");
+  }
+
+  private observe(reader: PacketReader, side: "primary" | "shadow", message: UpstreamMessage, at: number): void {
+    const read = reader.read(message);
+    if (!read.ok) {
+      // The primary's stream is what the client got: a packet we cannot read is only a lost comparison.
+      if (side === "shadow") this.end("SWY_ERR_SHADOW", `${read.reason}: ${read.detail}`);
+      return;
+    }
+    if (read.packet !== undefined) this.comparator.serverPacket(side, read.packet, at);
+  }
+
+  // ---- the shadow backend session ---------------------------------------------------------------
+
+  private onOpen(upstream: Upstream): void {
+    if (this.state === "ended") {
+      upstream.close();
+      return;
+    }
+    this.state = "open";
+    this.upstream = upstream;
+    this.deps.onOpened();
+    upstream.attach(this);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const message of waiting) {
+      if (this.state !== "open") return;
+      upstream.send(message);
+    }
+  }
+
+  onMessage(message: UpstreamMessage): void {
+    if (this.state !== "open") return;
+    this.process(); // primary deliveries recorded before this one are compared first
+    this.observe(this.shadowReader, "shadow", message, this.deps.now());
+  }
+
+  onClose(code: ErrorCode | undefined, detail: string | undefined): void {
+    this.end(code ?? "SWY_ERR_SHADOW", detail ?? "the shadow backend closed the session");
+  }
+
+  onDrain(): void {}
+
+  private end(code: ErrorCode | undefined, detail: string | undefined, overflow?: "queue" | "buffer"): void {
+    if (this.state === "ended") return;
+    this.state = "ended";
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.backlog = [];
+    this.waiting = [];
+    this.upstream?.close();
+    this.upstream = undefined;
+    // Pending comparisons resolve as their windows pass (the manager keeps calling expire).
+    this.comparator.close();
+    this.deps.onEnded(code, detail, overflow);
+  }
+}
