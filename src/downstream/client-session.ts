@@ -202,7 +202,11 @@ export class ClientSession implements UpstreamSink {
     this.upstream?.close();
     if (this.tap !== undefined) this.safeTap(() => this.tap?.closed());
     this.tap = undefined;
-    if (this.backend !== undefined) {
+    if (this.backend === undefined) {
+      // Never routed (its first CONNECT overflowed the queue, or its route's upstream failed): to
+      // operators that is a refused session.
+      if (this.closeCode !== undefined) publish("switchyard:handshake:refused", { code: this.closeCode });
+    } else {
       publish("switchyard:session:closed", {
         sessionId: this.id,
         backend: this.backend,
