@@ -1,0 +1,174 @@
+/**
+ * The setups a bench run compares. A setup is how to start its server processes and the URL clients
+ * connect to; the runner owns everything else (load, measurement, teardown: every process a setup
+ * spawns through the context is stopped by the runner, even when start() fails half way).
+ * To add one (e.g. "hub route", "legacy route with 100% shadowing"), append a definition here.
+ */
+import { fileURLToPath } from "node:url";
+import { SETTINGS } from "../src/config/settings.js";
+import { freePort, spawnServer, waitUntilReady, type ServerProcess, type SpawnServerOptions } from "./processes.js";
+
+/** "front" = the process between clients and the legacy server (proxy or gateway): RSS per session and the headline CPU ratio are its. */
+export type ProcessRole = "backend" | "front";
+
+export interface MeasuredProcess {
+  readonly role: ProcessRole;
+  readonly server: ServerProcess;
+}
+
+export interface RunningSetup {
+  /** What socket.io clients connect to. */
+  readonly url: string;
+  readonly processes: readonly MeasuredProcess[];
+  /** A Prometheus endpoint scraped after the measured window (Switchyard's /metrics). */
+  readonly metricsUrl?: string;
+}
+
+export interface SetupContext {
+  /** Starts a server process that the runner measures nothing of unless returned, but always stops. */
+  spawn(options: SpawnServerOptions): Promise<ServerProcess>;
+  /** Node flags for the front process (--profile); empty for a normal run. */
+  readonly frontNodeArgs: readonly string[];
+}
+
+export interface SetupDefinition {
+  /** Used with --setups. */
+  readonly id: string;
+  /** Shown in the tables. */
+  readonly name: string;
+  start(context: SetupContext): Promise<RunningSetup>;
+}
+
+/** The setup every ratio is computed against. */
+export const BASELINE_SETUP_ID = "passthrough";
+
+const script = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
+export const SCRIPTS = {
+  legacyChat: script("../examples/legacy-chat/server.js"),
+  passthroughProxy: script("./servers/passthrough-proxy.js"),
+  sampleHub: script("../examples/hub/server.js"),
+  switchyard: script("../src/main.js"),
+  loadgen: script("./loadgen.js"),
+};
+
+/**
+ * The environment of measured processes: ours, minus every Switchyard setting (a developer's
+ * SWITCHYARD_CONFIG or REDIS_URL must not change what is measured).
+ */
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !(key in SETTINGS) && key !== "SWITCHYARD_CONFIG" && key !== "NODE_OPTIONS") env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+async function startLegacy(context: SetupContext): Promise<ServerProcess> {
+  return context.spawn({ label: "legacy server", script: SCRIPTS.legacyChat, env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }), printsUrl: true });
+}
+
+function urlOf(server: ServerProcess): string {
+  if (server.url === undefined) throw new Error(`${server.label} did not report its URL`);
+  return server.url;
+}
+
+/**
+ * The sample hub. Switchyard starts one itself as its own child when HUB_URL is unset; we start it here
+ * instead so that the runner owns (and always stops) it, and so that a hub-route setup can measure it.
+ */
+async function startSampleHub(context: SetupContext): Promise<ServerProcess> {
+  return context.spawn({ label: "sample hub", script: SCRIPTS.sampleHub, env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }), printsUrl: true });
+}
+
+interface SwitchyardSetupOptions {
+  readonly id: string;
+  readonly name: string;
+  readonly mode: "pipe" | "terminate";
+  /** More Switchyard settings (e.g. ADMIN_TOKEN for a setup that changes routing after start). */
+  readonly env?: Record<string, string>;
+  /**
+   * Runs once Switchyard is ready, before any client connects: e.g. set the hub share or shadowing
+   * through the admin API at `opsUrl`. Return extra processes to measure (the hub in a hub-route setup).
+   */
+  readonly configure?: (opsUrl: string, started: { legacy: ServerProcess; hub: ServerProcess }) => Promise<MeasuredProcess[] | void>;
+}
+
+function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
+  return {
+    id: options.id,
+    name: options.name,
+    async start(context) {
+      const legacy = await startLegacy(context);
+      const hub = await startSampleHub(context);
+      // main.js logs its URL only at info level; we run it at warn (as the issue asks), so we choose its ports.
+      const [port, opsPort] = [await freePort(), await freePort()];
+      const gateway = await context.spawn({
+        label: `switchyard (${options.mode})`,
+        script: SCRIPTS.switchyard,
+        env: baseEnv({
+          LEGACY_URL: urlOf(legacy),
+          HUB_URL: urlOf(hub),
+          LEGACY_MODE: options.mode,
+          PORT: String(port),
+          HOST: "127.0.0.1",
+          OPS_PORT: String(opsPort),
+          OPS_HOST: "127.0.0.1",
+          LOG_LEVEL: "warn",
+          ...options.env,
+        }),
+        printsUrl: false,
+        nodeArgs: context.frontNodeArgs,
+      });
+      const opsUrl = `http://127.0.0.1:${opsPort}`;
+      await waitUntilReady(`${opsUrl}/readyz`, gateway.child, gateway.label);
+      // The hub is idle unless a setup routes or shadows sessions to it, so by default it is not measured.
+      const extra = (await options.configure?.(opsUrl, { legacy, hub })) ?? [];
+      return {
+        url: `http://127.0.0.1:${port}`,
+        processes: [{ role: "backend", server: legacy }, { role: "front", server: gateway }, ...extra],
+        metricsUrl: `${opsUrl}/metrics`,
+      };
+    },
+  };
+}
+
+export const SETUPS: readonly SetupDefinition[] = [
+  {
+    id: "direct",
+    name: "legacy direct",
+    async start(context) {
+      const legacy = await startLegacy(context);
+      return { url: urlOf(legacy), processes: [{ role: "backend", server: legacy }] };
+    },
+  },
+  {
+    id: BASELINE_SETUP_ID,
+    name: "http-proxy-3 pass-through",
+    async start(context) {
+      const legacy = await startLegacy(context);
+      const proxy = await context.spawn({
+        label: "http-proxy-3",
+        script: SCRIPTS.passthroughProxy,
+        env: baseEnv({ TARGET: urlOf(legacy), PORT: "0", HOST: "127.0.0.1" }),
+        printsUrl: true,
+        nodeArgs: context.frontNodeArgs,
+      });
+      return {
+        url: urlOf(proxy),
+        processes: [
+          { role: "backend", server: legacy },
+          { role: "front", server: proxy },
+        ],
+      };
+    },
+  },
+  switchyardSetup({ id: "switchyard-pipe", name: "switchyard (pipe)", mode: "pipe" }),
+  switchyardSetup({ id: "switchyard-terminate", name: "switchyard (terminate)", mode: "terminate" }),
+];
+
+export function selectSetups(ids: readonly string[] | undefined): SetupDefinition[] {
+  if (ids === undefined || ids.length === 0) return [...SETUPS];
+  const unknown = ids.filter((id) => !SETUPS.some((setup) => setup.id === id));
+  if (unknown.length > 0) throw new Error(`unknown setup(s) ${unknown.join(", ")}; known: ${SETUPS.map((s) => s.id).join(", ")}`);
+  return ids.map((id) => SETUPS.find((setup) => setup.id === id)!);
+}
