@@ -21,7 +21,8 @@ export function startSampleBackend(name: string, script: string, env: Record<str
   const file = fileURLToPath(new URL(`${script}${extension}`, import.meta.url));
   const child = spawn(process.execPath, [...process.execArgv, file], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+    // The IPC channel ties the sample's life to ours: it exits when we go, even on SIGKILL.
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

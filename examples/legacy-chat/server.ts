@@ -238,4 +238,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const stop = () => void chat.close().then(() => process.exit(0));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // Started by `npm start` (src/sample-backends.ts): go when the gateway goes, however it ends.
+  if (process.connected) process.once("disconnect", stop);
 }

@@ -47,10 +47,10 @@ export function decodeFrame(revision: EngineIoRevision, data: Buffer, isBinary: 
     }
     return { type: "message", data: data.subarray(1) };
   }
-  const text = data.toString("utf8");
-  const type = TYPE_BY_CHAR[text.charAt(0)];
-  if (type === undefined) throw new EngineIoFrameError(`unknown Engine.IO packet type ${JSON.stringify(text.charAt(0))}`);
-  return { type, data: text.slice(1) } as EngineIoFrame;
+  // The type is one ASCII digit: read it from the bytes and decode only the body (one string, not two).
+  const type = data.length > 0 ? TYPE_BY_CHAR[String.fromCharCode(data[0]!)] : undefined;
+  if (type === undefined) throw new EngineIoFrameError(`unknown Engine.IO packet type ${JSON.stringify(data.subarray(0, 1).toString("latin1"))}`);
+  return { type, data: data.toString("utf8", 1) } as EngineIoFrame;
 }
 
 /** Encodes a message for a backend: a string becomes a text frame, a Buffer a binary frame. */

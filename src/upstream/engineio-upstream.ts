@@ -226,6 +226,9 @@ export function openEngineIoUpstream(options: EngineIoUpstreamOptions): Promise<
     const ws = new WebSocket(url, {
       headers: { ...options.context.headers, ...options.extraHeaders },
       perMessageDeflate: false,
+      // The backend is a socket.io server we front, not an untrusted peer: its text frames are UTF-8, and
+      // validating every byte of every delivery again costs CPU on the hottest path.
+      skipUTF8Validation: true,
       handshakeTimeout: options.connectTimeoutMs,
       followRedirects: false,
     });
