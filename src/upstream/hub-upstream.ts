@@ -119,6 +119,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
       sessionId,
       query: queryObject(options.context.query),
       maxAttachments: options.maxAttachments ?? HUB_DEFAULTS.maxAttachments,
+      queueWhileConnecting: options.role === "shadow",
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on("pong", () => {
@@ -151,7 +152,8 @@ export class HubUpstream implements Upstream, TranslationOutput {
     const verdict = this.translator.fromClient(message, this);
     if (!verdict.ok) {
       // The client broke Socket.IO's rules; socket.io would close its connection. The hub did nothing wrong.
-      publish("switchyard:protocol:error", { code: verdict.code });
+      // (A shadow's failures are counted by the shadow, not as client protocol errors.)
+      if (this.role === "primary") publish("switchyard:protocol:error", { code: verdict.code });
       this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
       return;
     }
