@@ -1,13 +1,24 @@
 /**
  * Prometheus metrics. The core publishes typed events (src/telemetry/events.ts); this module subscribes
- * to them and owns every prom-client object, so nothing else imports prom-client. Gauges that describe
- * current state are read on scrape from `MetricsSources`.
+ * to them and owns every prom-client object, so nothing else imports prom-client. Names, labels and help
+ * texts come from the catalog (metric-catalog.ts), the contract the dashboard and the alerts are built on.
+ * Gauges that describe current state are read on scrape from `MetricsSources`.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { subscribe, type Backend, type ClientTransport, type Unsubscribe } from "../telemetry/events.js";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration } from "prom-client";
+import { subscribe, type Backend, type ClientTransport, type Direction, type Unsubscribe } from "../telemetry/events.js";
+import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
 
 export interface MetricsSources {
   sessionCounts(): Record<Backend, Record<ClientTransport, number>>;
+  /**
+   * The routing config this instance applies, read on scrape: switchyard_routing_hub_percent and
+   * switchyard_routing_config_version. Omitted: those gauges are not exported (rather than a fake 0).
+   */
+  routing?(): { readonly hubPercent: number; readonly version: number };
+  /** The routing store, read on scrape: switchyard_store_up{store}. Omitted: not exported. */
+  store?(): { readonly kind: "memory" | "redis"; readonly connected: boolean };
+  /** Calls `listener` for each routing config change received: switchyard_routing_config_reloads_total. */
+  onRoutingConfig?(listener: (outcome: "applied" | "rejected") => void): Unsubscribe;
 }
 
 export interface Metrics {
@@ -17,102 +28,107 @@ export interface Metrics {
   close(): void;
 }
 
-const CONNECT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 14400, 86400];
+const BACKENDS: readonly Backend[] = ["legacy", "hub"];
+const TRANSPORTS: readonly ClientTransport[] = ["polling", "websocket"];
+const DIRECTIONS: readonly Direction[] = ["client_to_server", "server_to_client"];
+
+function assertType(spec: MetricSpec, type: MetricSpec["type"]): void {
+  if (spec.type !== type) throw new Error(`${spec.name} is a ${spec.type} in the catalog, not a ${type}`);
+}
+
+function counterOf(registry: Registry, spec: MetricSpec): Counter {
+  assertType(spec, "counter");
+  return new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry] } satisfies CounterConfiguration<string>);
+}
+
+function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfiguration<string>["collect"]): Gauge {
+  assertType(spec, "gauge");
+  return new Gauge({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry], ...(collect ? { collect } : {}) });
+}
+
+function histogramOf(registry: Registry, spec: MetricSpec): Histogram {
+  assertType(spec, "histogram");
+  return new Histogram({ name: spec.name, help: spec.help, labelNames: [...spec.labels], buckets: [...(spec.buckets ?? [])], registers: [registry] });
+}
+
+/** prom-client's process_* and nodejs_* metrics, minus the ones promtool rejects (see DROPPED_DEFAULT_METRICS). */
+function registerDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+}
 
 export function createMetrics(sources: MetricsSources, instanceId: string): Metrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ instance_id: instanceId });
-  collectDefaultMetrics({ register: registry });
+  registry.setDefaultLabels({ [INSTANCE_LABEL]: instanceId });
+  registerDefaultMetrics(registry);
   const unsubscribers: Unsubscribe[] = [];
+  const m = SWITCHYARD_METRICS;
 
-  new Gauge({
-    name: "switchyard_sessions_open",
-    help: "Client sessions currently open, by backend and client transport.",
-    labelNames: ["backend", "transport"],
-    registers: [registry],
-    collect() {
-      const counts = sources.sessionCounts();
-      for (const backend of ["legacy", "hub"] as const) {
-        for (const transport of ["polling", "websocket"] as const) this.set({ backend, transport }, counts[backend][transport]);
-      }
-    },
+  gaugeOf(registry, m.sessionsOpen, function collect() {
+    const counts = sources.sessionCounts();
+    for (const backend of BACKENDS) {
+      for (const transport of TRANSPORTS) this.set({ backend, transport }, counts[backend][transport]);
+    }
   });
+  const opened = counterOf(registry, m.sessionsOpened);
+  const closed = counterOf(registry, m.sessionsClosed);
+  const duration = histogramOf(registry, m.sessionDuration);
+  const upgrades = counterOf(registry, m.sessionUpgrades);
+  const packets = counterOf(registry, m.packets);
+  const connectSeconds = histogramOf(registry, m.upstreamConnectDuration);
+  const upstreamErrors = counterOf(registry, m.upstreamErrors);
+  const protocolErrors = counterOf(registry, m.protocolErrors);
+  const passthrough = counterOf(registry, m.passthroughRequests);
+  const refused = counterOf(registry, m.handshakesRefused);
+  const drained = counterOf(registry, m.drainedSessions);
+  const decisions = counterOf(registry, m.routingDecisions);
+  const hubFallbacks = counterOf(registry, m.hubFallbacks);
+  const ownerForwards = counterOf(registry, m.ownerForwards);
 
-  const opened = new Counter({
-    name: "switchyard_sessions_opened_total",
-    help: "Client sessions opened, by backend, Engine.IO protocol version, session mode and shadowing.",
-    labelNames: ["backend", "protocol", "mode", "shadowed"],
-    registers: [registry],
-  });
-  const closed = new Counter({
-    name: "switchyard_sessions_closed_total",
-    help: "Client sessions closed, by backend and reason (code is an SWY_ERR_* code or none).",
-    labelNames: ["backend", "reason", "code"],
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "switchyard_session_duration_seconds",
-    help: "Lifetime of closed client sessions.",
-    labelNames: ["backend"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const upgrades = new Counter({
-    name: "switchyard_session_upgrades_total",
-    help: "Polling sessions upgraded to WebSocket, by backend.",
-    labelNames: ["backend"],
-    registers: [registry],
-  });
-  const packets = new Counter({
-    name: "switchyard_packets_total",
-    help: "Engine.IO messages relayed, by backend and direction.",
-    labelNames: ["backend", "direction"],
-    registers: [registry],
-  });
-  const connectSeconds = new Histogram({
-    name: "switchyard_upstream_connect_duration_seconds",
-    help: "Time to open a backend session (TCP, upgrade and Engine.IO open packet).",
-    labelNames: ["backend", "role"],
-    buckets: CONNECT_BUCKETS,
-    registers: [registry],
-  });
-  const upstreamErrors = new Counter({
-    name: "switchyard_upstream_errors_total",
-    help: "Backend sessions that could not be opened, by backend, role and SWY_ERR_* code.",
-    labelNames: ["backend", "role", "code"],
-    registers: [registry],
-  });
-  const protocolErrors = new Counter({
-    name: "switchyard_protocol_errors_total",
-    help: "Client sessions closed for breaking the Socket.IO protocol, by SWY_ERR_* code.",
-    labelNames: ["code"],
-    registers: [registry],
-  });
-  const passthrough = new Counter({
-    name: "switchyard_passthrough_requests_total",
-    help: "Requests passed to the legacy app (strangler pass-through), by kind and outcome.",
-    labelNames: ["kind", "outcome"],
-    registers: [registry],
-  });
-  const refused = new Counter({
-    name: "switchyard_handshakes_refused_total",
-    help: "Client handshakes the gateway refused, by SWY_ERR_* code.",
-    labelNames: ["code"],
-    registers: [registry],
-  });
+  // Series with a small, known label set start at 0, so that rate() and ratios see the first increment
+  // and a dashboard shows "0/s" rather than "no data". The packet series are also hot: pre-creating their
+  // children saves a label lookup per packet.
+  const packetCounters = Object.fromEntries(
+    BACKENDS.map((backend) => [backend, Object.fromEntries(DIRECTIONS.map((direction) => [direction, packets.labels(backend, direction)]))]),
+  ) as Record<Backend, Record<Direction, Counter.Internal>>;
+  for (const backend of BACKENDS) {
+    for (const direction of DIRECTIONS) packetCounters[backend][direction].inc(0);
+    upgrades.inc({ backend }, 0);
+    drained.inc({ backend }, 0);
+  }
+  for (const outcome of ["forwarded", "failed"]) {
+    for (const kind of ["http", "websocket"]) passthrough.inc({ kind, outcome }, 0);
+    ownerForwards.inc({ outcome }, 0);
+  }
 
-  // Pre-create the packet series: they are hot, and a label lookup per packet is avoidable.
-  const packetCounters = {
-    legacy: { client_to_server: packets.labels("legacy", "client_to_server"), server_to_client: packets.labels("legacy", "server_to_client") },
-    hub: { client_to_server: packets.labels("hub", "client_to_server"), server_to_client: packets.labels("hub", "server_to_client") },
-  };
+  const { routing, store, onRoutingConfig } = sources;
+  if (routing) {
+    gaugeOf(registry, m.routingHubPercent, function collect() {
+      this.set(routing().hubPercent);
+    });
+    gaugeOf(registry, m.routingConfigVersion, function collect() {
+      this.set(routing().version);
+    });
+  }
+  if (store) {
+    gaugeOf(registry, m.storeUp, function collect() {
+      const { kind, connected } = store();
+      this.set({ store: kind }, connected ? 1 : 0);
+    });
+  }
+  if (onRoutingConfig) {
+    const reloads = counterOf(registry, m.routingConfigReloads);
+    for (const outcome of ["applied", "rejected"]) reloads.inc({ outcome }, 0);
+    unsubscribers.push(onRoutingConfig((outcome) => reloads.inc({ outcome })));
+  }
 
   unsubscribers.push(
     subscribe("switchyard:session:opened", (e) => opened.inc({ backend: e.backend, protocol: String(e.protocol), mode: e.mode, shadowed: String(e.shadowed) })),
     subscribe("switchyard:session:closed", (e) => {
       closed.inc({ backend: e.backend, reason: e.reason, code: e.code ?? "none" });
       duration.observe({ backend: e.backend }, e.durationMs / 1000);
+      // Admin drains close with "drained"; SIGTERM's own drain closes with "shutdown" and is not counted.
+      if (e.reason === "drained") drained.inc({ backend: e.backend });
     }),
     subscribe("switchyard:session:upgraded", (e) => upgrades.inc({ backend: e.backend })),
     subscribe("switchyard:packet", (e) => packetCounters[e.backend][e.direction].inc()),
@@ -121,6 +137,9 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     subscribe("switchyard:protocol:error", (e) => protocolErrors.inc({ code: e.code })),
     subscribe("switchyard:passthrough", (e) => passthrough.inc({ kind: e.kind, outcome: e.outcome })),
     subscribe("switchyard:handshake:refused", (e) => refused.inc({ code: e.code })),
+    subscribe("switchyard:route:decided", (e) => decisions.inc({ backend: e.backend, reason: e.reason })),
+    subscribe("switchyard:hub:fallback", (e) => hubFallbacks.inc({ code: e.code })),
+    subscribe("switchyard:owner:forward", (e) => ownerForwards.inc({ outcome: e.outcome })),
   );
 
   return {
