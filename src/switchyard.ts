@@ -128,7 +128,16 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     onSessionBound: (session, route, context) => shadow.attach(session, route, context),
   });
   store.setSessionCountsSource(() => gateway.sessionCounts());
-  const metrics = createMetrics({ sessionCounts: () => gateway.sessionCounts() }, config.instanceId);
+  const metrics = createMetrics(
+    {
+      sessionCounts: () => gateway.sessionCounts(),
+      routing: () => store.current(),
+      store: () => ({ kind: store.kind, connected: store.health().state === "connected" }),
+      onRoutingConfig: (listener) => store.onChange(() => listener("applied")),
+      shadowSessions: () => shadow.openShadows,
+    },
+    config.instanceId,
+  );
   const ops = createOpsServer(metrics, logger);
   const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
 

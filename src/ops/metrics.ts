@@ -19,6 +19,8 @@ export interface MetricsSources {
   store?(): { readonly kind: "memory" | "redis"; readonly connected: boolean };
   /** Calls `listener` for each routing config change received: switchyard_routing_config_reloads_total. */
   onRoutingConfig?(listener: (outcome: "applied" | "rejected") => void): Unsubscribe;
+  /** Shadow sessions open now, by shadow target: switchyard_shadow_sessions_open. Omitted: not exported. */
+  shadowSessions?(): Record<Backend, number>;
 }
 
 export interface Metrics {
@@ -101,7 +103,21 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     ownerForwards.inc({ outcome }, 0);
   }
 
-  const { routing, store, onRoutingConfig } = sources;
+  const { routing, store, onRoutingConfig, shadowSessions } = sources;
+  if (shadowSessions) {
+    gaugeOf(registry, m.shadowSessionsOpen, function collect() {
+      const open = shadowSessions();
+      for (const target of BACKENDS) this.set({ target }, open[target]);
+    });
+  }
+  const comparisons = counterOf(registry, m.shadowComparisons);
+  const shadowDelay = histogramOf(registry, m.shadowDelay);
+  const reordered = counterOf(registry, m.shadowReordered);
+  const shadowErrors = counterOf(registry, m.shadowErrors);
+  const shadowOverflow = counterOf(registry, m.shadowOverflow);
+  reordered.inc(0);
+  shadowErrors.inc({ code: "SWY_ERR_SHADOW" }, 0);
+  for (const kind of ["pending", "queue", "buffer"]) shadowOverflow.inc({ kind }, 0);
   if (routing) {
     gaugeOf(registry, m.routingHubPercent, function collect() {
       this.set(routing().hubPercent);
@@ -140,6 +156,14 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     subscribe("switchyard:route:decided", (e) => decisions.inc({ backend: e.backend, reason: e.reason })),
     subscribe("switchyard:hub:fallback", (e) => hubFallbacks.inc({ code: e.code })),
     subscribe("switchyard:owner:forward", (e) => ownerForwards.inc({ outcome: e.outcome })),
+    subscribe("switchyard:shadow:comparison", (e) => {
+      comparisons.inc({ result: e.result, event: e.event });
+      // A shadow that delivers first has a negative delay; the histogram counts it in its lowest bucket.
+      if (e.delaySeconds !== undefined) shadowDelay.observe(Math.max(0, e.delaySeconds));
+      if (e.reordered) reordered.inc();
+    }),
+    subscribe("switchyard:shadow:error", (e) => shadowErrors.inc({ code: e.code })),
+    subscribe("switchyard:shadow:overflow", (e) => shadowOverflow.inc({ kind: e.kind })),
   );
 
   return {

@@ -24,21 +24,7 @@ import { startObservedStack, type ObservedGateway, type PrometheusServer } from 
  * they are added, as switchyard_packets_total and switchyard_owner_forwards_total are, so that they have
  * data at once (switchyard_hub_fallbacks_total gets data from the flaky hub link of "e2e-terminate").
  */
-const PENDING_METRICS: ReadonlySet<string> = new Set([
-  // The routing store's state: src/ops/metrics.ts exports these once src/switchyard.ts passes the
-  // optional `routing`, `store` and `onRoutingConfig` sources to createMetrics.
-  "switchyard_routing_hub_percent",
-  "switchyard_routing_config_version",
-  "switchyard_routing_config_reloads_total",
-  "switchyard_store_up",
-  // The shadow comparator (src/shadow/).
-  "switchyard_shadow_sessions_open",
-  "switchyard_shadow_comparisons_total",
-  "switchyard_shadow_delay_seconds",
-  "switchyard_shadow_reordered_total",
-  "switchyard_shadow_errors_total",
-  "switchyard_shadow_overflow_total",
-]);
+const PENDING_METRICS: ReadonlySet<string> = new Set<string>([]);
 
 /** Grafana's $__rate_interval for a 1 s scrape interval, with margin for a busy machine. */
 const RATE_WINDOW = "15s";

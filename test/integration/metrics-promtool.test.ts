@@ -31,7 +31,12 @@ const LABEL_VALUES: Record<string, RegExp> = {
   code: /^(SWY_ERR_[A-Z_]+|none)$/,
   role: /^(primary|shadow)$/,
   direction: /^(client_to_server|server_to_client)$/,
-  kind: /^(http|websocket)$/,
+  // Pass-through request kinds, and shadow overflow kinds.
+  kind: /^(http|websocket|pending|queue|buffer)$/,
+  target: /^(legacy|hub)$/,
+  result: /^(match|mismatch|missing|extra)$/,
+  // Event names are the application's: bounded in number (64, then "_other") and length by EventLabels.
+  event: /^.{1,100}$/,
   outcome: /^(forwarded|failed|applied|rejected)$/,
   le: /^([0-9.e+-]+|\+Inf)$/,
   // prom-client defaults: V8 heap space names, libuv handle/request class names, GC kinds, Node versions.
