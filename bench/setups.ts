@@ -164,6 +164,22 @@ export const SETUPS: readonly SetupDefinition[] = [
   },
   switchyardSetup({ id: "switchyard-pipe", name: "switchyard (pipe)", mode: "pipe" }),
   switchyardSetup({ id: "switchyard-terminate", name: "switchyard (terminate)", mode: "terminate" }),
+  // Every session routed to the sample hub: the gateway translates Socket.IO to the hub protocol.
+  switchyardSetup({
+    id: "switchyard-hub",
+    name: "switchyard → hub route",
+    mode: "pipe",
+    env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }) },
+    configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  }),
+  // Every (legacy-route) session shadowed to the hub and compared: the cost of proof before a cutover.
+  switchyardSetup({
+    id: "switchyard-shadow",
+    name: "switchyard legacy + 100% shadow",
+    mode: "pipe",
+    env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 0, shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts", "id"] }, { event: "welcome", ignore: ["ts"] }] } }) },
+    configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  }),
 ];
 
 export function selectSetups(ids: readonly string[] | undefined): SetupDefinition[] {

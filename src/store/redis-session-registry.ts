@@ -31,6 +31,8 @@ export class RedisSessionRegistry {
   private internalUrl = "";
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<boolean> | undefined;
+  /** Until then, a missing entry may be one that Redis lost and its owner has not written back yet. */
+  private rewriteGraceUntil = 0;
 
   constructor(private readonly options: SessionRegistryOptions) {}
 
@@ -82,6 +84,16 @@ export class RedisSessionRegistry {
     });
   }
 
+  /**
+   * Redis is reachable again after an outage and may have come back empty. Owners re-register their
+   * sessions when they reconnect, which may be after this instance does: for one TTL, a remembered owner
+   * answers for a missing entry (a sid never changes owner, and an owner that no longer has the session
+   * answers as engine.io would).
+   */
+  redisReturned(): void {
+    this.rewriteGraceUntil = Date.now() + this.options.ttlMs;
+  }
+
   async owner(sid: string): Promise<SessionOwner | undefined> {
     if (this.local.has(sid)) return { instanceId: this.options.instanceId, internalUrl: this.internalUrl };
     const fromCache = () => {
@@ -96,6 +108,7 @@ export class RedisSessionRegistry {
       return fromCache();
     }
     if (text === null) {
+      if (Date.now() < this.rewriteGraceUntil) return fromCache();
       this.ownerCache.delete(sid);
       return undefined;
     }

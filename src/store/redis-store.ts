@@ -87,6 +87,8 @@ export class RedisRoutingStore implements RoutingStore {
   private loaded = false;
   /** Whether the last Redis command succeeded (see redisDown). */
   private reachable = false;
+  /** Whether Redis was ever reachable: reaching it again after that is a return from an outage. */
+  private everReachable = false;
   private readonly changeListeners: Listeners<[RoutingConfig, RoutingConfig]>;
   private readonly healthListeners: Listeners<[StoreHealth]>;
   private readonly drains: RedisDrainChannel;
@@ -305,6 +307,8 @@ export class RedisRoutingStore implements RoutingStore {
   private redisUp(): void {
     if (this.reachable || this.closed) return;
     this.reachable = true;
+    if (this.everReachable) this.registry.redisReturned();
+    this.everReachable = true;
     // Catch up on what could not be written while Redis was away.
     void this.registry.refreshAll();
     void this.auditLog.flush();
