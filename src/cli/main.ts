@@ -22,7 +22,7 @@ commands:
 
 options:
   --url URL        the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL or http://127.0.0.1:9464
-  --token TOKEN    the gateway's ADMIN_TOKEN, for split/drain/rollback; default $SWITCHYARD_TOKEN
+  --token TOKEN    the gateway's ADMIN_TOKEN, for split/drain/rollback/diffs; default $SWITCHYARD_TOKEN
   --json           print the API's JSON answer instead of text
   --interval S     watch: seconds between refreshes (default 2)
   --count N        watch: stop after N refreshes
@@ -62,7 +62,8 @@ function print(options: Options, json: unknown, text: string): void {
 async function diffs(client: AdminClient, options: Options): Promise<void> {
   const limit = options.limit === undefined ? 10 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw usage(`--limit must be an integer 1-1000 (got ${JSON.stringify(options.limit)})`);
-  const answer = await client.request<{ entries: MismatchEvidence[] }>("GET", `/admin/shadow/diffs?limit=${limit}`);
+  // The evidence holds user payloads: the admin API asks for the token on this read.
+  const answer = await client.request<{ entries: MismatchEvidence[] }>("GET", `/admin/shadow/diffs?limit=${limit}`, { auth: true });
   print(options, answer.body, formatDiffs(answer.body.entries));
 }
 

@@ -44,12 +44,6 @@ export interface HubTranslatorOptions {
   /** The client's application query (Engine.IO parameters removed), sent with every connect frame. */
   readonly query: Readonly<Record<string, string>>;
   readonly maxAttachments: number;
-  /**
-   * Hold client packets for a namespace whose connect the hub has not answered yet, and replay them once
-   * it has (shadow sessions: their mirrored packets follow the *primary's* answer). Otherwise such a packet
-   * ends the session, as socket.io ends a connection that sends a packet for a namespace it has not joined.
-   */
-  readonly queueWhileConnecting?: boolean;
 }
 
 type NamespaceState = "connecting" | "connected";
@@ -62,19 +56,12 @@ interface NamespaceEntry {
    * connects for one namespace.
    */
   repeats: number;
-  /**
-   * Client packets for the namespace that arrived before the hub answered its connect, replayed after it
-   * (only with `queueWhileConnecting`).
-   */
-  queued: (string | Buffer)[];
 }
 
 const OK: TranslationVerdict = Object.freeze({ ok: true, endSession: false });
 const END: TranslationVerdict = Object.freeze({ ok: true, endSession: true });
 /** Namespace spellings remembered per session for 2.x normalisation; beyond this, normalise every time. */
 const NSP_CACHE_LIMIT = 32;
-/** Client messages held per namespace while its connect is unanswered. */
-const MAX_QUEUED_PER_NAMESPACE = 1000;
 
 function clientError(code: ErrorCode, detail: string): TranslationVerdict {
   return { ok: false, code, detail };
@@ -89,7 +76,6 @@ export class HubTranslator {
   private readonly sessionId: string;
   private readonly query: Readonly<Record<string, string>>;
   private readonly maxAttachments: number;
-  private readonly queueWhileConnecting: boolean;
   /** Insertion order is the order namespaces *connected* (re-inserted on connect), as socket.io's. */
   private readonly namespaces = new Map<string, NamespaceEntry>();
   private readonly nspCache = new Map<string, string>();
@@ -99,9 +85,6 @@ export class HubTranslator {
   /** Binary frames still expected from the hub, and whether they go to the client. */
   private hubAttachments = 0;
   private forwardHubAttachments = true;
-  /** Binary messages of a queued client packet still to come, and the namespace queue they go to. */
-  private queuedAttachments = 0;
-  private queueTarget: NamespaceEntry | undefined;
   private joinedOnce = false;
 
   constructor(options: HubTranslatorOptions) {
@@ -109,7 +92,6 @@ export class HubTranslator {
     this.sessionId = options.sessionId;
     this.query = options.query;
     this.maxAttachments = options.maxAttachments;
-    this.queueWhileConnecting = options.queueWhileConnecting ?? false;
   }
 
   /** True once any namespace connected (socket.io closes a session that joins none within its connectTimeout). */
@@ -132,17 +114,12 @@ export class HubTranslator {
   /** A client→server Engine.IO message, already validated by the client session's InboundPacketStream. */
   fromClient(message: string | Buffer, out: TranslationOutput): TranslationVerdict {
     if (typeof message !== "string") {
-      if (this.queuedAttachments > 0) {
-        this.queuedAttachments--;
-        this.queueTarget!.queued.push(message);
-        return OK;
-      }
       if (this.clientAttachments === 0) return clientError("SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", `${message.length}-byte binary message without a binary packet`);
       this.clientAttachments--;
       if (this.forwardClientAttachments) out.toHub(message);
       return OK;
     }
-    if (this.clientAttachments > 0 || this.queuedAttachments > 0) return clientError("SWY_ERR_PROTOCOL_MALFORMED", "text message while binary attachments were expected");
+    if (this.clientAttachments > 0) return clientError("SWY_ERR_PROTOCOL_MALFORMED", "text message while binary attachments were expected");
     let header: PacketHeader;
     try {
       header = parseHeader(message, this.maxAttachments);
@@ -152,15 +129,7 @@ export class HubTranslator {
     }
     if (header.type === PACKET_TYPE.CONNECT) return this.clientConnect(message, header, out);
     const nsp = this.revision === 4 ? this.normalizedNamespace(header.nsp) : header.nsp;
-    const entry = this.namespaces.get(nsp);
-    if (entry?.state === "connecting" && this.queueWhileConnecting && header.type !== PACKET_TYPE.CONNECT_ERROR) {
-      if (entry.queued.length >= MAX_QUEUED_PER_NAMESPACE) return clientError("SWY_ERR_QUEUE_OVERFLOW", `${entry.queued.length} packets for ${JSON.stringify(nsp)} before the hub answered its connect`);
-      entry.queued.push(message);
-      this.queuedAttachments = header.attachments;
-      this.queueTarget = header.attachments > 0 ? entry : undefined;
-      return OK;
-    }
-    if (entry?.state !== "connected" || header.type === PACKET_TYPE.CONNECT_ERROR) {
+    if (this.namespaces.get(nsp)?.state !== "connected" || header.type === PACKET_TYPE.CONNECT_ERROR) {
       return clientError("SWY_ERR_PROTOCOL_INVALID_STATE", `packet type ${header.type} for namespace ${JSON.stringify(nsp)} (${this.namespaceState(nsp) ?? "not connected"})`);
     }
     switch (header.type) {
@@ -221,7 +190,7 @@ export class HubTranslator {
   }
 
   private requestConnect(nsp: string, auth: Record<string, unknown>, out: TranslationOutput): void {
-    this.namespaces.set(nsp, { state: "connecting", repeats: 0, queued: [] });
+    this.namespaces.set(nsp, { state: "connecting", repeats: 0 });
     const sid = this.revision === 4 ? derivedSocketId(this.sessionId, nsp) : undefined;
     out.toHub(encodeConnectFrame(nsp, auth, this.query, sid));
   }
@@ -303,14 +272,10 @@ export class HubTranslator {
       if (sid !== expected) return hubError(`connect for ${JSON.stringify(nsp)} with sid ${JSON.stringify(sid)} instead of ${JSON.stringify(expected)}`);
     }
     this.namespaces.delete(nsp);
-    this.namespaces.set(nsp, { state: "connected", repeats: 0, queued: [] });
+    this.namespaces.set(nsp, { state: "connected", repeats: 0 });
     this.joinedOnce = true;
     const packet = encodePacket({ type: PACKET_TYPE.CONNECT, nsp, data: this.revision === 5 ? { sid } : undefined });
     for (let i = 0; i <= entry.repeats; i++) out.toClient(packet);
-    for (const message of entry.queued) {
-      const verdict = this.fromClient(message, out);
-      if (!verdict.ok) return verdict;
-    }
     return OK;
   }
 

@@ -61,6 +61,8 @@ export class ShadowManager {
     const sessionId = session.id;
     const tap: ShadowTap = new ShadowTap({
       sessionId,
+      derivedSocketIds: session.protocol === 3,
+      implicitRootNamespace: session.protocol === 3,
       open: () => this.options.openShadow(primary, context, sessionId),
       comparator: { config: this.options.config, budget: this.budget },
       limits: this.options.limits,

@@ -8,6 +8,7 @@
  */
 import type { ErrorCode } from "../errors.js";
 import type { SessionTap } from "../downstream/client-session.js";
+import { namespaceName, PACKET_TYPE, parseHeader } from "../protocol/socketio.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { SessionComparator } from "./comparator.js";
 import type { ComparisonOutcome, SessionComparatorOptions } from "./outcome.js";
@@ -25,6 +26,17 @@ export interface ShadowTapLimits {
 
 export interface ShadowTapDeps {
   readonly sessionId: string;
+  /**
+   * Engine.IO v3 (Socket.IO 2.x) clients derive socket ids from the engine id and their CONNECT carries
+   * no sid, so the comparator cannot learn the ids from it: the primary's and the shadow's engine ids
+   * are mapped instead (they differ for a dark legacy shadow; a hub adopts the primary's).
+   */
+  readonly derivedSocketIds?: boolean;
+  /**
+   * The backend connects namespace "/" by itself (Engine.IO v3 clients, which never send a CONNECT for
+   * it): client packets for "/" wait for the shadow's CONNECT as if the client had asked for it.
+   */
+  readonly implicitRootNamespace?: boolean;
   readonly open: () => Promise<Upstream>;
   readonly comparator: Omit<SessionComparatorOptions, "onOutcome">;
   readonly limits: ShadowTapLimits;
@@ -36,6 +48,8 @@ export interface ShadowTapDeps {
 }
 
 type State = "opening" | "open" | "ended";
+/** What becomes of one mirrored client message (see `routeOf`). */
+type Routing = "forward" | "hold" | "drop";
 type BacklogItem = { readonly fromClient: boolean; readonly message: UpstreamMessage; readonly at: number };
 
 export class ShadowTap implements SessionTap, UpstreamSink {
@@ -44,6 +58,17 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   private upstream: Upstream | undefined;
   private waiting: UpstreamMessage[] = [];
   private backlog: BacklogItem[] = [];
+  /**
+   * The shadow backend's view of the session's namespaces. The client sends a namespace's events once
+   * the *primary* accepted it, which may be before the shadow did: such packets are held (in order,
+   * with everything after them) until the shadow's CONNECT, as a backend refuses them before it
+   * (socket.io closes the connection: "invalid state"). A namespace the shadow refused or left gets
+   * nothing more until the client connects it again.
+   */
+  private readonly shadowNamespaces = new Map<string, "connecting" | "connected">();
+  private held: UpstreamMessage[] = [];
+  private attachmentsLeft = 0;
+  private attachmentsRouting: Routing = "forward";
   private scheduled: NodeJS.Immediate | undefined;
   private readonly clientReader: PacketReader;
   private readonly primaryReader: PacketReader;
@@ -110,9 +135,78 @@ export class ShadowTap implements SessionTap, UpstreamSink {
       this.waiting.push(message);
       return;
     }
+    this.forward(message);
+  }
+
+  /** Sends a client message to the open shadow, or holds it until the shadow accepted its namespace. */
+  private forward(message: UpstreamMessage): void {
+    if (this.held.length > 0) return this.hold(message);
+    const routing = this.routeOf(message);
+    if (routing === "forward") this.sendNow(message);
+    else if (routing === "hold") {
+      // Its attachments follow it into `held` and are routed again with it.
+      this.attachmentsLeft = 0;
+      this.hold(message);
+    }
+  }
+
+  private hold(message: UpstreamMessage): void {
+    if (this.held.length >= this.deps.limits.maxQueuedMessages) return this.end(undefined, "too many messages waiting for the shadow to accept a namespace", "queue");
+    this.held.push(message);
+  }
+
+  /** The shadow accepted, refused or left a namespace: held messages that may go now go, in order. */
+  private releaseHeld(): void {
+    while (this.held.length > 0 && this.state === "open") {
+      const message = this.held[0]!;
+      const routing = this.routeOf(message);
+      if (routing === "hold") {
+        this.attachmentsLeft = 0;
+        return;
+      }
+      this.held.shift();
+      if (routing === "forward") this.sendNow(message);
+    }
+  }
+
+  private sendNow(message: UpstreamMessage): void {
     const upstream = this.upstream!;
     upstream.send(message);
     if (upstream.bufferedAmount > this.deps.limits.maxBufferedBytes) this.end(undefined, `${upstream.bufferedAmount} bytes waiting for the shadow`, "buffer");
+  }
+
+  /**
+   * Whether a client message may reach the shadow now. Binary attachments go with their packet. What
+   * cannot be read is forwarded: the client session validated it, the shadow backend judges it.
+   */
+  private routeOf(message: UpstreamMessage): Routing {
+    if (typeof message !== "string") {
+      if (this.attachmentsLeft === 0) return "forward";
+      this.attachmentsLeft--;
+      return this.attachmentsRouting;
+    }
+    let type: number;
+    let nsp: string;
+    let attachments: number;
+    try {
+      const header = parseHeader(message, this.deps.limits.maxAttachments);
+      ({ type, attachments } = header);
+      nsp = namespaceName(header.nsp);
+    } catch {
+      return "forward";
+    }
+    const state = this.shadowNamespaces.get(nsp);
+    let routing: Routing;
+    if (type === PACKET_TYPE.CONNECT) {
+      if (state === undefined) this.shadowNamespaces.set(nsp, "connecting");
+      routing = "forward";
+    } else {
+      routing = state === "connected" ? "forward" : state === "connecting" ? "hold" : "drop";
+      if (routing === "forward" && type === PACKET_TYPE.DISCONNECT) this.shadowNamespaces.delete(nsp);
+    }
+    this.attachmentsLeft = attachments;
+    this.attachmentsRouting = routing;
+    return routing;
   }
 
   private observe(reader: PacketReader, side: "primary" | "shadow", message: UpstreamMessage, at: number): void {
@@ -122,7 +216,18 @@ export class ShadowTap implements SessionTap, UpstreamSink {
       if (side === "shadow") this.end("SWY_ERR_SHADOW", `${read.reason}: ${read.detail}`);
       return;
     }
-    if (read.packet !== undefined) this.comparator.serverPacket(side, read.packet, at);
+    if (read.packet === undefined) return;
+    const shadowEngineId = side === "shadow" && this.deps.derivedSocketIds === true ? this.upstream?.sessionId : undefined;
+    if (shadowEngineId !== undefined && read.packet.type === PACKET_TYPE.CONNECT) this.comparator.setIdMapping(read.packet.nsp, this.deps.sessionId, shadowEngineId);
+    this.comparator.serverPacket(side, read.packet, at);
+    if (side === "shadow") this.shadowPacket(read.packet.type, read.packet.nsp);
+  }
+
+  private shadowPacket(type: number, nsp: string): void {
+    if (type === PACKET_TYPE.CONNECT) this.shadowNamespaces.set(nsp, "connected");
+    else if (type === PACKET_TYPE.CONNECT_ERROR || type === PACKET_TYPE.DISCONNECT) this.shadowNamespaces.delete(nsp);
+    else return;
+    this.releaseHeld();
   }
 
   // ---- the shadow backend session ---------------------------------------------------------------
@@ -134,13 +239,14 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     }
     this.state = "open";
     this.upstream = upstream;
+    if (this.deps.implicitRootNamespace === true) this.shadowNamespaces.set("/", "connecting");
     this.deps.onOpened();
     upstream.attach(this);
     const waiting = this.waiting;
     this.waiting = [];
     for (const message of waiting) {
       if (this.state !== "open") return;
-      upstream.send(message);
+      this.forward(message);
     }
   }
 
@@ -163,6 +269,7 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     this.scheduled = undefined;
     this.backlog = [];
     this.waiting = [];
+    this.held = [];
     this.upstream?.close();
     this.upstream = undefined;
     // Pending comparisons resolve as their windows pass (the manager keeps calling expire).

@@ -119,7 +119,6 @@ export class HubUpstream implements Upstream, TranslationOutput {
       sessionId,
       query: queryObject(options.context.query),
       maxAttachments: options.maxAttachments ?? HUB_DEFAULTS.maxAttachments,
-      queueWhileConnecting: options.role === "shadow",
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on("pong", () => {
@@ -201,7 +200,8 @@ export class HubUpstream implements Upstream, TranslationOutput {
       return;
     }
     if (!verdict.ok) {
-      publish("switchyard:protocol:error", { code: verdict.code });
+      // The hub broke the protocol: the session closes with SWY_ERR_UPSTREAM_PROTOCOL (counted with the
+      // session's close, or as a shadow error); switchyard_protocol_errors_total is for clients.
       this.fail(verdict.code, verdict.detail, HUB_CLOSE_CODE.protocolError);
     } else if (verdict.endSession) {
       this.end(undefined, "the hub ended the session", HUB_CLOSE_CODE.normal);

@@ -8,11 +8,11 @@ const SID = "ENGINEIDENGINEIDENGI";
 const QUERY = { name: "alice" };
 
 /** A translator plus everything it wrote, for table tests. */
-function harness(revision: SocketIoRevision, queueWhileConnecting = false) {
+function harness(revision: SocketIoRevision) {
   const toHub: (string | Buffer)[] = [];
   const toClient: (string | Buffer)[] = [];
   const out = { toHub: (f: string | Buffer) => toHub.push(f), toClient: (m: string | Buffer) => toClient.push(m) };
-  const translator = new HubTranslator({ revision, sessionId: SID, query: QUERY, maxAttachments: 10, queueWhileConnecting });
+  const translator = new HubTranslator({ revision, sessionId: SID, query: QUERY, maxAttachments: 10 });
   return {
     translator,
     toHub,
@@ -217,32 +217,6 @@ describe("HubTranslator, client → hub", () => {
       assertFails(h.client(message), "SWY_ERR_PROTOCOL_INVALID_STATE");
     });
   }
-
-  it("a shadow translator holds packets for a connecting namespace and replays them after the hub's connect", () => {
-    const h = harness(5, true);
-    h.start();
-    assert.deepEqual(h.client('0{"token":"t"}'), OK);
-    assert.deepEqual(h.client('21["whoami"]'), OK);
-    assert.deepEqual(h.client('51-["up",{"_placeholder":true,"num":0}]'), OK);
-    assert.deepEqual(h.client(Buffer.from([7])), OK);
-    assert.equal(h.take().hub.length, 1, "only the connect frame goes out while the namespace is connecting");
-    assert.deepEqual(h.hub({ type: "connect", nsp: "/", sid: "S" }), OK);
-    const { hub, client } = h.take();
-    assert.deepEqual(client, ['0{"sid":"S"}']);
-    assert.deepEqual(hub.slice(0, 1).map((f) => JSON.parse(String(f))), [{ type: "event", nsp: "/", data: ["whoami"], id: 1 }]);
-    assert.equal(JSON.parse(String(hub[1])).attachments, 1);
-    assert.deepEqual(hub[2], Buffer.from([7]));
-  });
-
-  it("a shadow translator drops held packets when the connect is refused", () => {
-    const h = harness(5, true);
-    h.start();
-    h.client("0");
-    h.client('2["a"]');
-    h.take();
-    assert.deepEqual(h.hub({ type: "connect_error", nsp: "/", data: { message: "no" } }), OK);
-    assert.deepEqual(h.take(), { hub: [], client: ['4{"message":"no"}'] });
-  });
 
   it("refuses binary nobody announced and text while attachments are due", () => {
     const h = connected(5);
