@@ -64,6 +64,7 @@ export class SessionComparator {
   private readonly buckets = new Map<string, Bucket>();
   private readonly holdingBuckets = new Set<Bucket>();
   private readonly expiry: readonly [PendingQueue, PendingQueue] = [new PendingQueue(), new PendingQueue()];
+  private primaryClosed = false;
   private readonly acks: AckBook;
   private readonly sids = new Map<string, [string | undefined, string | undefined]>();
   private readonly seqs: [number, number] = [0, 0];
@@ -178,6 +179,16 @@ export class SessionComparator {
   }
 
   /**
+   * The client session ended: the primary delivers nothing more, but what the shadow has in flight may
+   * still pair with what the primary delivered last (a match or a mismatch). Shadow deliveries that pair
+   * with nothing are not counted: no recipient was left to be wrong for. Call `close` when the shadow is
+   * done.
+   */
+  closePrimary(): void {
+    this.primaryClosed = true;
+  }
+
+  /**
    * No more deliveries are accepted. What is pending resolves as its window passes (keep calling
    * expire until `done`), or at once with `flush`.
    */
@@ -190,7 +201,7 @@ export class SessionComparator {
   // ---- events ----------------------------------------------------------------------------------
 
   private event(side: SideIndex, nsp: string, event: string, args: readonly unknown[], at: number): void {
-    if (this.isClosed) return;
+    if (this.isClosed || (side === PRIMARY && this.primaryClosed)) return;
     const seq = this.seqs[side]++;
     const bucket = this.bucketFor(nsp, event);
     const key = this.keyOf(side, args, bucket.rule);
@@ -299,7 +310,7 @@ export class SessionComparator {
   // ---- acks ------------------------------------------------------------------------------------
 
   private ack(side: SideIndex, nsp: string, ackId: number, args: readonly unknown[], at: number): void {
-    if (this.isClosed) return;
+    if (this.isClosed || (side === PRIMARY && this.primaryClosed)) return;
     const event = this.acks.eventOf(nsp, ackId);
     const waiting = this.acks.waitingFor(nsp, ackId);
     const counterpart = waiting?.[1 - side];
@@ -333,7 +344,7 @@ export class SessionComparator {
       this.emit({ result: "overflow", kind, nsp, event, side: SIDE_NAMES[side], reason, ...(ackId === undefined ? {} : { ackId }) });
       return undefined;
     }
-    const item: PendingItem = { side, kind, nsp, event, args, at, seq, key, resolved: false, bucket, ackId, held: false };
+    const item: PendingItem = { side, kind, nsp, event, args, at, seq, key, resolved: false, bucket, ackId, held: false, orphan: this.primaryClosed };
     this.pendingCount++;
     this.expiry[side].push(item);
     if (bucket !== undefined) bucket.add(item);
@@ -355,6 +366,8 @@ export class SessionComparator {
     this.resolve(item);
     if (item.kind === "ack") this.acks.forget(item.nsp, item.ackId);
     if (item.bucket !== undefined && item.bucket.empty) this.buckets.delete(item.bucket.id);
+    // Delivered after the client left, and paired with nothing: there was no recipient to be wrong for.
+    if (item.orphan) return;
     const base = { kind: item.kind, nsp: item.nsp, event: item.event, ...(item.ackId === undefined ? {} : { ackId: item.ackId }), ...this.overflowNote(item, windowMs) };
     this.emit(item.side === PRIMARY ? { result: "missing", ...base, primary: item.args } : { result: "extra", ...base, shadow: item.args });
   }

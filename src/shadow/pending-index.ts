@@ -30,6 +30,8 @@ export interface PendingItem {
   readonly ackId: number | undefined;
   /** The event's window has passed but it waits for an event of the other side (see expireEvent). */
   held: boolean;
+  /** A shadow delivery that came after the client left: it may pair, but alone it is no `extra`. */
+  readonly orphan: boolean;
 }
 
 /** A FIFO of pending items in arrival order that skips resolved items. */

@@ -49,7 +49,7 @@ export class ShadowManager {
 
   get openShadows(): Record<Backend, number> {
     const counts: Record<Backend, number> = { legacy: 0, hub: 0 };
-    for (const [tap, target] of this.taps) if (!tap.ended) counts[target]++;
+    for (const [tap, target] of this.taps) if (tap.active) counts[target]++;
     return counts;
   }
 

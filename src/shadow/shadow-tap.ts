@@ -48,6 +48,9 @@ export interface ShadowTapDeps {
 }
 
 type State = "opening" | "open" | "ended";
+
+/** Longest time a shadow is heard out after its client session ended (the comparison window, capped). */
+const MAX_DRAIN_MS = 10_000;
 /** What becomes of one mirrored client message (see `routeOf`). */
 type Routing = "forward" | "hold" | "drop";
 type BacklogItem = { readonly fromClient: boolean; readonly message: UpstreamMessage; readonly at: number };
@@ -70,6 +73,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   private attachmentsLeft = 0;
   private attachmentsRouting: Routing = "forward";
   private scheduled: NodeJS.Immediate | undefined;
+  /** Set once the client session ended: the shadow is heard out until then. */
+  private draining: NodeJS.Timeout | undefined;
   private readonly clientReader: PacketReader;
   private readonly primaryReader: PacketReader;
   private readonly shadowReader: PacketReader;
@@ -90,6 +95,11 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     return this.state === "ended";
   }
 
+  /** Shadowing a live client session (not ended, and not hearing out the shadow after the client left). */
+  get active(): boolean {
+    return this.state !== "ended" && this.draining === undefined;
+  }
+
   // ---- SessionTap: called on the relay path, so it only records --------------------------------
 
   clientMessage(message: UpstreamMessage): void {
@@ -100,9 +110,16 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     this.record(false, message);
   }
 
+  /**
+   * The client session ended. The shadow lags the primary, so what it has in flight is still compared
+   * for up to one window (the primary's last deliveries would otherwise all count as missing); then the
+   * shadow session ends.
+   */
   closed(): void {
     this.process();
-    this.end(undefined, undefined);
+    if (this.state !== "open") return this.end(undefined, undefined);
+    this.comparator.closePrimary();
+    this.draining = setTimeout(() => this.end(undefined, undefined), Math.min(this.deps.comparator.config().windowMs, MAX_DRAIN_MS));
   }
 
   private record(fromClient: boolean, message: UpstreamMessage): void {
@@ -257,6 +274,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   }
 
   onClose(code: ErrorCode | undefined, detail: string | undefined): void {
+    // After the client left, the shadow closing is no failure.
+    if (this.draining !== undefined) return this.end(undefined, undefined);
     this.end(code ?? "SWY_ERR_SHADOW", detail ?? "the shadow backend closed the session");
   }
 
@@ -265,6 +284,7 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   private end(code: ErrorCode | undefined, detail: string | undefined, overflow?: "queue" | "buffer"): void {
     if (this.state === "ended") return;
     this.state = "ended";
+    clearTimeout(this.draining);
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
     this.scheduled = undefined;
     this.backlog = [];

@@ -310,3 +310,24 @@ describe("shadow comparator: close", () => {
     assert.equal(h.budget.used, 0);
   });
 });
+
+describe("shadow comparator: the client leaves before the shadow delivered", () => {
+  it("still pairs what the shadow had in flight, and counts no lone shadow delivery as extra", () => {
+    const h = new Harness();
+    h.comparator.primaryEvent("/", "msg", [{ text: "a" }], 0);
+    h.comparator.primaryEvent("/", "msg", [{ text: "b" }], 10);
+    h.comparator.primaryEvent("/", "msg", [{ text: "c" }], 20);
+    h.comparator.closePrimary();
+    // The primary can deliver nothing more; what arrives anyway is ignored.
+    h.comparator.primaryEvent("/", "msg", [{ text: "late" }], 30);
+    h.comparator.shadowEvent("/", "msg", [{ text: "a" }], 300);
+    h.comparator.shadowEvent("/", "msg", [{ text: "B!" }], 310);
+    // No recipient is left for a shadow delivery that pairs with nothing.
+    h.comparator.shadowEvent("/", "typing", [{ from: "x" }], 320);
+    h.comparator.close();
+    h.comparator.expire(10_000);
+    assert.deepEqual(h.results(), ["match event / msg 300ms", "mismatch event / msg 300ms", "missing event / msg"]);
+    assert.equal(h.comparator.done, true);
+    assert.equal(h.budget.used, 0);
+  });
+});
