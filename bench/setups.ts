@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { SETTINGS } from "../src/config/settings.js";
-import { freePort, spawnServer, waitUntilReady, type ServerProcess, type SpawnServerOptions } from "./processes.js";
+import { freePort, waitUntilReady, type ServerProcess, type SpawnServerOptions } from "./processes.js";
 
 /** "front" = the process between clients and the legacy server (proxy or gateway): RSS per session and the headline CPU ratio are its. */
 export type ProcessRole = "backend" | "front";

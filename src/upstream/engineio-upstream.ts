@@ -9,6 +9,7 @@ import { SwitchyardError, type ErrorCode } from "../errors.js";
 import { decodeFrame, EIO_PACKET, encodeMessage, parseHandshake, type EngineIoHandshake, type EngineIoRevision } from "../protocol/engineio.js";
 import { publish, type Backend } from "../telemetry/events.js";
 import { upstreamUrl, type ClientContext } from "./client-context.js";
+import { SinkGate } from "./sink-gate.js";
 import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
 
 export interface EngineIoUpstreamOptions {
@@ -80,16 +81,13 @@ export class EngineIoUpstream implements Upstream {
   private readonly revision: EngineIoRevision;
   private readonly heartbeat: Heartbeat;
   private readonly drainLowWater: number;
-  private sink: UpstreamSink | undefined;
-  private early: UpstreamMessage[] | undefined = [];
-  /** The backend ended the session before a client session was attached: reported on attach. */
-  private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
+  private readonly gate = new SinkGate();
   private state: State = "open";
   private drainWanted = false;
   private readonly onSent = (): void => {
     if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
       this.drainWanted = false;
-      this.sink?.onDrain();
+      this.gate.drain();
     }
   };
 
@@ -117,13 +115,7 @@ export class EngineIoUpstream implements Upstream {
   }
 
   attach(sink: UpstreamSink): void {
-    const early = this.early;
-    const ended = this.endedBeforeAttach;
-    this.early = undefined;
-    this.endedBeforeAttach = undefined;
-    if (this.state === "open") this.sink = sink;
-    if (early !== undefined) for (const message of early) sink.onMessage(message);
-    if (ended !== undefined) sink.onClose(ended.code, ended.detail);
+    this.gate.attach(sink, this.state === "open");
   }
 
   send(message: UpstreamMessage): void {
@@ -141,21 +133,15 @@ export class EngineIoUpstream implements Upstream {
   }
 
   close(): void {
-    this.endedBeforeAttach = undefined;
+    this.gate.detach();
     this.shutdown();
   }
 
   private shutdown(): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.sink = undefined;
     this.heartbeat.stop();
     this.ws.close();
-  }
-
-  private deliver(message: UpstreamMessage): void {
-    if (this.sink !== undefined) this.sink.onMessage(message);
-    else this.early?.push(message);
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -169,7 +155,7 @@ export class EngineIoUpstream implements Upstream {
     }
     switch (frame.type) {
       case "message":
-        this.deliver(frame.data);
+        this.gate.message(frame.data);
         return;
       case "ping":
         this.heartbeat.onServerPing();
@@ -202,11 +188,8 @@ export class EngineIoUpstream implements Upstream {
   }
 
   private end(code: ErrorCode | undefined, detail: string): void {
-    const sink = this.sink;
-    const attached = this.early === undefined;
     this.shutdown();
-    if (sink !== undefined) sink.onClose(code, detail);
-    else if (!attached) this.endedBeforeAttach = { code, detail };
+    this.gate.ended(code, detail);
   }
 }
 

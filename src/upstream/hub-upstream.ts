@@ -23,6 +23,7 @@ import { HubTranslator, queryObject, type TranslationOutput, type TranslationVer
 import { socketIoRevisionOf } from "../protocol/versions.js";
 import { publish, type Backend } from "../telemetry/events.js";
 import type { ClientContext } from "./client-context.js";
+import { SinkGate } from "./sink-gate.js";
 import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
 
 export interface HubUpstreamOptions {
@@ -93,10 +94,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
   private readonly drainLowWater: number;
   private readonly pinger: NodeJS.Timeout;
   private namespaceTimer: NodeJS.Timeout | undefined;
-  private sink: UpstreamSink | undefined;
-  private early: UpstreamMessage[] | undefined = [];
-  /** Set when the session ended before a sink attached; reported on attach. */
-  private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
+  private readonly gate = new SinkGate();
   private state: State = "open";
   private drainWanted = false;
   private paused = false;
@@ -104,7 +102,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
   private readonly onSent = (): void => {
     if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
       this.drainWanted = false;
-      this.sink?.onDrain();
+      this.gate.drain();
     }
   };
 
@@ -136,14 +134,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
   }
 
   attach(sink: UpstreamSink): void {
-    const early = this.early;
-    const ended = this.endedBeforeAttach;
-    this.early = undefined;
-    this.endedBeforeAttach = undefined;
-    if (this.state === "open") this.sink = sink;
-    if (early !== undefined) for (const message of early) sink.onMessage(message);
-    // A hub that ended the session before the client session existed: tell it now, after what came before.
-    if (ended !== undefined) sink.onClose(ended.code, ended.detail);
+    this.gate.attach(sink, this.state === "open");
   }
 
   send(message: UpstreamMessage): void {
@@ -172,8 +163,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
   }
 
   close(): void {
-    this.early = undefined;
-    this.endedBeforeAttach = undefined;
+    this.gate.detach();
     this.shutdown(HUB_CLOSE_CODE.normal, "the client session ended");
   }
 
@@ -184,8 +174,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
   }
 
   toClient(message: string | Buffer): void {
-    if (this.sink !== undefined) this.sink.onMessage(message);
-    else this.early?.push(message);
+    this.gate.message(message);
   }
 
   // ---- internals ----------------------------------------------------------------------------------
@@ -237,16 +226,13 @@ export class HubUpstream implements Upstream, TranslationOutput {
 
   /** Ends the session and tells the sink (or the sink to come). `closeCode` undefined: terminate the socket. */
   private end(code: ErrorCode | undefined, detail: string, closeCode: number | undefined): void {
-    const sink = this.sink;
     this.shutdown(closeCode, detail);
-    if (sink !== undefined) sink.onClose(code, detail);
-    else if (this.early !== undefined) this.endedBeforeAttach = { code, detail };
+    this.gate.ended(code, detail);
   }
 
   private shutdown(closeCode: number | undefined, reason: string): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.sink = undefined;
     clearInterval(this.pinger);
     clearTimeout(this.namespaceTimer);
     this.namespaceTimer = undefined;

@@ -14,6 +14,8 @@ import { Redis } from "ioredis";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { composeCommand, loadCompose } from "./compose-services.js";
 import { REPO_ROOT } from "./dashboard-queries.js";
+export { freePort } from "./ports.js";
+import { freePort } from "./ports.js";
 
 export interface NodeService {
   readonly child: ChildProcess;
@@ -68,14 +70,6 @@ export function startNodeService(argv: readonly string[], env: Record<string, st
       resolve({ child, ready: entry, stop: () => stopChild(child) });
     });
   });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface PrometheusServer {

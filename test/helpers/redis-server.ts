@@ -4,16 +4,9 @@
  * touching the shared Redis on 6379.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { reapOnExit } from "./reap.js";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from "./ports.js";
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {

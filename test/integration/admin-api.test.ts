@@ -7,7 +7,6 @@ import { after, before, describe, it } from "node:test";
 import { ADMIN_TEST_TOKEN as TOKEN, startAdminHarness as startHarness, type AdminHarness as Harness } from "../helpers/admin-harness.js";
 import { eventually } from "../helpers/eventually.js";
 
-const STEP_SIZE = 5;
 
 async function call(h: Harness, method: string, path: string, options: { token?: string | null; ifMatch?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };

@@ -3,12 +3,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RoutingUpdate } from "../../src/store/routing-store.js";
 import { ADMIN_TEST_TOKEN, startAdminHarness, type AdminHarness } from "../helpers/admin-harness.js";
 import { eventually } from "../helpers/eventually.js";
+import { freePort as closedPort } from "../helpers/ports.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -27,14 +27,6 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe("switchyard CLI", () => {

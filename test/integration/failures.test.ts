@@ -15,14 +15,7 @@ import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
 import { connected, createClient, emitWithAck, waitFor, type AnySocket, CLIENT_VERSIONS } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { gatewayEnv, startStack } from "../helpers/stack.js";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from "../helpers/ports.js";
 
 function listen(server: HttpServer): Promise<string> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));

@@ -27,6 +27,7 @@ import { createClient, connected, emitWithAck, waitFor, type AnySocket, type Cli
 import { eventually } from "../helpers/eventually.js";
 import { shortenPollingCloseTimeout } from "../helpers/hub-test-gateway.js";
 import { gatewayEnv } from "../helpers/stack.js";
+import { freePort } from "../helpers/ports.js";
 
 const FALLBACK_LOG = "hub unavailable: new session falls back to the legacy server";
 const ROUTING = { hubPercent: 100 };
@@ -68,15 +69,6 @@ async function startGateway(hubUrl: string, env: Record<string, string> = {}): P
       await legacy.close();
     },
   };
-}
-
-/** A port nobody listens on for the moment (the hub's, between its lives). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Sum of a counter's series on the ops /metrics, optionally of one `code`. */

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import { chatTranscript } from "../helpers/chat-transcript.js";
-import { CLIENT_VERSIONS, connected, createClient, TRANSPORT_MODES, waitFor, type ClientVersion } from "../helpers/clients.js";
+import { CLIENT_VERSIONS, connected, createClient, TRANSPORT_MODES, waitFor } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { shortenPollingCloseTimeout, startHubTestGateway, type HubTestGateway } from "../helpers/hub-test-gateway.js";
 

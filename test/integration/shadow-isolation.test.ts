@@ -10,7 +10,6 @@
  * the clients get, and a slow shadow changes nothing in their logs.
  */
 import assert from "node:assert/strict";
-import { createServer, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import { emitWithAck, type AnySocket } from "../helpers/clients.js";
@@ -19,6 +18,7 @@ import { FaultyHub, type HubBehaviour } from "../helpers/faulty-hub.js";
 import { ShadowPeaks, ShadowTelemetry, metricValue, newestShadowsSettled, scrapeMetrics } from "../helpers/shadow-probe.js";
 import { runWorkload, type WorkloadOptions, type WorkloadResult } from "../helpers/shadow-workload.js";
 import { startStack, type Stack } from "../helpers/stack.js";
+import { freePort as closedPort } from "../helpers/ports.js";
 
 const WORKLOADS: readonly Omit<WorkloadOptions, "midpoint" | "onStep">[] = [
   { tag: "w1", alice: { version: "4", transport: "websocket" }, bob: { version: "2", transport: "polling" } },
@@ -91,14 +91,6 @@ async function assertIsolated(
       assert.deepEqual([closed.reason, closed.code], ["client closed", undefined], `session ${id}`);
     }
   }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe("shadow isolation", () => {

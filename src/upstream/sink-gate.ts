@@ -1,0 +1,48 @@
+/**
+ * Where an upstream delivers: its client session's sink once attached, a queue before that. A backend
+ * session opens before the client session exists (the gateway opens it during the handshake), so what
+ * the backend sends, or its ending, in between must wait for `attach` and then arrive in order.
+ */
+import type { ErrorCode } from "../errors.js";
+import type { UpstreamMessage, UpstreamSink } from "./upstream.js";
+
+export class SinkGate {
+  private sink: UpstreamSink | undefined;
+  private early: UpstreamMessage[] | undefined = [];
+  private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
+
+  /** Delivers what waited, then anything later; a session that already ended is reported after what came before it. */
+  attach(sink: UpstreamSink, open: boolean): void {
+    const early = this.early;
+    const ended = this.endedBeforeAttach;
+    this.early = undefined;
+    this.endedBeforeAttach = undefined;
+    if (open) this.sink = sink;
+    if (early !== undefined) for (const message of early) sink.onMessage(message);
+    if (ended !== undefined) sink.onClose(ended.code, ended.detail);
+  }
+
+  message(message: UpstreamMessage): void {
+    if (this.sink !== undefined) this.sink.onMessage(message);
+    else this.early?.push(message);
+  }
+
+  drain(): void {
+    this.sink?.onDrain();
+  }
+
+  /** The backend session ended: the sink hears it now, or on attach. */
+  ended(code: ErrorCode | undefined, detail: string): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    if (sink !== undefined) sink.onClose(code, detail);
+    else if (this.early !== undefined) this.endedBeforeAttach = { code, detail };
+  }
+
+  /** The gateway closed the upstream: nobody hears anything more. */
+  detach(): void {
+    this.sink = undefined;
+    this.early = undefined;
+    this.endedBeforeAttach = undefined;
+  }
+}
