@@ -18,7 +18,7 @@ import { dashboardHtml, type PanelData, type Series } from "./panel-html.js";
 
 const RATE_WINDOW = "15s";
 const STEP_SECONDS = 2;
-const ROUTING_CONFIG = JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"], fallback: "address" }, shadow: { percent: 50, rules: [{ event: "*" }] } });
+const ROUTING_CONFIG = JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"], fallback: "address" }, shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts", "id"] }, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }, { event: "left", ignore: ["id"] }] } });
 
 interface PanelJson extends GrafanaPanel {
   readonly fieldConfig?: { readonly defaults?: { readonly unit?: string; readonly min?: number; readonly max?: number; readonly custom?: { stacking?: { mode?: string } }; readonly mappings?: { options: Record<string, { text: string }> }[] } };

@@ -3,7 +3,7 @@
  * through http-proxy-3, with X-Forwarded-* headers. An unreachable legacy app gives a 502 with a short JSON
  * reason; a failed WebSocket pass-through closes the client socket (with a 502 if nothing was sent yet).
  */
-import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Duplex } from "node:stream";
 import { createProxyServer, type ProxyServer } from "http-proxy-3";
@@ -17,6 +17,11 @@ export interface LegacyProxyOptions {
 }
 
 const FORWARDED = ["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-forwarded-host"];
+/** Below Node's default server keepAliveTimeout (5 s), the commonest one behind a legacy app. */
+const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+/** Requests whose proxied request went out on a reused keep-alive socket, and those already retried. */
+const REUSED = new WeakSet<IncomingMessage>();
+const RETRIED = new WeakSet<IncomingMessage>();
 
 export function writeJsonError(res: ServerResponse, status: number, error: SwitchyardError): void {
   if (res.headersSent) {
@@ -46,10 +51,15 @@ export class LegacyProxy {
     this.trustProxy = options.trustProxy;
     const https = options.target.startsWith("https:");
     // Keep-alive: long-polling sessions reuse connections to the legacy app instead of opening one per poll.
-    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new Agent({ keepAlive: true });
+    // Idle sockets are dropped before a server's usual 5 s keep-alive timeout would close them under us.
+    const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
+    this.agent = https ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
     this.proxy = createProxyServer({ target: options.target, xfwd: true, agent: this.agent, ws: true });
     // Errors are handled per call (callbacks below); this listener only keeps a stray one from crashing us.
     this.proxy.on("error", () => {});
+    this.proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
+      if (proxyReq.reusedSocket) REUSED.add(req);
+    });
   }
 
   /** Lets the pipe-session tracker read handshake responses. */
@@ -59,10 +69,19 @@ export class LegacyProxy {
 
   web(req: IncomingMessage, res: ServerResponse): void {
     this.scrubForwarded(req);
-    this.proxy.web(req, res, {}, (error: Error) => {
+    const onError = (error: Error) => {
+      // A kept-alive socket the server closed just as we reused it: the request never reached the server,
+      // so a body-less one is sent again once (Node's documented remedy for this race).
+      if ((error as NodeJS.ErrnoException).code === "ECONNRESET" && REUSED.has(req) && !res.headersSent && !RETRIED.has(req) && (req.method === "GET" || req.method === "HEAD")) {
+        REUSED.delete(req);
+        RETRIED.add(req);
+        this.proxy.web(req, res, {}, onError);
+        return;
+      }
       publish("switchyard:passthrough", { kind: "http", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
       writeJsonError(res, 502, new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message));
-    });
+    };
+    this.proxy.web(req, res, {}, onError);
     publish("switchyard:passthrough", { kind: "http", outcome: "forwarded", code: undefined });
   }
 

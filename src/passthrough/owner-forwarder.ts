@@ -24,7 +24,8 @@ export function answerUnknownSid(res: ServerResponse): void {
 
 export class OwnerForwarder {
   private readonly proxy: ProxyServer;
-  private readonly agent = new Agent({ keepAlive: true });
+  // Idle sockets go before the owner's 5 s keep-alive timeout could close them under us.
+  private readonly agent = new Agent({ keepAlive: true, timeout: 4_000 });
 
   constructor(private readonly instanceId: string) {
     this.proxy = createProxyServer({ agent: this.agent, ws: true, xfwd: false });

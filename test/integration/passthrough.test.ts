@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
 import { Server } from "socket.io";
@@ -78,6 +78,41 @@ describe("strangler pass-through", () => {
     const reply = await new Promise<string>((resolve) => ws.once("message", (data: Buffer) => resolve(data.toString())));
     assert.equal(reply, "echo:hello");
     ws.close();
+  });
+
+  it("resends a body-less request once when the legacy app reset a reused keep-alive socket", async () => {
+    // A raw HTTP/1.1 server: on each connection, answers the first request with keep-alive, then resets the
+    // connection when a second request arrives on it (a server closing an idle socket just as it is reused).
+    let requests = 0;
+    const raw = createNetServer((socket) => {
+      let served = 0;
+      socket.on("data", (chunk: Buffer) => {
+        if (!chunk.toString("latin1").includes("\r\n\r\n")) return;
+        requests++;
+        if (served++ === 0) socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok");
+        else socket.resetAndDestroy();
+      });
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    const flaky = await startSwitchyard({
+      config: loadStaticConfig(gatewayEnv({ PING_INTERVAL_MS: "25000", PING_TIMEOUT_MS: "20000", MAX_PAYLOAD_BYTES: "1000000" })),
+      legacyUrl: `http://127.0.0.1:${(raw.address() as AddressInfo).port}`,
+    });
+    try {
+      const first = await fetch(`${flaky.url}/page`);
+      assert.equal(await first.text(), "ok");
+      const second = await fetch(`${flaky.url}/page`);
+      assert.equal(second.status, 200, "the reset on the reused socket is retried on a fresh one");
+      assert.equal(await second.text(), "ok");
+      assert.equal(requests, 3, "first request, the one reset, and its retry");
+      const post = await fetch(`${flaky.url}/page`, { method: "POST", body: "x" });
+      assert.equal(post.status, 502, "a request with a body is not resent");
+      await post.arrayBuffer();
+    } finally {
+      await flaky.close();
+      raw.close();
+    }
   });
 
   it("answers 502 with a short JSON reason when the legacy app is unreachable", async () => {
