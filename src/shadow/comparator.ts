@@ -158,6 +158,8 @@ export class SessionComparator {
 
   /** Resolves every delivery whose window has passed at `now` (see the algorithm above). */
   expire(now: number): void {
+    // Called for every shadowed session ten times a second: most have nothing waiting.
+    if (this.pendingCount === 0) return;
     const config = this.config();
     const windowMs = config.windowMs;
     if (config !== this.refreshedConfig || this.ids.version !== this.refreshedVersion) {
