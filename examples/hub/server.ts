@@ -7,11 +7,11 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { WebSocketServer, type WebSocket } from "ws";
 import { attachChat } from "./chat.js";
 import { HubRuntime } from "./runtime.js";
 import { CLOSE, SESSION_HEADER, SHADOW_HEADER, SUBPROTOCOL } from "./wire.js";
+import { envNumber, isMain, runSample } from "../sample-cli.js";
 
 export interface SampleHubOptions {
   port?: number;
@@ -112,24 +112,12 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
   };
 }
 
-function envNumber(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
-  return value;
-}
-
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const hub = await startSampleHub({
-    port: envNumber("PORT") ?? 4100,
-    host: process.env.HOST ?? "127.0.0.1",
-    pingIntervalMs: envNumber("PING_INTERVAL"),
-  });
-  process.stdout.write(JSON.stringify({ msg: "sample hub listening", url: hub.url }) + "\n");
-  const stop = () => void hub.close().then(() => process.exit(0));
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  // Started by `npm start` (src/sample-backends.ts): go when the gateway goes, however it ends.
-  if (process.connected) process.once("disconnect", stop);
+if (isMain(import.meta.url)) {
+  await runSample("sample hub listening", () =>
+    startSampleHub({
+      port: envNumber("PORT") ?? 4100,
+      host: process.env.HOST ?? "127.0.0.1",
+      pingIntervalMs: envNumber("PING_INTERVAL"),
+    }),
+  );
 }

@@ -8,9 +8,9 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Server, type Socket } from "socket.io";
 import { projectRoot } from "../project-root.js";
+import { envNumber, isMain, runSample } from "../sample-cli.js";
 
 export interface LegacyChatOptions {
   port?: number;
@@ -218,26 +218,14 @@ export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<
   };
 }
 
-function envNumber(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
-  return value;
-}
-
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const chat = await startLegacyChat({
-    port: envNumber("PORT") ?? 4000,
-    host: process.env.HOST ?? "127.0.0.1",
-    pingInterval: envNumber("PING_INTERVAL"),
-    pingTimeout: envNumber("PING_TIMEOUT"),
-    maxHttpBufferSize: envNumber("MAX_HTTP_BUFFER_SIZE"),
-  });
-  process.stdout.write(JSON.stringify({ msg: "legacy chat listening", url: chat.url }) + "\n");
-  const stop = () => void chat.close().then(() => process.exit(0));
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
-  // Started by `npm start` (src/sample-backends.ts): go when the gateway goes, however it ends.
-  if (process.connected) process.once("disconnect", stop);
+if (isMain(import.meta.url)) {
+  await runSample("legacy chat listening", () =>
+    startLegacyChat({
+      port: envNumber("PORT") ?? 4000,
+      host: process.env.HOST ?? "127.0.0.1",
+      pingInterval: envNumber("PING_INTERVAL"),
+      pingTimeout: envNumber("PING_TIMEOUT"),
+      maxHttpBufferSize: envNumber("MAX_HTTP_BUFFER_SIZE"),
+    }),
+  );
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
+import { startLegacyChat } from "../../examples/legacy-chat/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
 import { freePort } from "../helpers/ports.js";
