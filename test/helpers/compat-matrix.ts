@@ -3,8 +3,10 @@
  * base URL (the legacy server for recording, the gateway for the matrix test, later the gateway in front
  * of the hub), plus reading and writing the fixture files in compat-fixtures/transcripts/.
  */
+import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CLIENT_VERSIONS, TRANSPORT_MODES, type ClientVersion, type TransportMode } from "./clients.js";
 import { ScenarioHarness, type ScenarioTarget, type ScenarioTranscript } from "./compat-harness.js";
@@ -81,6 +83,22 @@ export function comparable(transcript: ScenarioTranscript): Pick<ScenarioTranscr
 /** Only the client-observed layer (what a run against another backend is held to most strictly). */
 export function clientLayer(transcript: ScenarioTranscript): Pick<ScenarioTranscript, "client" | "errors"> {
   return { client: transcript.client, errors: transcript.errors };
+}
+
+/**
+ * One test per cell: the transcript a matrix run produced (read through `results` once the suite's
+ * `before` ran it) must equal the recorded fixture, wire and client layers exactly. No custom message:
+ * node:assert then prints a line diff of the two transcripts.
+ */
+export function testCellsAgainstFixtures(cells: readonly MatrixCell[], results: () => Map<string, ScenarioTranscript>): void {
+  for (const cell of cells) {
+    test(cellName(cell), async () => {
+      const expected = await readFixture(cell);
+      const actual = results().get(cellName(cell));
+      assert.ok(actual, `no result for ${cellName(cell)}`);
+      assert.deepStrictEqual(comparable(actual), comparable(expected));
+    });
+  }
 }
 
 export async function readFixture(cell: MatrixCell): Promise<ScenarioTranscript> {

@@ -16,7 +16,7 @@ import type { Server as EngineServer } from "engine.io";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import type { LegacyMode } from "../../src/config/settings.js";
 import type { ScenarioTranscript } from "../helpers/compat-harness.js";
-import { cellName, comparable, matrixCells, readFixture, runMatrix, runScenario } from "../helpers/compat-matrix.js";
+import { comparable, matrixCells, readFixture, runMatrix, runScenario, testCellsAgainstFixtures } from "../helpers/compat-matrix.js";
 import { SCENARIOS } from "../helpers/compat-scenarios.js";
 import { decodePollingBody, decodeWebSocketFrame } from "../helpers/compat-wire-decode.js";
 import { startStack, type Stack } from "../helpers/stack.js";
@@ -75,15 +75,7 @@ for (const target of TARGETS) {
       await server?.close();
     });
 
-    for (const cell of cells) {
-      test(cellName(cell), async () => {
-        const expected = await readFixture(cell);
-        const actual = results.get(cellName(cell));
-        assert.ok(actual, `no result for ${cellName(cell)}`);
-        // No custom message: node:assert then prints a line diff of the two transcripts.
-        assert.deepStrictEqual(comparable(actual), comparable(expected));
-      });
-    }
+    testCellsAgainstFixtures(cells, () => results);
   });
 }
 

@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import type { Server as EngineServer } from "engine.io";
 import type { ScenarioTranscript } from "../helpers/compat-harness.js";
-import { cellName, comparable, matrixCells, readFixture, runMatrix } from "../helpers/compat-matrix.js";
+import { matrixCells, runMatrix, testCellsAgainstFixtures } from "../helpers/compat-matrix.js";
 import { eventually } from "../helpers/eventually.js";
 import { startStack, type Stack } from "../helpers/stack.js";
 import { subscribe, type Backend, type Unsubscribe } from "../../src/telemetry/events.js";
@@ -73,15 +73,7 @@ describe("compat matrix through the gateway, every session on the hub route", ()
     await stack?.close();
   });
 
-  for (const cell of cells) {
-    test(cellName(cell), async () => {
-      const expected = await readFixture(cell);
-      const actual = results.get(cellName(cell));
-      assert.ok(actual, `no result for ${cellName(cell)}`);
-      // Both layers, exactly (no custom message: node:assert prints a line diff of the transcripts).
-      assert.deepStrictEqual(comparable(actual), comparable(expected));
-    });
-  }
+  testCellsAgainstFixtures(cells, () => results);
 
   test("every session went to the hub: none reached the legacy server, none fell back", () => {
     // Engine.IO sessions the clients opened (an open packet `0{...}` on the wire), from the transcripts
