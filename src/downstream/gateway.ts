@@ -194,12 +194,14 @@ export class Gateway {
     return url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63 /* ? */);
   }
 
-  private queryOf(req: EngineRequest): Record<string, string> {
-    if (req._query === undefined) {
-      const search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
-      req._query = Object.fromEntries(search.entries());
-    }
-    return req._query;
+  /**
+   * Parses the query string once: engine.io reads `_query` (last value of a repeated key wins, so the
+   * sid is taken from it too) and the handshake reads the parameters.
+   */
+  private queryOf(req: EngineRequest): { readonly search: URLSearchParams; readonly query: Record<string, string> } {
+    const search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
+    req._query = Object.fromEntries(search.entries());
+    return { search, query: req._query };
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -207,7 +209,7 @@ export class Gateway {
       this.proxy.web(req, res);
       return;
     }
-    const query = this.queryOf(req);
+    const { search, query } = this.queryOf(req);
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleRequest(req, res);
@@ -215,7 +217,7 @@ export class Gateway {
       else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.request(req, res, sid) : this.forwarder.web(req, res, owner)));
       return;
     }
-    void this.handshake(req, query, {
+    void this.handshake(req, search, query, {
       pipe: () => this.pipes.handshakeHttp(req, res),
       engine: () => this.engine.handleRequest(req, res),
       refuse: (status, error) => writeJsonError(res, status, error),
@@ -229,7 +231,7 @@ export class Gateway {
       this.proxy.ws(req, socket, head);
       return;
     }
-    const query = this.queryOf(req);
+    const { search, query } = this.queryOf(req);
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleUpgrade(req, socket, head);
@@ -237,7 +239,7 @@ export class Gateway {
       else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.upgrade(req, socket, head, sid) : this.forwarder.ws(req, socket, head, owner)));
       return;
     }
-    void this.handshake(req, query, {
+    void this.handshake(req, search, query, {
       pipe: () => this.pipes.handshakeWs(req, socket, head),
       engine: () => this.engine.handleUpgrade(req, socket, head),
       refuse: (status, error) => writeUpgradeError(socket, status, status === 503 ? "Service Unavailable" : status === 504 ? "Gateway Timeout" : "Bad Gateway", error),
@@ -247,6 +249,7 @@ export class Gateway {
 
   private async handshake(
     req: IncomingMessage,
+    search: URLSearchParams,
     query: Record<string, string>,
     io: { pipe(): void; engine(): void; refuse(status: number, error: SwitchyardError): void; gone(): boolean },
     expectedTransport: ClientTransport,
@@ -261,7 +264,8 @@ export class Gateway {
       io.engine();
       return;
     }
-    const context = clientContextOf(req, { trustProxy: this.config.trustProxy, extraHeaders: this.config.forwardHeaders });
+    const context = clientContextOf(req, { trustProxy: this.config.trustProxy, extraHeaders: this.config.forwardHeaders }, search);
+    // Routing reads each parameter's last value, as engine.io does (`_query`).
     const input: RouteInput = { query: new URLSearchParams(query), headers: req.headers, remoteAddress: this.routingAddress(req, context), eio: context.eio };
     const verdict = this.deps.router.decideAtHandshake(input);
     if (isDeferred(verdict)) {

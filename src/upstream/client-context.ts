@@ -32,10 +32,10 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
-export function clientContextOf(req: IncomingMessage, options: ContextOptions): ClientContext {
-  const url = new URL(req.url ?? "/", "http://gateway.invalid");
+/** `search`: the request's query string, when the caller has parsed it already. */
+export function clientContextOf(req: IncomingMessage, options: ContextOptions, search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams): ClientContext {
   const query: [string, string][] = [];
-  for (const [key, value] of url.searchParams) {
+  for (const [key, value] of search) {
     if (!ENGINE_QUERY_PARAMS.has(key)) query.push([key, value]);
   }
   const headers: Record<string, string> = {};
@@ -54,7 +54,7 @@ export function clientContextOf(req: IncomingMessage, options: ContextOptions): 
   headers["x-forwarded-proto"] = (options.trustProxy ? headerValue(req.headers["x-forwarded-proto"]) : undefined) ?? proto;
   const host = (options.trustProxy ? headerValue(req.headers["x-forwarded-host"]) : undefined) ?? headerValue(req.headers.host);
   if (host !== undefined) headers["x-forwarded-host"] = host;
-  return { eio: revisionOf(url.searchParams.get("EIO")), query, headers, remoteAddress };
+  return { eio: revisionOf(search.get("EIO")), query, headers, remoteAddress };
 }
 
 /** The backend URL for one session: the client's application query plus our own Engine.IO parameters. */
