@@ -25,7 +25,10 @@ export class LoadgenHandle {
   /** The latest message of each type, e.g. the last connect progress. */
   readonly latest = new Map<LoadgenMessage["type"], LoadgenMessage>();
 
-  private constructor(readonly label: string, script: string) {
+  private constructor(
+    readonly label: string,
+    script: string,
+  ) {
     this.child = forkLoadgen(script);
     this.pid = this.child.pid!;
     this.child.on("message", (message: LoadgenMessage) => {
@@ -83,7 +86,11 @@ export class LoadgenHandle {
     for (let id = 0; id < CLOCK_PROBES; id++) {
       const sentAt = orchestratorClock();
       this.send({ type: "clock-probe", id });
-      const reply = await this.next<Extract<LoadgenMessage, { type: "clock-reply" }>>((m) => m.type === "clock-reply" && m.id === id, 5_000, "clock reply");
+      const reply = await this.next<Extract<LoadgenMessage, { type: "clock-reply" }>>(
+        (m) => m.type === "clock-reply" && m.id === id,
+        5_000,
+        "clock reply",
+      );
       const receivedAt = orchestratorClock();
       const roundTripMs = receivedAt - sentAt;
       if (roundTripMs < best.roundTripMs) best = { offsetMs: (sentAt + receivedAt) / 2 - reply.now, roundTripMs };

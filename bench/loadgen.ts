@@ -116,7 +116,15 @@ function connectAll(command: ConnectCommand): void {
   let failed = 0;
   const startedAt = performance.now();
   const progress = (done: boolean) =>
-    post({ type: "connect-progress", done, launched, connected: clients.filter((c) => c.socket.connected).length, joined, failed, joinedByRoom: done ? joinedByRoom : {} });
+    post({
+      type: "connect-progress",
+      done,
+      launched,
+      connected: clients.filter((c) => c.socket.connected).length,
+      joined,
+      failed,
+      joinedByRoom: done ? joinedByRoom : {},
+    });
   const settled = (spec: ClientSpec) => (outcome: "joined" | "failed") => {
     inFlight--;
     if (outcome === "joined") {
@@ -175,12 +183,15 @@ function startSending(command: SendCommand): void {
     sendTimer = setTimeout(tick, Math.max(0, nextAt[pointer]! - clock()));
   };
   sendTimer = setTimeout(tick, Math.max(0, command.startAt - clock()));
-  setTimeout(() => {
-    const atStart = performance.eventLoopUtilization();
-    setTimeout(() => {
-      elu = performance.eventLoopUtilization(atStart).utilization;
-    }, command.windowEnd - command.windowStart);
-  }, Math.max(0, command.windowStart - clock()));
+  setTimeout(
+    () => {
+      const atStart = performance.eventLoopUtilization();
+      setTimeout(() => {
+        elu = performance.eventLoopUtilization(atStart).utilization;
+      }, command.windowEnd - command.windowStart);
+    },
+    Math.max(0, command.windowStart - clock()),
+  );
 }
 
 function percentile(values: Float64Array, p: number): number {

@@ -76,7 +76,11 @@ export function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   process.on("exit", killAllChildren);
-  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const) {
+  for (const [signal, number] of [
+    ["SIGINT", 2],
+    ["SIGTERM", 15],
+    ["SIGHUP", 1],
+  ] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nbench: ${signal}, stopping every child process\n`);
       killAllChildren();
@@ -137,7 +141,9 @@ const TAIL_LINES = 20;
 
 /** Starts a measured server (`node script`, no loader flags) and resolves when it is listening. */
 export function spawnServer(options: SpawnServerOptions): Promise<ServerProcess> {
-  const child = track(spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], { env: options.env, stdio: ["ignore", "pipe", "pipe"] }));
+  const child = track(
+    spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], { env: options.env, stdio: ["ignore", "pipe", "pipe"] }),
+  );
   const logCounts: Record<string, number> = {};
   const outputTail: string[] = [];
   const remember = (line: string) => {
@@ -156,7 +162,7 @@ export function spawnServer(options: SpawnServerOptions): Promise<ServerProcess>
       onUrl(parsed.url);
       return;
     }
-    const level = typeof parsed?.level === "number" ? PINO_LEVELS[parsed.level] ?? "other" : "other";
+    const level = typeof parsed?.level === "number" ? (PINO_LEVELS[parsed.level] ?? "other") : "other";
     logCounts[level] = (logCounts[level] ?? 0) + 1;
     if (level !== "info" && level !== "debug" && level !== "trace") remember(line);
   });

@@ -45,7 +45,12 @@ export interface SetupResult {
   /** Latency by slice of the window (by send time): a backlog that builds up shows as a rising p50. */
   readonly latencyTimeline: readonly TimelineSlice[];
   readonly processes: readonly ProcessResult[];
-  readonly loadgen: { readonly count: number; readonly maxEventLoopUtilization: number; readonly maxSendLagP99Ms: number; readonly maxSendLagMs: number };
+  readonly loadgen: {
+    readonly count: number;
+    readonly maxEventLoopUtilization: number;
+    readonly maxSendLagP99Ms: number;
+    readonly maxSendLagMs: number;
+  };
   /** Busy cores of the whole machine over the window (of 2 here): near the core count = CPU-bound host. */
   readonly hostBusyCores: number | null;
   /** The part of it this setup's processes account for (the rest is other work on the machine). */
@@ -69,7 +74,16 @@ export function latencyStats(values: Float64Array): LatencyStats | null {
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
   let sum = 0;
   for (const value of sorted) sum += value;
-  return { samples: sorted.length, min: sorted[0]!, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1]!, mean: sum / sorted.length };
+  return {
+    samples: sorted.length,
+    min: sorted[0]!,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: sorted[sorted.length - 1]!,
+    mean: sum / sorted.length,
+  };
 }
 
 /** Work of other processes on the host above which a setup's numbers are flagged as disturbed. */
@@ -87,7 +101,8 @@ const TIMELINE_SLICES = 6;
 export function latencyTimeline(latencies: Float64Array, sendOffsetsMs: Float64Array, windowSeconds: number): TimelineSlice[] {
   const sliceMs = (windowSeconds * 1000) / TIMELINE_SLICES;
   const buckets: number[][] = Array.from({ length: TIMELINE_SLICES }, () => []);
-  latencies.forEach((latency, i) => buckets[Math.min(TIMELINE_SLICES - 1, Math.floor(sendOffsetsMs[i]! / sliceMs))]!.push(latency));
+  for (const [i, latency] of latencies.entries())
+    buckets[Math.min(TIMELINE_SLICES - 1, Math.floor(sendOffsetsMs[i]! / sliceMs))]!.push(latency);
   return buckets.map((bucket, i) => {
     const stats = latencyStats(Float64Array.from(bucket));
     return { fromSeconds: (i * sliceMs) / 1000, deliveries: bucket.length, p50: stats?.p50 ?? null, p99: stats?.p99 ?? null };
@@ -97,30 +112,45 @@ export function latencyTimeline(latencies: Float64Array, sendOffsetsMs: Float64A
 // ---- formatting ----------------------------------------------------------------------------------
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const fixed = (n: number | null | undefined, digits: number) => (n === null || n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits));
+const fixed = (n: number | null | undefined, digits: number) =>
+  n === null || n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits);
 const ms = (n: number | undefined) => (n === undefined ? "–" : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const mib = (bytes: number | null) => (bytes === null ? "–" : (bytes / 1048576).toFixed(1));
 const kib = (bytes: number | null) => (bytes === null ? "–" : (bytes / 1024).toFixed(1));
 const ratio = (value: number | null | undefined, base: number | null | undefined) =>
-  value === null || value === undefined || base === null || base === undefined || base === 0 || !Number.isFinite(value / base) ? "–" : `${(value / base).toFixed(2)}×`;
+  value === null || value === undefined || base === null || base === undefined || base === 0 || !Number.isFinite(value / base)
+    ? "–"
+    : `${(value / base).toFixed(2)}×`;
 
 function table(header: string[], rows: string[][], rightAligned = (column: number) => column > 0): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (rightAligned(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAligned(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
 const front = (s: SetupResult) => s.processes.find((p) => p.role === "front");
 const serverSide = (s: SetupResult) =>
-  s.processes.length === 0 ? null : s.processes.filter((p) => p.role !== "loadgen").reduce((sum, p) => sum + (p.cpuSecondsPer1kDelivered ?? NaN), 0);
+  s.processes.length === 0
+    ? null
+    : s.processes.filter((p) => p.role !== "loadgen").reduce((sum, p) => sum + (p.cpuSecondsPer1kDelivered ?? NaN), 0);
 const backend = (s: SetupResult) => s.processes.find((p) => p.role === "backend");
-const entries = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${v}× ${k}`).join("; ");
+const entries = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([k, v]) => `${v}× ${k}`)
+    .join("; ");
 
 export function formatSetup(s: SetupResult): string {
   const lines = [`■ ${s.name}${s.url ? `  (${s.url})` : ""}`];
   if (!s.ok) {
     lines.push(`  FAILED: ${s.error ?? "unknown error"}`);
-    lines.push(`  clients ${int(s.clients.joined)}/${int(s.clients.requested)} joined` + (s.clients.failed > 0 ? `, ${int(s.clients.failed)} failed` : ""));
+    lines.push(
+      `  clients ${int(s.clients.joined)}/${int(s.clients.requested)} joined` +
+        (s.clients.failed > 0 ? `, ${int(s.clients.failed)} failed` : ""),
+    );
     if (Object.keys(s.errors).length > 0) lines.push(`  connect errors: ${entries(s.errors)}`);
     if (Object.keys(s.disconnects).length > 0) lines.push(`  unexpected disconnects: ${entries(s.disconnects)}`);
     return lines.join("\n");
@@ -132,22 +162,41 @@ export function formatSetup(s: SetupResult): string {
   );
   const otherCores = (s.hostBusyCores ?? 0) - (s.benchBusyCores ?? 0);
   if (otherCores > OTHER_LOAD_WARNING_CORES) {
-    lines.push(`  WARNING: other processes kept ${otherCores.toFixed(2)} cores busy during the window: latencies (and, less so, CPU) are skewed`);
+    lines.push(
+      `  WARNING: other processes kept ${otherCores.toFixed(2)} cores busy during the window: latencies (and, less so, CPU) are skewed`,
+    );
   }
   if (s.expectedDeliveries > 0 || s.delivered > 0) {
-    const share = s.expectedDeliveries > 0 ? ` (${((100 * s.delivered) / s.expectedDeliveries).toFixed(2)}% of ${int(s.expectedDeliveries)} expected)` : "";
+    const share =
+      s.expectedDeliveries > 0
+        ? ` (${((100 * s.delivered) / s.expectedDeliveries).toFixed(2)}% of ${int(s.expectedDeliveries)} expected)`
+        : "";
     const l = s.latencyMs;
     lines.push(`  delivered ${int(s.delivered)}${share} = ${int(s.delivered / s.windowSeconds)}/s from ${int(s.sentInWindow)} sends`);
-    lines.push(`  latency ms: min ${ms(l?.min)}  p50 ${ms(l?.p50)}  p90 ${ms(l?.p90)}  p99 ${ms(l?.p99)}  p99.9 ${ms(l?.p999)}  max ${ms(l?.max)}`);
+    lines.push(
+      `  latency ms: min ${ms(l?.min)}  p50 ${ms(l?.p50)}  p90 ${ms(l?.p90)}  p99 ${ms(l?.p99)}  p99.9 ${ms(l?.p999)}  max ${ms(l?.max)}`,
+    );
     const slices = s.latencyTimeline.map((t) => `${ms(t.p50 ?? undefined)}/${ms(t.p99 ?? undefined)}`).join("  ");
-    if (s.latencyTimeline.length > 0) lines.push(`  p50/p99 ms by ${fixed(s.windowSeconds / s.latencyTimeline.length, 0)} s slice of the window: ${slices}`);
+    if (s.latencyTimeline.length > 0)
+      lines.push(`  p50/p99 ms by ${fixed(s.windowSeconds / s.latencyTimeline.length, 0)} s slice of the window: ${slices}`);
   }
   if (s.processes.length > 0) {
     const percent = (share: number | null) => (share === null ? "–" : `${(100 * share).toFixed(1)}%`);
     const rows = s.processes.map((p) => [
-      p.label, fixed(p.cpuSeconds, 2), fixed(p.cpuSecondsPer1kDelivered, 4), percent(p.runQueueWaitShare), mib(p.rssIdleBytes), mib(p.rssLoadBytes), kib(p.rssPerSessionBytes),
+      p.label,
+      fixed(p.cpuSeconds, 2),
+      fixed(p.cpuSecondsPer1kDelivered, 4),
+      percent(p.runQueueWaitShare),
+      mib(p.rssIdleBytes),
+      mib(p.rssLoadBytes),
+      kib(p.rssPerSessionBytes),
     ]);
-    lines.push(table(["  process", "CPU s", "CPU s/1k deliv", "waiting for CPU", "RSS idle MiB", "RSS load MiB", "RSS/session KiB"], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
+    lines.push(
+      table(
+        ["  process", "CPU s", "CPU s/1k deliv", "waiting for CPU", "RSS idle MiB", "RSS load MiB", "RSS/session KiB"],
+        rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]),
+      ),
+    );
   }
   lines.push(
     `  load generators: max event-loop utilization ${fixed(s.loadgen.maxEventLoopUtilization, 2)}, send lag p99 ${ms(s.loadgen.maxSendLagP99Ms)} ms (max ${ms(s.loadgen.maxSendLagMs)} ms)`,
@@ -156,11 +205,17 @@ export function formatSetup(s: SetupResult): string {
   if (Object.keys(s.disconnects).length > 0) lines.push(`  unexpected disconnects: ${entries(s.disconnects)}`);
   for (const p of s.processes) {
     const noisy = Object.entries(p.logCounts ?? {}).filter(([level]) => !["info", "debug", "trace"].includes(level));
-    if (noisy.length > 0) lines.push(`  ${p.label} output: ${noisy.map(([level, n]) => `${n} ${level}`).join(", ")}; last: ${(p.outputTail ?? []).slice(-3).join(" | ")}`);
+    if (noisy.length > 0)
+      lines.push(
+        `  ${p.label} output: ${noisy.map(([level, n]) => `${n} ${level}`).join(", ")}; last: ${(p.outputTail ?? []).slice(-3).join(" | ")}`,
+      );
   }
   if (s.metrics !== undefined) {
     const closes = Object.entries(s.metrics).filter(([name]) => name.startsWith("switchyard_sessions_closed_total"));
-    if (closes.length > 0) lines.push(`  switchyard sessions closed: ${closes.map(([name, v]) => `${v} ${name.replace("switchyard_sessions_closed_total", "")}`).join(", ")}`);
+    if (closes.length > 0)
+      lines.push(
+        `  switchyard sessions closed: ${closes.map(([name, v]) => `${v} ${name.replace("switchyard_sessions_closed_total", "")}`).join(", ")}`,
+      );
   }
   return lines.join("\n");
 }
@@ -168,7 +223,20 @@ export function formatSetup(s: SetupResult): string {
 export function formatSummary(result: BenchResult): string {
   const setups = result.setups;
   const summary = table(
-    ["setup", "joined", "delivered", "deliv/s", "p50 ms", "p99 ms", "front CPU s/1k", "legacy CPU s/1k", "server-side CPU s/1k", "loadgen CPU s/1k", "front RSS/session KiB", "legacy RSS/session KiB"],
+    [
+      "setup",
+      "joined",
+      "delivered",
+      "deliv/s",
+      "p50 ms",
+      "p99 ms",
+      "front CPU s/1k",
+      "legacy CPU s/1k",
+      "server-side CPU s/1k",
+      "loadgen CPU s/1k",
+      "front RSS/session KiB",
+      "legacy RSS/session KiB",
+    ],
     setups.map((s) => {
       const loadgen = s.processes.find((p) => p.role === "loadgen");
       return [

@@ -15,8 +15,24 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ClientSpec, LoadgenMessage, LoadgenReport } from "./ipc.js";
 import { LoadgenHandle, orchestratorClock } from "./loadgen-driver.js";
-import { installExitHooks, sampleHostCpu, sampleProcess, spawnServer, stopChild, type ProcSample, type ServerProcess } from "./processes.js";
-import { formatSetup, formatSummary, latencyStats, latencyTimeline, type BenchResult, type ProcessResult, type SetupResult } from "./report.js";
+import {
+  installExitHooks,
+  sampleHostCpu,
+  sampleProcess,
+  spawnServer,
+  stopChild,
+  type ProcSample,
+  type ServerProcess,
+} from "./processes.js";
+import {
+  formatSetup,
+  formatSummary,
+  latencyStats,
+  latencyTimeline,
+  type BenchResult,
+  type ProcessResult,
+  type SetupResult,
+} from "./report.js";
 import { SCRIPTS, selectSetups, type MeasuredProcess, type RunningSetup, type SetupDefinition } from "./setups.js";
 
 interface BenchOptions {
@@ -45,9 +61,19 @@ function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      clients: { type: "string" }, rooms: { type: "string" }, rate: { type: "string" }, warmup: { type: "string" },
-      duration: { type: "string" }, loadgens: { type: "string" }, ramp: { type: "string" }, payload: { type: "string" },
-      polling: { type: "string" }, setups: { type: "string" }, out: { type: "string" }, profile: { type: "boolean" }, help: { type: "boolean" },
+      clients: { type: "string" },
+      rooms: { type: "string" },
+      rate: { type: "string" },
+      warmup: { type: "string" },
+      duration: { type: "string" },
+      loadgens: { type: "string" },
+      ramp: { type: "string" },
+      payload: { type: "string" },
+      polling: { type: "string" },
+      setups: { type: "string" },
+      out: { type: "string" },
+      profile: { type: "boolean" },
+      help: { type: "boolean" },
     },
   });
   if (values.help) {
@@ -58,7 +84,8 @@ function parseOptions(argv: string[]): BenchOptions {
     const raw = values[name];
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max) throw new Error(`--${name} must be a number in [${min}, ${max}] (got ${String(raw)})`);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new Error(`--${name} must be a number in [${min}, ${max}] (got ${String(raw)})`);
     return value;
   };
   const clients = Math.round(number("clients", 1_000, 1, 20_000));
@@ -73,7 +100,13 @@ function parseOptions(argv: string[]): BenchOptions {
     rampPerSec: number("ramp", 500, 1),
     payloadBytes: Math.round(number("payload", 64, 20, 1_000_000)),
     pollingShare: number("polling", 0, 0, 1),
-    setups: typeof values.setups === "string" ? values.setups.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+    setups:
+      typeof values.setups === "string"
+        ? values.setups
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined,
     out: typeof values.out === "string" ? values.out : fileURLToPath(new URL("../../bench/results/", import.meta.url)),
     profile: values.profile === true,
   };
@@ -95,12 +128,16 @@ function clientSpecs(options: BenchOptions, loadgen: number): ClientSpec[] {
 
 async function scrapeMetrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text();
-  const wanted = /^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)/;
+  const wanted =
+    /^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)/;
   const metrics: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (line.startsWith("#") || !wanted.test(line)) continue;
     const cut = line.lastIndexOf(" ");
-    const name = line.slice(0, cut).replace(/,?instance_id="[^"]*"/, "").replace("{}", "");
+    const name = line
+      .slice(0, cut)
+      .replace(/,?instance_id="[^"]*"/, "")
+      .replace("{}", "");
     metrics[name] = Number(line.slice(cut + 1));
   }
   return metrics;
@@ -136,20 +173,40 @@ async function connectClients(loadgens: LoadgenHandle[], options: BenchOptions, 
   const startedAt = Date.now();
   const timeoutMs = (options.clients / options.rampPerSec) * 1_000 + 60_000;
   const done = loadgens.map((handle) =>
-    handle.next<Extract<LoadgenMessage, { type: "connect-progress" }>>((m) => m.type === "connect-progress" && m.done, timeoutMs, "end of the connect phase"),
+    handle.next<Extract<LoadgenMessage, { type: "connect-progress" }>>(
+      (m) => m.type === "connect-progress" && m.done,
+      timeoutMs,
+      "end of the connect phase",
+    ),
   );
-  loadgens.forEach((handle, k) =>
-    handle.send({ type: "connect", url, clients: clientSpecs(options, k), ratePerSec: options.rampPerSec / loadgens.length, maxInFlight: 100, connectTimeoutMs: 20_000 }),
-  );
+  for (const [k, handle] of loadgens.entries()) {
+    handle.send({
+      type: "connect",
+      url,
+      clients: clientSpecs(options, k),
+      ratePerSec: options.rampPerSec / loadgens.length,
+      maxInFlight: 100,
+      connectTimeoutMs: 20_000,
+    });
+  }
   const progress = setInterval(() => {
-    const latest = loadgens.map((h) => h.latest.get("connect-progress") as Extract<LoadgenMessage, { type: "connect-progress" }> | undefined);
-    log(`  connecting: ${sum(latest.map((p) => p?.joined ?? 0))} joined, ${sum(latest.map((p) => p?.failed ?? 0))} failed of ${options.clients}`);
+    const latest = loadgens.map(
+      (h) => h.latest.get("connect-progress") as Extract<LoadgenMessage, { type: "connect-progress" }> | undefined,
+    );
+    log(
+      `  connecting: ${sum(latest.map((p) => p?.joined ?? 0))} joined, ${sum(latest.map((p) => p?.failed ?? 0))} failed of ${options.clients}`,
+    );
   }, 5_000);
   try {
     const results = await Promise.all(done);
     const joinedByRoom: Record<string, number> = {};
     for (const r of results) merge(joinedByRoom, r.joinedByRoom);
-    return { joined: sum(results.map((r) => r.joined)), failed: sum(results.map((r) => r.failed)), joinedByRoom, seconds: (Date.now() - startedAt) / 1000 };
+    return {
+      joined: sum(results.map((r) => r.joined)),
+      failed: sum(results.map((r) => r.failed)),
+      joinedByRoom,
+      seconds: (Date.now() - startedAt) / 1000,
+    };
   } finally {
     clearInterval(progress);
   }
@@ -170,7 +227,13 @@ interface WindowSamples {
   readonly rssSamples: number[][][];
 }
 
-function processResults(groups: MeasuredGroup[], samples: WindowSamples, delivered: number, sessions: number, windowSeconds: number): ProcessResult[] {
+function processResults(
+  groups: MeasuredGroup[],
+  samples: WindowSamples,
+  delivered: number,
+  sessions: number,
+  windowSeconds: number,
+): ProcessResult[] {
   const per1k = delivered > 0 ? 1000 / delivered : NaN;
   const finite = (n: number) => (Number.isFinite(n) ? n : null);
   return groups.map((group, i) => {
@@ -178,7 +241,7 @@ function processResults(groups: MeasuredGroup[], samples: WindowSamples, deliver
       sum(group.pids.map((_, j) => (samples.end[i]![j]?.[field] ?? NaN) - (samples.start[i]![j]?.[field] ?? NaN)));
     const cpu = delta("cpuSeconds");
     const rssLoad = sum(group.pids.map((_, j) => median(samples.rssSamples[i]![j]!) ?? samples.end[i]![j]?.rssBytes ?? NaN));
-    const rssIdle = group.server ? samples.idle.get(group.server.pid)?.rssBytes ?? null : null;
+    const rssIdle = group.server ? (samples.idle.get(group.server.pid)?.rssBytes ?? null) : null;
     return {
       label: group.label,
       role: group.role,
@@ -215,11 +278,22 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
   const spawned: ServerProcess[] = [];
   const loadgens: LoadgenHandle[] = [];
   const result: { -readonly [K in keyof SetupResult]: SetupResult[K] } = {
-    id: definition.id, name: definition.name, ok: false,
+    id: definition.id,
+    name: definition.name,
+    ok: false,
     clients: { requested: options.clients, joined: 0, failed: 0, connectSeconds: 0 },
-    windowSeconds: 0, sentInWindow: 0, expectedDeliveries: 0, delivered: 0, latencyMs: null, latencyTimeline: [], processes: [],
+    windowSeconds: 0,
+    sentInWindow: 0,
+    expectedDeliveries: 0,
+    delivered: 0,
+    latencyMs: null,
+    latencyTimeline: [],
+    processes: [],
     loadgen: { count: options.loadgens, maxEventLoopUtilization: 0, maxSendLagP99Ms: 0, maxSendLagMs: 0 },
-    hostBusyCores: null, benchBusyCores: null, errors: {}, disconnects: {},
+    hostBusyCores: null,
+    benchBusyCores: null,
+    errors: {},
+    disconnects: {},
   };
   let running: RunningSetup | undefined;
   try {
@@ -230,7 +304,9 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
         spawned.push(server);
         return server;
       },
-      frontNodeArgs: options.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(options.out, "profiles")}`, `--cpu-prof-name=${definition.id}-${Date.now()}.cpuprofile`] : [],
+      frontNodeArgs: options.profile
+        ? ["--cpu-prof", `--cpu-prof-dir=${join(options.out, "profiles")}`, `--cpu-prof-name=${definition.id}-${Date.now()}.cpuprofile`]
+        : [],
     });
     result.url = running.url;
     for (let k = 0; k < options.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
@@ -250,8 +326,19 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     const startAt = orchestratorClock() + 500;
     const windowStart = startAt + options.warmupSeconds * 1_000;
     const windowEnd = windowStart + options.durationSeconds * 1_000;
-    log(`${definition.name}: sending (each client every ${(intervalMs / 1000).toFixed(1)} s), warm-up ${options.warmupSeconds} s, window ${options.durationSeconds} s`);
-    for (const handle of loadgens) handle.send({ type: "send", startAt, intervalMs, totalClients: options.clients, windowStart, windowEnd, payloadBytes: options.payloadBytes });
+    log(
+      `${definition.name}: sending (each client every ${(intervalMs / 1000).toFixed(1)} s), warm-up ${options.warmupSeconds} s, window ${options.durationSeconds} s`,
+    );
+    for (const handle of loadgens)
+      handle.send({
+        type: "send",
+        startAt,
+        intervalMs,
+        totalClients: options.clients,
+        windowStart,
+        windowEnd,
+        payloadBytes: options.payloadBytes,
+      });
 
     const measured: MeasuredGroup[] = [
       ...running.processes.map((p: MeasuredProcess) => ({ label: p.server.label, role: p.role, pids: [p.server.pid], server: p.server })),
@@ -265,7 +352,9 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     // RSS under load is the median of per-second samples: one sample can land just before or after a GC.
     const rssSamples: number[][][] = measured.map((m) => m.pids.map(() => []));
     const rssSampler = setInterval(() => {
-      sampleAll().forEach((group, i) => group.forEach((sample, j) => sample && rssSamples[i]![j]!.push(sample.rssBytes)));
+      for (const [i, group] of sampleAll().entries()) {
+        for (const [j, sample] of group.entries()) if (sample) rssSamples[i]![j]!.push(sample.rssBytes);
+      }
     }, 1_000);
     await sleepUntil(windowEnd);
     clearInterval(rssSampler);
@@ -276,7 +365,9 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     for (const handle of loadgens) handle.send({ type: "stop-sending" });
     const died = running.processes.filter((p) => p.server.child.exitCode !== null || p.server.child.signalCode !== null);
     if (died.length > 0) {
-      throw new Error(`${died.map((p) => `${p.server.label} (exit ${p.server.child.exitCode ?? p.server.child.signalCode})`).join(", ")} died during the run`);
+      throw new Error(
+        `${died.map((p) => `${p.server.label} (exit ${p.server.child.exitCode ?? p.server.child.signalCode})`).join(", ")} died during the run`,
+      );
     }
     await awaitQuiet(loadgens);
 
@@ -299,7 +390,13 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
       maxSendLagP99Ms: Math.max(...reports.map((r) => r.sendLagP99Ms)),
       maxSendLagMs: Math.max(...reports.map((r) => r.sendLagMaxMs)),
     };
-    result.processes = processResults(measured, { idle, start: cpuStart, end: cpuEnd, rssSamples }, result.delivered, connected.joined, result.windowSeconds);
+    result.processes = processResults(
+      measured,
+      { idle, start: cpuStart, end: cpuEnd, rssSamples },
+      result.delivered,
+      connected.joined,
+      result.windowSeconds,
+    );
     if (running.metricsUrl !== undefined) result.metrics = await scrapeMetrics(running.metricsUrl).catch(() => ({}));
     result.benchBusyCores = sum(result.processes.map((p) => p.cpuSeconds)) / result.windowSeconds;
     result.ok = true;
@@ -338,7 +435,11 @@ async function main(): Promise<void> {
   const result: BenchResult = {
     startedAt: startedAt.toISOString(),
     options: { ...options },
-    host: { cpus: availableParallelism(), node: process.version, fdLimitNote: "20,000 descriptors per process; clients are split across load generators" },
+    host: {
+      cpus: availableParallelism(),
+      node: process.version,
+      fdLimitNote: "20,000 descriptors per process; clients are split across load generators",
+    },
     setups: [],
   };
   for (const setup of setups) {

@@ -64,7 +64,12 @@ function baseEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 async function startLegacy(context: SetupContext): Promise<ServerProcess> {
-  return context.spawn({ label: "legacy server", script: SCRIPTS.legacyChat, env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }), printsUrl: true });
+  return context.spawn({
+    label: "legacy server",
+    script: SCRIPTS.legacyChat,
+    env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }),
+    printsUrl: true,
+  });
 }
 
 function urlOf(server: ServerProcess): string {
@@ -90,7 +95,7 @@ interface SwitchyardSetupOptions {
    * Runs once Switchyard is ready, before any client connects: e.g. set the hub share or shadowing
    * through the admin API at `opsUrl`. Return extra processes to measure (the hub in a hub-route setup).
    */
-  readonly configure?: (opsUrl: string, started: { legacy: ServerProcess; hub: ServerProcess }) => Promise<MeasuredProcess[] | void>;
+  readonly configure?: (opsUrl: string, started: { legacy: ServerProcess; hub: ServerProcess }) => Promise<MeasuredProcess[] | undefined>;
 }
 
 function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
@@ -177,7 +182,18 @@ export const SETUPS: readonly SetupDefinition[] = [
     id: "switchyard-shadow",
     name: "switchyard legacy + 100% shadow",
     mode: "pipe",
-    env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 0, shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts", "id"] }, { event: "welcome", ignore: ["ts"] }] } }) },
+    env: {
+      ROUTING_CONFIG: JSON.stringify({
+        hubPercent: 0,
+        shadow: {
+          percent: 100,
+          rules: [
+            { event: "msg", ignore: ["ts", "id"] },
+            { event: "welcome", ignore: ["ts"] },
+          ],
+        },
+      }),
+    },
     configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
   }),
 ];

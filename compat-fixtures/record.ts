@@ -45,7 +45,7 @@ async function worker(): Promise<void> {
       failures.push(`${name}: ${transcript.errors.join("; ")}`);
       continue;
     }
-    const text = formatJson(transcript) + "\n";
+    const text = `${formatJson(transcript)}\n`;
     const before = await readFile(path, "utf8").catch(() => undefined);
     if (before === text) continue;
     changed++;

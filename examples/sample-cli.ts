@@ -20,7 +20,7 @@ export function isMain(moduleUrl: string): boolean {
 
 export async function runSample(label: string, start: () => Promise<{ url: string; close(): Promise<void> }>): Promise<void> {
   const server = await start();
-  process.stdout.write(JSON.stringify({ msg: label, url: server.url }) + "\n");
+  process.stdout.write(`${JSON.stringify({ msg: label, url: server.url })}\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -6,4 +6,4 @@ const rows = Object.values(SETTINGS).map((spec) => {
   const shown = value === undefined ? "unset" : Array.isArray(value) ? (value.length === 0 ? "none" : value.join(",")) : String(value);
   return `| \`${spec.name}\` | ${shown === "unset" || shown === "none" ? shown : `\`${shown}\``} | ${spec.doc} |`;
 });
-process.stdout.write(["| Setting | Default | Meaning |", "|---|---|---|", ...rows].join("\n") + "\n");
+process.stdout.write(`${["| Setting | Default | Meaning |", "|---|---|---|", ...rows].join("\n")}\n`);

@@ -46,12 +46,17 @@ async function main(): Promise<void> {
 
   const switchyard = await startSwitchyard({ config, legacyUrl, hubUrl, logger });
   const publicUrl = switchyard.url;
-  logger.info({ url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, hub: hubUrl, store: switchyard.store.kind, mode: config.legacyMode }, "switchyard listening");
+  logger.info(
+    { url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, hub: hubUrl, store: switchyard.store.kind, mode: config.legacyMode },
+    "switchyard listening",
+  );
   if (process.stdout.isTTY || samples.length > 0) {
     process.stderr.write(
       `\n  Switchyard is up.\n  Chat (through the gateway): ${publicUrl}/\n  Metrics: ${switchyard.opsUrl}/metrics   Health: ${switchyard.opsUrl}/readyz\n  Legacy server: ${legacyUrl}   Hub: ${hubUrl}\n` +
         `  Routing: ${switchyard.store.kind} store, ${switchyard.store.current().hubPercent}% to the hub. ` +
-        (config.adminToken === undefined ? "Set ADMIN_TOKEN to change it (npx switchyard split 50).\n\n" : `Change it with: npx switchyard split 50 --url ${switchyard.opsUrl}\n\n`),
+        (config.adminToken === undefined
+          ? "Set ADMIN_TOKEN to change it (npx switchyard split 50).\n\n"
+          : `Change it with: npx switchyard split 50 --url ${switchyard.opsUrl}\n\n`),
     );
   }
 

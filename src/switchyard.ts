@@ -70,15 +70,21 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const { config, legacyUrl } = options;
   const hubUrl = options.hubUrl ?? config.hubUrl;
   const logger = options.logger ?? createLogger(config.logLevel, config.instanceId);
-  const overridden = config.handshake.pingIntervalMs !== undefined && config.handshake.pingTimeoutMs !== undefined && config.handshake.maxPayloadBytes !== undefined;
+  const overridden =
+    config.handshake.pingIntervalMs !== undefined &&
+    config.handshake.pingTimeoutMs !== undefined &&
+    config.handshake.maxPayloadBytes !== undefined;
 
   const store = createRoutingStore(config, logger, options.storeTuning);
   const [probe] = await Promise.all([
-    overridden ? undefined : probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).catch((error: Error) => error),
+    overridden
+      ? undefined
+      : probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).catch((error: Error) => error),
     store.start(),
   ]);
   let learned: HandshakeValues | undefined;
-  if (probe instanceof Error) logger.warn({ err: probe.message }, "legacy probe handshake failed; using socket.io defaults until it succeeds");
+  if (probe instanceof Error)
+    logger.warn({ err: probe.message }, "legacy probe handshake failed; using socket.io defaults until it succeeds");
   else if (probe !== undefined) {
     learned = effectiveHandshake(config, probe);
     logger.info({ handshake: learned }, "learned the legacy server's handshake values");
@@ -169,11 +175,17 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   });
   ops.addReadinessCheck({
     name: "legacy handshake",
-    check: () => ({ ok: overridden || learned !== undefined, detail: overridden ? "overridden" : learned === undefined ? "not learned yet (legacy unreachable)" : "learned" }),
+    check: () => ({
+      ok: overridden || learned !== undefined,
+      detail: overridden ? "overridden" : learned === undefined ? "not learned yet (legacy unreachable)" : "learned",
+    }),
   });
   ops.addReadinessCheck(storeReadinessCheck(store));
 
-  const [clientAddress, opsAddress] = await Promise.all([gateway.listen(config.port, config.host), ops.listen(config.opsPort, config.opsHost)]);
+  const [clientAddress, opsAddress] = await Promise.all([
+    gateway.listen(config.port, config.host),
+    ops.listen(config.opsPort, config.opsHost),
+  ]);
   store.setInternalUrl(internalUrlOf(config, clientAddress));
 
   let closing: Promise<void> | undefined;

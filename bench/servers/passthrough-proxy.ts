@@ -21,7 +21,7 @@ server.on("upgrade", (req, socket, head) => proxy.ws(req, socket, head));
 
 server.listen(Number(process.env.PORT ?? 0), host, () => {
   const { port } = server.address() as AddressInfo;
-  process.stdout.write(JSON.stringify({ msg: "pass-through proxy listening", url: `http://${host}:${port}` }) + "\n");
+  process.stdout.write(`${JSON.stringify({ msg: "pass-through proxy listening", url: `http://${host}:${port}` })}\n`);
 });
 process.once("SIGTERM", () => {
   server.close();

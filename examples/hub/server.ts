@@ -36,7 +36,9 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 function refuse(socket: Duplex, status: number, text: string, detail: string): void {
   const body = JSON.stringify({ error: detail });
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 function offeredProtocols(req: IncomingMessage): string[] {
@@ -65,7 +67,8 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
     socket.on("error", () => socket.destroy());
     if (!offeredProtocols(req).includes(SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `subprotocol ${SUBPROTOCOL} required`);
     const sessionId = req.headers[SESSION_HEADER];
-    if (typeof sessionId !== "string" || !SESSION_ID.test(sessionId)) return refuse(socket, 400, "Bad Request", `${SESSION_HEADER} missing or invalid`);
+    if (typeof sessionId !== "string" || !SESSION_ID.test(sessionId))
+      return refuse(socket, 400, "Bad Request", `${SESSION_HEADER} missing or invalid`);
     const shadow = req.headers[SHADOW_HEADER] === "1";
     // Socket ids derive from the session id: two live sessions with one id would share sockets' rooms.
     if (runtime.hasSession(sessionId, shadow)) return refuse(socket, 409, "Conflict", `session ${sessionId} is already open`);

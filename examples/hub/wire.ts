@@ -41,7 +41,8 @@ export function parseFrame(text: string): Frame {
 export function attachmentCount(frame: Frame, limit: number): number {
   const n = frame.attachments;
   if (n === undefined) return 0;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0 || n > limit) throw new WireError(`invalid "attachments": ${JSON.stringify(n)}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0 || n > limit)
+    throw new WireError(`invalid "attachments": ${JSON.stringify(n)}`);
   return n;
 }
 

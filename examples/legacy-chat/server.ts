@@ -120,7 +120,7 @@ function attachMainNamespace(io: Server): void {
 
     socket.on("history", (room: unknown, ack: unknown) => {
       if (typeof ack !== "function") return;
-      (ack as Ack)(typeof room === "string" ? history.get(room) ?? [] : []);
+      (ack as Ack)(typeof room === "string" ? (history.get(room) ?? []) : []);
     });
 
     socket.on("whoami", (ack: unknown) => {

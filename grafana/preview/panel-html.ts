@@ -24,7 +24,20 @@ export interface PanelData {
 const COLUMN_PX = 64;
 const ROW_PX = 30;
 const GAP_PX = 6;
-const COLORS = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d", "#fade2a", "#ff9830", "#c4162a"];
+const COLORS = [
+  "#73bf69",
+  "#f2cc0c",
+  "#8ab8ff",
+  "#ff780a",
+  "#f2495c",
+  "#5794f2",
+  "#b877d9",
+  "#705da0",
+  "#37872d",
+  "#fade2a",
+  "#ff9830",
+  "#c4162a",
+];
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
@@ -45,7 +58,10 @@ export function formatValue(value: number, unit: string): string {
       const units = ["B", "KiB", "MiB", "GiB"];
       let v = value;
       let i = 0;
-      while (Math.abs(v) >= 1024 && i < units.length - 1) (v /= 1024), i++;
+      while (Math.abs(v) >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+      }
       return `${fixed(v)} ${units[i]}`;
     }
     case "ops":
@@ -65,7 +81,7 @@ function timeseriesSvg(panel: PanelData, width: number, height: number): string 
   const values = stacked.flatMap((s) => s.points.map(([, v]) => v)).filter(Number.isFinite);
   const t0 = Math.min(...times);
   const t1 = Math.max(...times, t0 + 1);
-  let lo = panel.min ?? Math.min(0, ...values);
+  const lo = panel.min ?? Math.min(0, ...values);
   let hi = panel.max ?? Math.max(...values);
   if (hi <= lo) hi = lo + 1;
   const axis = 58;
@@ -75,11 +91,17 @@ function timeseriesSvg(panel: PanelData, width: number, height: number): string 
   const y = (v: number) => 4 + h - ((Math.min(Math.max(v, lo), hi) - lo) / (hi - lo)) * (h - 4);
   const grid = [0, 0.5, 1]
     .map((f) => lo + f * (hi - lo))
-    .map((v) => `<line x1="${axis}" x2="${axis + w}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${axis - 4}" y="${y(v) + 4}" class="axis">${escapeHtml(formatValue(v, panel.unit))}</text>`)
+    .map(
+      (v) =>
+        `<line x1="${axis}" x2="${axis + w}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${axis - 4}" y="${y(v) + 4}" class="axis">${escapeHtml(formatValue(v, panel.unit))}</text>`,
+    )
     .join("");
   const lines = stacked
     .map((s, i) => {
-      const path = s.points.filter(([, v]) => Number.isFinite(v)).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      const path = s.points
+        .filter(([, v]) => Number.isFinite(v))
+        .map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`)
+        .join(" ");
       return `<polyline points="${path}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5"/>`;
     })
     .join("");
@@ -106,7 +128,10 @@ function lastValue(series: Series): number {
 function legendHtml(panel: PanelData): string {
   const rows = panel.series
     .slice(0, 6)
-    .map((s, i) => `<tr><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(s.legend)}</td><td>${escapeHtml(formatValue(lastValue(s), panel.unit))}</td></tr>`)
+    .map(
+      (s, i) =>
+        `<tr><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(s.legend)}</td><td>${escapeHtml(formatValue(lastValue(s), panel.unit))}</td></tr>`,
+    )
     .join("");
   const more = panel.series.length > 6 ? `<tr><td colspan="2">… ${panel.series.length - 6} more</td></tr>` : "";
   return `<table class="legend"><tr><th></th><th>Last</th></tr>${rows}${more}</table>`;
@@ -134,7 +159,10 @@ export function dashboardHtml(title: string, subtitle: string, panels: readonly 
       const width = w * COLUMN_PX - GAP_PX - 12;
       const legendRows = panel.type === "stat" ? 0 : Math.min(panel.series.length, 6) + (panel.series.length > 6 ? 1 : 0);
       const chartHeight = h * ROW_PX - GAP_PX - 34 - (legendRows > 0 ? 18 + legendRows * 15 : 0);
-      const content = panel.type === "stat" ? statHtml(panel) : `${timeseriesSvg(panel, width, Math.max(40, chartHeight))}${legendRows > 0 ? legendHtml(panel) : ""}`;
+      const content =
+        panel.type === "stat"
+          ? statHtml(panel)
+          : `${timeseriesSvg(panel, width, Math.max(40, chartHeight))}${legendRows > 0 ? legendHtml(panel) : ""}`;
       return `<div class="panel" style="${style}"><div class="title">${escapeHtml(panel.title)}</div>${content}</div>`;
     })
     .join("\n");

@@ -18,10 +18,30 @@ import { dashboardHtml, type PanelData, type Series } from "./panel-html.js";
 
 const RATE_WINDOW = "15s";
 const STEP_SECONDS = 2;
-const ROUTING_CONFIG = JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"], fallback: "address" }, shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts", "id"] }, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }, { event: "left", ignore: ["id"] }] } });
+const ROUTING_CONFIG = JSON.stringify({
+  hubPercent: 50,
+  key: { sources: ["query:userId"], fallback: "address" },
+  shadow: {
+    percent: 100,
+    rules: [
+      { event: "msg", ignore: ["ts", "id"] },
+      { event: "welcome", ignore: ["ts"] },
+      { event: "joined", ignore: ["id"] },
+      { event: "left", ignore: ["id"] },
+    ],
+  },
+});
 
 interface PanelJson extends GrafanaPanel {
-  readonly fieldConfig?: { readonly defaults?: { readonly unit?: string; readonly min?: number; readonly max?: number; readonly custom?: { stacking?: { mode?: string } }; readonly mappings?: { options: Record<string, { text: string }> }[] } };
+  readonly fieldConfig?: {
+    readonly defaults?: {
+      readonly unit?: string;
+      readonly min?: number;
+      readonly max?: number;
+      readonly custom?: { stacking?: { mode?: string } };
+      readonly mappings?: { options: Record<string, { text: string }> }[];
+    };
+  };
   readonly targets?: readonly { readonly expr?: string; readonly legendFormat?: string }[];
 }
 
@@ -33,9 +53,18 @@ function legendOf(format: string | undefined, labels: Record<string, string>): s
   return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => labels[name] ?? "");
 }
 
-async function queryRange(prometheus: PrometheusServer, expr: string, start: number, end: number): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
+async function queryRange(
+  prometheus: PrometheusServer,
+  expr: string,
+  start: number,
+  end: number,
+): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
   const params = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(STEP_SECONDS) });
-  const body = (await (await fetch(`${prometheus.url}/api/v1/query_range?${params}`)).json()) as { status: string; data?: { result: { metric: Record<string, string>; values: [number, string][] }[] }; error?: string };
+  const body = (await (await fetch(`${prometheus.url}/api/v1/query_range?${params}`)).json()) as {
+    status: string;
+    data?: { result: { metric: Record<string, string>; values: [number, string][] }[] };
+    error?: string;
+  };
   if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
   return body.data!.result;
 }
@@ -66,7 +95,12 @@ async function panelData(prometheus: PrometheusServer, panel: PanelJson, start: 
 async function main(): Promise<void> {
   const out = resolve(process.argv[2] ?? join(REPO_ROOT, "docs", "images", "dashboard.png"));
   const seconds = Number(process.env.PREVIEW_SECONDS ?? 150);
-  const stack = await startObservedStack({ redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", redisKeyPrefix: `swy-preview-${process.pid}:`, routingConfig: ROUTING_CONFIG, scrapeInterval: "1s" });
+  const stack = await startObservedStack({
+    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    redisKeyPrefix: `swy-preview-${process.pid}:`,
+    routingConfig: ROUTING_CONFIG,
+    scrapeInterval: "1s",
+  });
   const traffic = startChatTraffic(stack.gateways.map((g) => ({ url: g.url, protocolErrors: g.id === "e2e-terminate" })));
   const start = Math.floor(Date.now() / 1000);
   try {
@@ -81,7 +115,11 @@ async function main(): Promise<void> {
     const dashboard = loadDashboard();
     const panels: PanelData[] = [];
     for (const panel of dashboard.panels as readonly PanelJson[]) {
-      panels.push(panel.type === "row" ? { title: panel.title, type: "row", unit: "", gridPos: panel.gridPos, series: [] } : await panelData(stack.prometheus, panel, start, end));
+      panels.push(
+        panel.type === "row"
+          ? { title: panel.title, type: "row", unit: "", gridPos: panel.gridPos, series: [] }
+          : await panelData(stack.prometheus, panel, start, end),
+      );
     }
     const subtitle = `static preview from real Prometheus data: 2 gateways, ${traffic.stats.connects} sessions opened, flaky backend links in the middle third (${new Date(start * 1000).toISOString().slice(11, 19)}–${new Date(end * 1000).toISOString().slice(11, 19)} UTC); "No data": features not built yet`;
     const html = dashboardHtml(dashboard.title, subtitle, panels);

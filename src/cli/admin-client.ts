@@ -70,12 +70,19 @@ export class AdminClient {
 
   private requireToken(): string {
     if (this.token === undefined || this.token === "") {
-      throw new CliError("this command needs the admin token: pass --token or set SWITCHYARD_TOKEN (the gateway's ADMIN_TOKEN)", EXIT.unauthorized);
+      throw new CliError(
+        "this command needs the admin token: pass --token or set SWITCHYARD_TOKEN (the gateway's ADMIN_TOKEN)",
+        EXIT.unauthorized,
+      );
     }
     return this.token;
   }
 
-  async request<T>(method: string, path: string, options: { body?: unknown; ifMatch?: number; auth?: boolean } = {}): Promise<AdminResponse<T>> {
+  async request<T>(
+    method: string,
+    path: string,
+    options: { body?: unknown; ifMatch?: number; auth?: boolean } = {},
+  ): Promise<AdminResponse<T>> {
     const headers: Record<string, string> = { accept: "application/json", "user-agent": "switchyard-cli" };
     if (options.auth === true) headers.authorization = `Bearer ${this.requireToken()}`;
     if (options.ifMatch !== undefined) headers["if-match"] = String(options.ifMatch);
@@ -89,14 +96,21 @@ export class AdminClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (error) {
-      throw new CliError(`cannot reach the admin API at ${this.baseUrl} (${networkReason(error)}); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`, EXIT.unreachable);
+      throw new CliError(
+        `cannot reach the admin API at ${this.baseUrl} (${networkReason(error)}); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`,
+        EXIT.unreachable,
+      );
     }
     const text = await response.text();
     let body: unknown;
     try {
       body = text === "" ? undefined : JSON.parse(text);
     } catch {
-      throw new CliError(`${this.baseUrl}${path} answered ${response.status} with something that is not JSON; is --url the gateway's ops port?`, EXIT.failed, response.status);
+      throw new CliError(
+        `${this.baseUrl}${path} answered ${response.status} with something that is not JSON; is --url the gateway's ops port?`,
+        EXIT.failed,
+        response.status,
+      );
     }
     if (!response.ok) throw this.errorFor(response.status, (body ?? {}) as ErrorBody);
     return { status: response.status, body: body as T, etag: response.headers.get("etag") ?? undefined };
@@ -107,13 +121,21 @@ export class AdminClient {
     const reason = body.message ?? `HTTP ${status}`;
     switch (status) {
       case 401:
-        return new CliError(`the token was refused${code}: check --token or SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN`, EXIT.unauthorized, status);
+        return new CliError(
+          `the token was refused${code}: check --token or SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN`,
+          EXIT.unauthorized,
+          status,
+        );
       case 403:
         return new CliError(`admin changes are disabled on this gateway${code}: ${reason}`, EXIT.unauthorized, status);
       case 409:
         return new CliError(`the routing config was changed by someone else meanwhile${code}: ${reason}`, EXIT.conflict, status);
       case 400:
-        return new CliError(`the gateway refused the request${code}:\n${(body.problems ?? [reason]).map((p) => `  - ${p}`).join("\n")}`, EXIT.invalid, status);
+        return new CliError(
+          `the gateway refused the request${code}:\n${(body.problems ?? [reason]).map((p) => `  - ${p}`).join("\n")}`,
+          EXIT.invalid,
+          status,
+        );
       case 503:
         return new CliError(`the routing store is unavailable${code}: ${reason}; nothing was changed`, EXIT.unavailable, status);
       case 404:

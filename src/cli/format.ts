@@ -40,12 +40,18 @@ function ago(ms: number): string {
 
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }
 
 export function formatRouting(config: RoutingConfig): string {
-  const overrides = config.overrides.enabled ? `enabled (${config.overrides.sources.join(", ")}; from ${config.overrides.trustedNetworks.join(", ") || "nowhere"})` : "disabled";
+  const overrides = config.overrides.enabled
+    ? `enabled (${config.overrides.sources.join(", ")}; from ${config.overrides.trustedNetworks.join(", ") || "nowhere"})`
+    : "disabled";
   return [
     `routing config v${config.version}: ${config.hubPercent}% of keys on the hub`,
     `  key:       ${config.key.sources.join(", ") || "(none)"}; fallback ${config.key.fallback}`,
@@ -57,7 +63,8 @@ export function formatRouting(config: RoutingConfig): string {
 
 export function formatInstances(view: SessionsView, now = Date.now()): string {
   const rows = view.instances.map((instance) => {
-    const version = instance.appliedVersion === view.desiredVersion ? `v${instance.appliedVersion}` : `v${instance.appliedVersion} (behind)`;
+    const version =
+      instance.appliedVersion === view.desiredVersion ? `v${instance.appliedVersion}` : `v${instance.appliedVersion} (behind)`;
     return [
       instance.instanceId,
       version,
@@ -71,7 +78,8 @@ export function formatInstances(view: SessionsView, now = Date.now()): string {
 }
 
 export function formatSessions(view: SessionsView): string {
-  const store = view.store.state === "connected" ? `${view.store.kind}, connected` : `${view.store.kind}, DEGRADED: ${view.store.reason ?? "unknown"}`;
+  const store =
+    view.store.state === "connected" ? `${view.store.kind}, connected` : `${view.store.kind}, DEGRADED: ${view.store.reason ?? "unknown"}`;
   const lines = [
     `desired config v${view.desiredVersion}, hubPercent ${view.hubPercent}%   store: ${store}`,
     `sessions: legacy ${counts(view.totals.legacy)} · hub ${counts(view.totals.hub)}`,
@@ -84,7 +92,8 @@ export function formatSessions(view: SessionsView): string {
 }
 
 export function formatDrain(view: DrainView): string {
-  const scope = view.scope === "cluster" ? `on ${view.instances.length} instance(s)` : "on this instance only (the routing store is unavailable)";
+  const scope =
+    view.scope === "cluster" ? `on ${view.instances.length} instance(s)` : "on this instance only (the routing store is unavailable)";
   return [
     `draining ${view.percent}% of ${view.backend} sessions ${scope}: about ${view.willClose} will be closed, at most ${view.pacing.stepSize} every ${view.pacing.stepMs} ms per instance`,
     table(
@@ -100,7 +109,9 @@ export function formatDiffs(entries: readonly MismatchEvidence[]): string {
   return entries
     .map((entry) => {
       const head = `${entry.at}  ${entry.kind === "ack" ? `ack ${entry.ackId ?? "?"} of ` : ""}${entry.event} on ${entry.nsp}  session ${entry.sessionId} (${entry.instanceId})`;
-      const lines = entry.diff.map((d) => `    ${d.path}: primary ${JSON.stringify(d.primary)}  shadow ${JSON.stringify(d.shadow)}${d.note ? `  (${d.note})` : ""}`);
+      const lines = entry.diff.map(
+        (d) => `    ${d.path}: primary ${JSON.stringify(d.primary)}  shadow ${JSON.stringify(d.shadow)}${d.note ? `  (${d.note})` : ""}`,
+      );
       return [head, ...lines].join("\n");
     })
     .join("\n\n");

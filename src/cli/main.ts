@@ -50,8 +50,17 @@ function usage(message: string, withHelp = false): CliError {
 
 function parsePercent(text: string | undefined, what: string, allowZero: boolean): number {
   const value = text === undefined ? NaN : Number(text.replace(/%$/, ""));
-  const ok = text !== undefined && text.trim() !== "" && Number.isFinite(value) && value <= 100 && (allowZero ? value >= 0 : value > 0) && Math.abs(value * 100 - Math.round(value * 100)) < 1e-6;
-  if (!ok) throw usage(`${what} must be a number ${allowZero ? "0" : "above 0"} to 100 with at most two decimals (got ${JSON.stringify(text ?? "")})`);
+  const ok =
+    text !== undefined &&
+    text.trim() !== "" &&
+    Number.isFinite(value) &&
+    value <= 100 &&
+    (allowZero ? value >= 0 : value > 0) &&
+    Math.abs(value * 100 - Math.round(value * 100)) < 1e-6;
+  if (!ok)
+    throw usage(
+      `${what} must be a number ${allowZero ? "0" : "above 0"} to 100 with at most two decimals (got ${JSON.stringify(text ?? "")})`,
+    );
   return value;
 }
 
@@ -61,14 +70,18 @@ function print(options: Options, json: unknown, text: string): void {
 
 async function diffs(client: AdminClient, options: Options): Promise<void> {
   const limit = options.limit === undefined ? 10 : Number(options.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw usage(`--limit must be an integer 1-1000 (got ${JSON.stringify(options.limit)})`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    throw usage(`--limit must be an integer 1-1000 (got ${JSON.stringify(options.limit)})`);
   // The evidence holds user payloads: the admin API asks for the token on this read.
   const answer = await client.request<{ entries: MismatchEvidence[] }>("GET", `/admin/shadow/diffs?limit=${limit}`, { auth: true });
   print(options, answer.body, formatDiffs(answer.body.entries));
 }
 
 async function status(client: AdminClient, options: Options): Promise<void> {
-  const [routing, sessions] = await Promise.all([client.request<RoutingConfig>("GET", "/admin/routing"), client.request<SessionsView>("GET", "/admin/sessions")]);
+  const [routing, sessions] = await Promise.all([
+    client.request<RoutingConfig>("GET", "/admin/routing"),
+    client.request<SessionsView>("GET", "/admin/sessions"),
+  ]);
   print(options, { routing: routing.body, sessions: sessions.body }, `${formatRouting(routing.body)}\n\n${formatSessions(sessions.body)}`);
 }
 
@@ -77,9 +90,20 @@ async function split(client: AdminClient, options: Options, percentText: string 
   for (let attempt = 1; ; attempt++) {
     const { body: config } = await client.request<RoutingConfig>("GET", "/admin/routing");
     try {
-      const { body: updated } = await client.request<RoutingConfig>("PUT", "/admin/routing", { body: { ...config, hubPercent }, ifMatch: config.version, auth: true });
-      const hint = hubPercent > config.hubPercent ? "\nopen sessions keep their backend; `switchyard drain legacy --percent N` moves some of them now" : "";
-      print(options, updated, `hubPercent ${config.hubPercent}% → ${updated.hubPercent}% (config v${config.version} → v${updated.version})${hint}`);
+      const { body: updated } = await client.request<RoutingConfig>("PUT", "/admin/routing", {
+        body: { ...config, hubPercent },
+        ifMatch: config.version,
+        auth: true,
+      });
+      const hint =
+        hubPercent > config.hubPercent
+          ? "\nopen sessions keep their backend; `switchyard drain legacy --percent N` moves some of them now"
+          : "";
+      print(
+        options,
+        updated,
+        `hubPercent ${config.hubPercent}% → ${updated.hubPercent}% (config v${config.version} → v${updated.version})${hint}`,
+      );
       return;
     } catch (error) {
       // Someone changed the config between our GET and PUT: read it again and retry, once.
@@ -102,9 +126,11 @@ async function rollback(client: AdminClient, options: Options): Promise<void> {
 
 async function watch(client: AdminClient, options: Options): Promise<void> {
   const intervalS = options.interval === undefined ? 2 : Number(options.interval);
-  if (!Number.isFinite(intervalS) || intervalS < 0.1 || intervalS > 3600) throw usage(`--interval must be seconds between 0.1 and 3600 (got ${JSON.stringify(options.interval)})`);
+  if (!Number.isFinite(intervalS) || intervalS < 0.1 || intervalS > 3600)
+    throw usage(`--interval must be seconds between 0.1 and 3600 (got ${JSON.stringify(options.interval)})`);
   const count = options.count === undefined ? Infinity : Number(options.count);
-  if (!(Number.isSafeInteger(count) && count > 0) && count !== Infinity) throw usage(`--count must be a positive integer (got ${JSON.stringify(options.count)})`);
+  if (!(Number.isSafeInteger(count) && count > 0) && count !== Infinity)
+    throw usage(`--count must be a positive integer (got ${JSON.stringify(options.count)})`);
   const tty = process.stdout.isTTY === true;
   let stop = false;
   process.once("SIGINT", () => {
@@ -114,7 +140,10 @@ async function watch(client: AdminClient, options: Options): Promise<void> {
   for (let round = 1; round <= count && !stop; round++) {
     let text: string;
     try {
-      const [routing, sessions] = await Promise.all([client.request<RoutingConfig>("GET", "/admin/routing"), client.request<SessionsView>("GET", "/admin/sessions")]);
+      const [routing, sessions] = await Promise.all([
+        client.request<RoutingConfig>("GET", "/admin/routing"),
+        client.request<SessionsView>("GET", "/admin/sessions"),
+      ]);
       const { body: view } = sessions;
       const store = view.store.state === "connected" ? view.store.kind : `${view.store.kind} DEGRADED (${view.store.reason ?? "?"})`;
       text =

@@ -44,7 +44,13 @@ export function object(value: unknown, path: string, allowed: readonly string[],
 
 /** A number 0-100 with at most two decimals (one routing bucket is 0.01 %), normalised to exactly that. */
 export function percent(value: unknown, path: string, problems: Problems): number | undefined {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 100 || Math.abs(value * 100 - Math.round(value * 100)) > 1e-6) {
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    value > 100 ||
+    Math.abs(value * 100 - Math.round(value * 100)) > 1e-6
+  ) {
     return problems.add(path, `must be a number 0-100 with at most two decimals (got ${describe(value)})`);
   }
   return Math.round(value * 100) / 100;
@@ -65,7 +71,12 @@ export function boolean(value: unknown, path: string, problems: Problems): boole
 export function string(value: unknown, path: string, minLength: number, maxLength: number, problems: Problems): string | undefined {
   if (typeof value !== "string") return problems.add(path, `must be a string (got ${describe(value)})`);
   if (value.length < minLength || value.length > maxLength) {
-    return problems.add(path, minLength === maxLength ? `must be ${minLength} characters long` : `must be ${minLength}-${maxLength} characters long (got ${value.length})`);
+    return problems.add(
+      path,
+      minLength === maxLength
+        ? `must be ${minLength} characters long`
+        : `must be ${minLength}-${maxLength} characters long (got ${value.length})`,
+    );
   }
   return value;
 }
@@ -74,7 +85,13 @@ export function string(value: unknown, path: string, minLength: number, maxLengt
  * An array of at most `maxItems` items, each checked by `item` (which records its own problems and
  * returns undefined when invalid). Returns only the valid items; callers look at `problems` to know.
  */
-export function array<T>(value: unknown, path: string, maxItems: number, problems: Problems, item: (value: unknown, path: string) => T | undefined): T[] | undefined {
+export function array<T>(
+  value: unknown,
+  path: string,
+  maxItems: number,
+  problems: Problems,
+  item: (value: unknown, path: string) => T | undefined,
+): T[] | undefined {
   if (!Array.isArray(value)) return problems.add(path, `must be an array (got ${describe(value)})`);
   if (value.length > maxItems) return problems.add(path, `must have at most ${maxItems} entries (got ${value.length})`);
   const items: T[] = [];
@@ -89,7 +106,12 @@ export function array<T>(value: unknown, path: string, maxItems: number, problem
  * Reports repeated entries as problems naming both positions. Works on the raw array so that positions
  * are the document's even when invalid entries were dropped; entries `keyOf` maps to undefined are skipped.
  */
-export function noDuplicates(raw: unknown, path: string, problems: Problems, keyOf: (item: unknown) => string | undefined = (item) => (typeof item === "string" ? item : undefined)): void {
+export function noDuplicates(
+  raw: unknown,
+  path: string,
+  problems: Problems,
+  keyOf: (item: unknown) => string | undefined = (item) => (typeof item === "string" ? item : undefined),
+): void {
   if (!Array.isArray(raw)) return;
   const first = new Map<string, number>();
   raw.forEach((item, index) => {

@@ -52,11 +52,17 @@ export interface RoutingConfig {
   readonly shadow: ShadowConfig;
 }
 
-export type RoutingConfigResult = { readonly ok: true; readonly config: RoutingConfig } | { readonly ok: false; readonly problems: readonly string[] };
+export type RoutingConfigResult =
+  | { readonly ok: true; readonly config: RoutingConfig }
+  | { readonly ok: false; readonly problems: readonly string[] };
 
 export const DEFAULT_KEY_SOURCES: readonly string[] = Object.freeze(["query:userId", "header:x-user-id", "cookie:uid", "auth:userId"]);
 export const DEFAULT_SALT = "switchyard-v1";
-export const DEFAULT_OVERRIDE_SOURCES: readonly string[] = Object.freeze(["header:x-switchyard-backend", "cookie:switchyard-backend", "query:switchyard-backend"]);
+export const DEFAULT_OVERRIDE_SOURCES: readonly string[] = Object.freeze([
+  "header:x-switchyard-backend",
+  "cookie:switchyard-backend",
+  "query:switchyard-backend",
+]);
 export const DEFAULT_TRUSTED_NETWORKS: readonly string[] = Object.freeze(["127.0.0.0/8", "::1/128"]);
 
 /** Everything on legacy: what an instance routes on before any document was stored. */
@@ -102,7 +108,9 @@ function sources(value: unknown, path: string, allowed: readonly KeySourceKind[]
     const parsed = parseKeySource(spec, allowed);
     return typeof parsed === "string" ? problems.add(itemPath, parsed) : spec;
   });
-  noDuplicates(value, path, problems, (item) => (typeof item !== "string" ? undefined : item.startsWith("header:") ? item.toLowerCase() : item));
+  noDuplicates(value, path, problems, (item) =>
+    typeof item !== "string" ? undefined : item.startsWith("header:") ? item.toLowerCase() : item,
+  );
   return list;
 }
 
@@ -111,10 +119,15 @@ function keySection(value: unknown, problems: Problems): RoutingConfig["key"] | 
   if (value === undefined) return defaults;
   const raw = object(value, "key", KEY_KEYS, problems);
   if (raw === undefined) return undefined;
-  const list = raw.sources === undefined ? [...defaults.sources] : sources(raw.sources, "key.sources", ["query", "header", "cookie", "auth", "address"], problems);
+  const list =
+    raw.sources === undefined
+      ? [...defaults.sources]
+      : sources(raw.sources, "key.sources", ["query", "header", "cookie", "auth", "address"], problems);
   let fallback: KeyFallback | undefined = defaults.fallback;
   if (raw.fallback !== undefined) {
-    fallback = FALLBACKS.includes(raw.fallback as KeyFallback) ? (raw.fallback as KeyFallback) : problems.add("key.fallback", `must be one of ${FALLBACKS.join(", ")} (got ${describe(raw.fallback)})`);
+    fallback = FALLBACKS.includes(raw.fallback as KeyFallback)
+      ? (raw.fallback as KeyFallback)
+      : problems.add("key.fallback", `must be one of ${FALLBACKS.join(", ")} (got ${describe(raw.fallback)})`);
   }
   const salt = raw.salt === undefined ? defaults.salt : string(raw.salt, "key.salt", 0, 256, problems);
   if (list === undefined || fallback === undefined || salt === undefined) return undefined;
@@ -127,7 +140,8 @@ function overridesSection(value: unknown, problems: Problems): RoutingConfig["ov
   const raw = object(value, "overrides", OVERRIDE_KEYS, problems);
   if (raw === undefined) return undefined;
   const enabled = raw.enabled === undefined ? defaults.enabled : boolean(raw.enabled, "overrides.enabled", problems);
-  const list = raw.sources === undefined ? [...defaults.sources] : sources(raw.sources, "overrides.sources", ["query", "header", "cookie"], problems);
+  const list =
+    raw.sources === undefined ? [...defaults.sources] : sources(raw.sources, "overrides.sources", ["query", "header", "cookie"], problems);
   const networks =
     raw.trustedNetworks === undefined
       ? [...defaults.trustedNetworks]
@@ -145,7 +159,9 @@ function listsSection(value: unknown, problems: Problems): RoutingConfig["lists"
   if (raw === undefined) return undefined;
   const keys = (field: "alwaysHub" | "neverHub"): string[] | undefined => {
     if (raw[field] === undefined) return [];
-    const list = array(raw[field], `lists.${field}`, MAX_LIST_ENTRIES, problems, (item, itemPath) => string(item, itemPath, 1, MAX_KEY_LENGTH, problems));
+    const list = array(raw[field], `lists.${field}`, MAX_LIST_ENTRIES, problems, (item, itemPath) =>
+      string(item, itemPath, 1, MAX_KEY_LENGTH, problems),
+    );
     noDuplicates(raw[field], `lists.${field}`, problems);
     return list;
   };
@@ -165,12 +181,23 @@ export function validateRoutingConfig(input: unknown): RoutingConfigResult {
   const raw = object(input, "", TOP_KEYS, problems);
   if (raw === undefined) return { ok: false, problems: Object.freeze(problems.list) };
   const version = raw.version === undefined ? 0 : integer(raw.version, "version", 0, Number.MAX_SAFE_INTEGER, problems);
-  const hubPercent = raw.hubPercent === undefined ? problems.add("hubPercent", "is required (a number 0-100 with at most two decimals)") : percent(raw.hubPercent, "hubPercent", problems);
+  const hubPercent =
+    raw.hubPercent === undefined
+      ? problems.add("hubPercent", "is required (a number 0-100 with at most two decimals)")
+      : percent(raw.hubPercent, "hubPercent", problems);
   const key = keySection(raw.key, problems);
   const overrides = overridesSection(raw.overrides, problems);
   const lists = listsSection(raw.lists, problems);
   const shadow = validateShadowConfig(raw.shadow, "shadow", problems);
-  if (!problems.empty || version === undefined || hubPercent === undefined || key === undefined || overrides === undefined || lists === undefined || shadow === undefined) {
+  if (
+    !problems.empty ||
+    version === undefined ||
+    hubPercent === undefined ||
+    key === undefined ||
+    overrides === undefined ||
+    lists === undefined ||
+    shadow === undefined
+  ) {
     return { ok: false, problems: Object.freeze(problems.list) };
   }
   // A fresh copy: the frozen config shares nothing with the caller's objects.

@@ -19,7 +19,7 @@
  * Dot paths: segments separated by ".", each a property name or array index; "*" matches every key or
  * index at its level. The empty path is not allowed (to ignore the whole argument, don't shadow the event).
  */
-import { Problems, array, deepFreeze, integer, join, noDuplicates, object, percent, string } from "./config-checks.js";
+import { type Problems, array, deepFreeze, integer, join, noDuplicates, object, percent, string } from "./config-checks.js";
 
 export interface ShadowRule {
   readonly event: string;
@@ -58,7 +58,8 @@ export function parseDotPath(path: string): string[] | undefined {
 function dotPath(value: unknown, path: string, problems: Problems): string | undefined {
   const text = string(value, path, 1, 256, problems);
   if (text === undefined) return undefined;
-  if (parseDotPath(text) === undefined) return problems.add(path, `must be a dot path such as "user.lastSeen" or "items.*.id" (got ${JSON.stringify(text)})`);
+  if (parseDotPath(text) === undefined)
+    return problems.add(path, `must be a dot path such as "user.lastSeen" or "items.*.id" (got ${JSON.stringify(text)})`);
   return text;
 }
 
@@ -76,18 +77,28 @@ function rule(value: unknown, path: string, problems: Problems): ShadowRule | un
   let namespace: string | undefined;
   if (raw.namespace !== undefined) {
     namespace = string(raw.namespace, join(path, "namespace"), 1, 256, problems);
-    if (namespace !== undefined && !namespace.startsWith("/")) namespace = problems.add(join(path, "namespace"), `must start with "/" (got ${JSON.stringify(namespace)})`);
+    if (namespace !== undefined && !namespace.startsWith("/"))
+      namespace = problems.add(join(path, "namespace"), `must start with "/" (got ${JSON.stringify(namespace)})`);
   }
   const ignore = raw.ignore === undefined ? [] : paths(raw.ignore, join(path, "ignore"), problems);
   let tolerance: number | undefined = 0;
   if (raw.tolerance !== undefined) {
-    tolerance = typeof raw.tolerance === "number" && Number.isFinite(raw.tolerance) && raw.tolerance >= 0 ? raw.tolerance : problems.add(join(path, "tolerance"), "must be a number >= 0");
+    tolerance =
+      typeof raw.tolerance === "number" && Number.isFinite(raw.tolerance) && raw.tolerance >= 0
+        ? raw.tolerance
+        : problems.add(join(path, "tolerance"), "must be a number >= 0");
   }
   let unordered: boolean | string[] | undefined = false;
   if (raw.unordered !== undefined) {
-    unordered = typeof raw.unordered === "boolean" ? raw.unordered : Array.isArray(raw.unordered) ? paths(raw.unordered, join(path, "unordered"), problems) : problems.add(join(path, "unordered"), "must be true, false or a list of dot paths");
+    unordered =
+      typeof raw.unordered === "boolean"
+        ? raw.unordered
+        : Array.isArray(raw.unordered)
+          ? paths(raw.unordered, join(path, "unordered"), problems)
+          : problems.add(join(path, "unordered"), "must be true, false or a list of dot paths");
   }
-  if (problems.list.length > before || event === undefined || ignore === undefined || tolerance === undefined || unordered === undefined) return undefined;
+  if (problems.list.length > before || event === undefined || ignore === undefined || tolerance === undefined || unordered === undefined)
+    return undefined;
   return namespace === undefined ? { event, ignore, tolerance, unordered } : { event, namespace, ignore, tolerance, unordered };
 }
 
@@ -97,12 +108,19 @@ export function validateShadowConfig(value: unknown, path: string, problems: Pro
   const raw = object(value, path, SHADOW_KEYS, problems);
   if (raw === undefined) return undefined;
   const shadowPercent = raw.percent === undefined ? SHADOW_DEFAULTS.percent : percent(raw.percent, join(path, "percent"), problems);
-  const windowMs = raw.windowMs === undefined ? SHADOW_DEFAULTS.windowMs : integer(raw.windowMs, join(path, "windowMs"), 1, MAX_WINDOW_MS, problems);
-  const maxPending = raw.maxPending === undefined ? SHADOW_DEFAULTS.maxPending : integer(raw.maxPending, join(path, "maxPending"), 1, MAX_PENDING, problems);
-  const rules = raw.rules === undefined ? [] : array(raw.rules, join(path, "rules"), MAX_RULES, problems, (item, itemPath) => rule(item, itemPath, problems));
+  const windowMs =
+    raw.windowMs === undefined ? SHADOW_DEFAULTS.windowMs : integer(raw.windowMs, join(path, "windowMs"), 1, MAX_WINDOW_MS, problems);
+  const maxPending =
+    raw.maxPending === undefined ? SHADOW_DEFAULTS.maxPending : integer(raw.maxPending, join(path, "maxPending"), 1, MAX_PENDING, problems);
+  const rules =
+    raw.rules === undefined
+      ? []
+      : array(raw.rules, join(path, "rules"), MAX_RULES, problems, (item, itemPath) => rule(item, itemPath, problems));
   noDuplicates(raw.rules, join(path, "rules"), problems, (item) => {
     const candidate = item as Partial<ShadowRule> | null;
-    return candidate !== null && typeof candidate === "object" && typeof candidate.event === "string" ? `${String(candidate.namespace ?? "*")} ${candidate.event}` : undefined;
+    return candidate !== null && typeof candidate === "object" && typeof candidate.event === "string"
+      ? `${String(candidate.namespace ?? "*")} ${candidate.event}`
+      : undefined;
   });
   if (shadowPercent === undefined || windowMs === undefined || maxPending === undefined || rules === undefined) return undefined;
   return { percent: shadowPercent, windowMs, maxPending, rules };

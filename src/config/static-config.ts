@@ -8,7 +8,16 @@ import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { SwitchyardError } from "../errors.js";
 import type { RoutingConfig } from "./routing-config.js";
-import { SETTINGS, SettingError, type LegacyMode, type LogLevel, type RawValue, type SameSite, type SettingName, type SettingSpec } from "./settings.js";
+import {
+  SETTINGS,
+  SettingError,
+  type LegacyMode,
+  type LogLevel,
+  type RawValue,
+  type SameSite,
+  type SettingName,
+  type SettingSpec,
+} from "./settings.js";
 
 export interface HandshakeOverrides {
   readonly pingIntervalMs: number | undefined;
@@ -74,7 +83,10 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", `SWITCHYARD_CONFIG: ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(error as Error).message})`);
+    throw new SwitchyardError(
+      "SWY_ERR_CONFIG_INVALID",
+      `SWITCHYARD_CONFIG: ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(error as Error).message})`,
+    );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", `SWITCHYARD_CONFIG: ${file} must hold an object of settings`);
@@ -126,7 +138,8 @@ export function loadStaticConfig(env: Environment = process.env): StaticConfig {
   const v = values as Values;
   if (v.PORT !== undefined && v.PORT !== 0 && v.PORT === v.OPS_PORT) problems.push(`OPS_PORT must differ from PORT (both ${v.PORT})`);
   if (v.CLIENT_BUFFER_HIGH_WATER! > v.CLIENT_BUFFER_LIMIT!) problems.push("CLIENT_BUFFER_HIGH_WATER must not exceed CLIENT_BUFFER_LIMIT");
-  if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!) problems.push("UPSTREAM_BUFFER_HIGH_WATER must not exceed UPSTREAM_BUFFER_LIMIT");
+  if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!)
+    problems.push("UPSTREAM_BUFFER_HIGH_WATER must not exceed UPSTREAM_BUFFER_LIMIT");
   if (problems.length > 0) {
     throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", problems.join("; "));
   }
@@ -156,8 +169,12 @@ function buildConfig(v: Values): StaticConfig {
     cors:
       corsOrigin === undefined || corsOrigin.length === 0
         ? undefined
-        : Object.freeze({ origin: corsOrigin.includes("*") ? ("*" as const) : Object.freeze([...corsOrigin]) as string[], credentials: v.CORS_CREDENTIALS! }),
-    cookie: v.COOKIE_NAME === undefined ? undefined : Object.freeze({ name: v.COOKIE_NAME, path: v.COOKIE_PATH!, sameSite: v.COOKIE_SAME_SITE! }),
+        : Object.freeze({
+            origin: corsOrigin.includes("*") ? ("*" as const) : (Object.freeze([...corsOrigin]) as string[]),
+            credentials: v.CORS_CREDENTIALS!,
+          }),
+    cookie:
+      v.COOKIE_NAME === undefined ? undefined : Object.freeze({ name: v.COOKIE_NAME, path: v.COOKIE_PATH!, sameSite: v.COOKIE_SAME_SITE! }),
     trustProxy: v.TRUST_PROXY!,
     forwardHeaders: Object.freeze((v.FORWARD_HEADERS ?? []).map((h) => h.toLowerCase())),
     upstreamConnectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS!,

@@ -11,7 +11,8 @@ import type { Limits } from "../config/static-config.js";
 import { errorCodeOf, type ErrorCode } from "../errors.js";
 import { InboundPacketStream } from "../protocol/packet-stream.js";
 import { PACKET_TYPE } from "../protocol/socketio.js";
-import { PACKET_EVENTS, publish, type Backend, type ClientTransport, type PacketEvent, type SessionCloseReason } from "../telemetry/events.js";
+import { PACKET_EVENTS, publish, type PacketEvent } from "../telemetry/events.js";
+import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
 
@@ -76,7 +77,8 @@ export class ClientSession implements UpstreamSink {
     socket.on("drain", this.onClientDrain);
     socket.once("close", this.onClientClose);
     socket.on("upgrade", () => {
-      if (this.backend !== undefined) publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
+      if (this.backend !== undefined)
+        publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
     });
     if (typeof bound === "function") {
       this.state = "routing";

@@ -35,8 +35,10 @@ export function createEngine(config: StaticConfig, handshake: HandshakeValues): 
     allowEIO3: true,
     perMessageDeflate: false,
   };
-  if (config.cors !== undefined) options.cors = { origin: config.cors.origin === "*" ? "*" : [...config.cors.origin], credentials: config.cors.credentials };
-  if (config.cookie !== undefined) options.cookie = { name: config.cookie.name, path: config.cookie.path, httpOnly: true, sameSite: config.cookie.sameSite };
+  if (config.cors !== undefined)
+    options.cors = { origin: config.cors.origin === "*" ? "*" : [...config.cors.origin], credentials: config.cors.credentials };
+  if (config.cookie !== undefined)
+    options.cookie = { name: config.cookie.name, path: config.cookie.path, httpOnly: true, sameSite: config.cookie.sameSite };
   return new EngineServer(options);
 }
 

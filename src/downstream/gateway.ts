@@ -19,7 +19,8 @@ import { LegacyProxy, writeJsonError, writeUpgradeError } from "../passthrough/l
 import { OwnerForwarder } from "../passthrough/owner-forwarder.js";
 import { PipeSessions } from "../passthrough/pipe-sessions.js";
 import { isDeferred, type Route, type RouteDecider, type RouteInput } from "../routing/route.js";
-import { publish, type Backend, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
+import { publish } from "../telemetry/events.js";
+import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
 import { clientContextOf, type ClientContext } from "../upstream/client-context.js";
 import { generateSessionId } from "../upstream/hub-upstream.js";
 import type { UpstreamConnector } from "../upstream/upstream-connector.js";
@@ -114,7 +115,10 @@ export class Gateway {
   }
 
   sessionCounts(): Record<Backend, Record<ClientTransport, number>> {
-    const counts: Record<Backend, Record<ClientTransport, number>> = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
+    const counts: Record<Backend, Record<ClientTransport, number>> = {
+      legacy: { polling: 0, websocket: 0 },
+      hub: { polling: 0, websocket: 0 },
+    };
     for (const session of this.sessions.values()) if (session.backend !== undefined) counts[session.backend][session.transport]++;
     const piped = this.pipes.countByTransport();
     counts.legacy.polling += piped.polling;
@@ -173,7 +177,9 @@ export class Gateway {
     this.engine.close();
     this.forwarder.close();
     let done = false;
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve())).then(() => void (done = true));
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve())).then(() => {
+      done = true;
+    });
     // Idle keep-alive connections go now; busy ones (a long poll about to carry its close packet) may finish.
     const deadline = Date.now() + graceMs;
     while (!done && Date.now() < deadline) {
@@ -191,7 +197,7 @@ export class Gateway {
     const url = req.url ?? "/";
     const path = this.config.socketIoPath;
     // Exact path only: anything else under it (the client bundle /socket.io/socket.io.js) is the legacy app's.
-    return url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63 /* ? */);
+    return url.startsWith(path) && (url.length === path.length || url.charCodeAt(path.length) === 63) /* ? */;
   }
 
   /**
@@ -213,16 +219,26 @@ export class Gateway {
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleRequest(req, res);
-      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid)) this.pipes.request(req, res, sid);
-      else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.request(req, res, sid) : this.forwarder.web(req, res, owner)));
+      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid))
+        this.pipes.request(req, res, sid);
+      else
+        void this.routeToOwner(sid, (owner) =>
+          owner === undefined ? this.pipes.request(req, res, sid) : this.forwarder.web(req, res, owner),
+        );
       return;
     }
-    void this.handshake(req, search, query, {
-      pipe: () => this.pipes.handshakeHttp(req, res),
-      engine: () => this.engine.handleRequest(req, res),
-      refuse: (status, error) => writeJsonError(res, status, error),
-      gone: () => res.destroyed,
-    }, "polling");
+    void this.handshake(
+      req,
+      search,
+      query,
+      {
+        pipe: () => this.pipes.handshakeHttp(req, res),
+        engine: () => this.engine.handleRequest(req, res),
+        refuse: (status, error) => writeJsonError(res, status, error),
+        gone: () => res.destroyed,
+      },
+      "polling",
+    );
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -235,16 +251,32 @@ export class Gateway {
     const sid = query.sid;
     if (sid !== undefined) {
       if (hasEngineSession(this.engine, sid)) this.engine.handleUpgrade(req, socket, head);
-      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid)) this.pipes.upgrade(req, socket, head, sid);
-      else void this.routeToOwner(sid, (owner) => (owner === undefined ? this.pipes.upgrade(req, socket, head, sid) : this.forwarder.ws(req, socket, head, owner)));
+      else if (this.pipes.has(sid) || OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid))
+        this.pipes.upgrade(req, socket, head, sid);
+      else
+        void this.routeToOwner(sid, (owner) =>
+          owner === undefined ? this.pipes.upgrade(req, socket, head, sid) : this.forwarder.ws(req, socket, head, owner),
+        );
       return;
     }
-    void this.handshake(req, search, query, {
-      pipe: () => this.pipes.handshakeWs(req, socket, head),
-      engine: () => this.engine.handleUpgrade(req, socket, head),
-      refuse: (status, error) => writeUpgradeError(socket, status, status === 503 ? "Service Unavailable" : status === 504 ? "Gateway Timeout" : "Bad Gateway", error),
-      gone: () => socket.destroyed,
-    }, "websocket");
+    void this.handshake(
+      req,
+      search,
+      query,
+      {
+        pipe: () => this.pipes.handshakeWs(req, socket, head),
+        engine: () => this.engine.handleUpgrade(req, socket, head),
+        refuse: (status, error) =>
+          writeUpgradeError(
+            socket,
+            status,
+            status === 503 ? "Service Unavailable" : status === 504 ? "Gateway Timeout" : "Bad Gateway",
+            error,
+          ),
+        gone: () => socket.destroyed,
+      },
+      "websocket",
+    );
   }
 
   private async handshake(
@@ -266,7 +298,12 @@ export class Gateway {
     }
     const context = clientContextOf(req, { trustProxy: this.config.trustProxy, extraHeaders: this.config.forwardHeaders }, search);
     // Routing reads each parameter's last value, as engine.io does (`_query`).
-    const input: RouteInput = { query: new URLSearchParams(query), headers: req.headers, remoteAddress: this.routingAddress(req, context), eio: context.eio };
+    const input: RouteInput = {
+      query: new URLSearchParams(query),
+      headers: req.headers,
+      remoteAddress: this.routingAddress(req, context),
+      eio: context.eio,
+    };
     const verdict = this.deps.router.decideAtHandshake(input);
     if (isDeferred(verdict)) {
       // The route waits for the first CONNECT's auth: engine.io answers now, with an id of our own.

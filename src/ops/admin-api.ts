@@ -16,7 +16,7 @@ import type { Logger } from "pino";
 import { RoutingConfigError, type RoutingConfig } from "../config/routing-config.js";
 import { isSwitchyardError } from "../errors.js";
 import { RoutingConflictError, type DrainDelivery, type RoutingStore, type RoutingUpdate } from "../store/routing-store.js";
-import type { Backend } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import { AdminHttpError, actorOf, authenticate, expectedVersionOf, readJsonBody, sendError } from "./admin-http.js";
 import { DrainRunner, drainTarget, totalOf, type DrainPacing, type GatewayControl } from "./drain-runner.js";
 import { sendJson, type OpsHandler, type OpsServer, type ReadinessCheck } from "./ops-server.js";
@@ -56,7 +56,10 @@ function etagOf(config: RoutingConfig): Record<string, string> {
 function respondError(res: ServerResponse, error: unknown): void {
   if (error instanceof AdminHttpError) return sendError(res, error.status, error.code, error.message, error.extra, error.headers);
   if (error instanceof RoutingConfigError) return sendError(res, 400, error.code, error.message, { problems: error.problems });
-  if (error instanceof RoutingConflictError) return sendError(res, 409, error.code, `${error.message}; GET /admin/routing and retry with If-Match: ${error.currentVersion}`, { currentVersion: error.currentVersion });
+  if (error instanceof RoutingConflictError)
+    return sendError(res, 409, error.code, `${error.message}; GET /admin/routing and retry with If-Match: ${error.currentVersion}`, {
+      currentVersion: error.currentVersion,
+    });
   if (isSwitchyardError(error) && error.code === "SWY_ERR_STORE_UNAVAILABLE") return sendError(res, 503, error.code, error.message);
   throw error;
 }
@@ -64,19 +67,31 @@ function respondError(res: ServerResponse, error: unknown): void {
 function limitOf(url: URL): number {
   const text = url.searchParams.get("limit") ?? "50";
   const limit = Number(text);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `limit: must be an integer 1-1000 (got ${JSON.stringify(text)})`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `limit: must be an integer 1-1000 (got ${JSON.stringify(text)})`);
   return limit;
 }
 
 function parseDrainBody(body: unknown): { backend: Backend; percent: number } {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", 'send {"backend": "hub"|"legacy", "percent": N}');
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", 'send {"backend": "hub"|"legacy", "percent": N}');
   const record = body as Record<string, unknown>;
   const unknown = Object.keys(record).filter((key) => !DRAIN_KEYS.includes(key));
-  if (unknown.length > 0) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `unknown key ${unknown.join(", ")} (allowed: ${DRAIN_KEYS.join(", ")})`);
-  if (record.backend !== "hub" && record.backend !== "legacy") throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `backend: must be "hub" or "legacy" (got ${JSON.stringify(record.backend) ?? "nothing"})`);
+  if (unknown.length > 0)
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `unknown key ${unknown.join(", ")} (allowed: ${DRAIN_KEYS.join(", ")})`);
+  if (record.backend !== "hub" && record.backend !== "legacy")
+    throw new AdminHttpError(
+      400,
+      "SWY_ERR_ADMIN_BAD_REQUEST",
+      `backend: must be "hub" or "legacy" (got ${JSON.stringify(record.backend) ?? "nothing"})`,
+    );
   const percent = record.percent ?? 100;
   if (typeof percent !== "number" || !Number.isFinite(percent) || percent <= 0 || percent > 100) {
-    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `percent: must be a number greater than 0 and at most 100 (got ${JSON.stringify(percent)})`);
+    throw new AdminHttpError(
+      400,
+      "SWY_ERR_ADMIN_BAD_REQUEST",
+      `percent: must be a number greater than 0 and at most 100 (got ${JSON.stringify(percent)})`,
+    );
   }
   return { backend: record.backend, percent };
 }
@@ -105,7 +120,8 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
     const { command } = delivery;
     const local = drains.progressOf(command.id);
     const instances = (await store.instances()).map((instance) => {
-      if (instance.instanceId === store.instanceId) return { instanceId: instance.instanceId, sessions: local?.sessions ?? 0, willClose: local?.target ?? 0 };
+      if (instance.instanceId === store.instanceId)
+        return { instanceId: instance.instanceId, sessions: local?.sessions ?? 0, willClose: local?.target ?? 0 };
       // Other instances plan their own drain from their own counts; their last heartbeat gives an estimate.
       const sessions = totalOf(instance.sessions[command.backend]);
       return { instanceId: instance.instanceId, sessions, willClose: drainTarget(sessions, command.percent) };
@@ -121,73 +137,120 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
     };
   };
 
-  ops.route("GET", "/admin/routing", handle(async (_req, res) => {
-    const config = store.current();
-    sendJson(res, 200, config, { ...etagOf(config), "x-switchyard-store": store.health().state });
-  }));
+  ops.route(
+    "GET",
+    "/admin/routing",
+    handle(async (_req, res) => {
+      const config = store.current();
+      sendJson(res, 200, config, { ...etagOf(config), "x-switchyard-store": store.health().state });
+    }),
+  );
 
-  ops.route("PUT", "/admin/routing", handle(async (req, res) => {
-    const identity = authenticate(req, adminToken);
-    const expected = expectedVersionOf(req);
-    const document = await readJsonBody(req, res, maxBody);
-    const update = await store.update(document, expected);
-    await store.audit({ action: "routing.update", changes: update.changes.length > 0 ? update.changes : ["no change"], version: update.config.version, actor: actorOf(req, identity) });
-    sendJson(res, 200, update.config, etagOf(update.config));
-  }));
+  ops.route(
+    "PUT",
+    "/admin/routing",
+    handle(async (req, res) => {
+      const identity = authenticate(req, adminToken);
+      const expected = expectedVersionOf(req);
+      const document = await readJsonBody(req, res, maxBody);
+      const update = await store.update(document, expected);
+      await store.audit({
+        action: "routing.update",
+        changes: update.changes.length > 0 ? update.changes : ["no change"],
+        version: update.config.version,
+        actor: actorOf(req, identity),
+      });
+      sendJson(res, 200, update.config, etagOf(update.config));
+    }),
+  );
 
-  ops.route("POST", "/admin/drain", handle(async (req, res) => {
-    const identity = authenticate(req, adminToken);
-    const { backend, percent } = parseDrainBody(await readJsonBody(req, res, maxBody));
-    const answer = await drainAnswer(await store.publishDrain(backend, percent));
-    await store.audit({ action: "drain", changes: [`drain ${backend} ${percent}% (${answer.scope}, ~${answer.willClose} sessions)`], actor: actorOf(req, identity) });
-    sendJson(res, 202, answer);
-  }));
+  ops.route(
+    "POST",
+    "/admin/drain",
+    handle(async (req, res) => {
+      const identity = authenticate(req, adminToken);
+      const { backend, percent } = parseDrainBody(await readJsonBody(req, res, maxBody));
+      const answer = await drainAnswer(await store.publishDrain(backend, percent));
+      await store.audit({
+        action: "drain",
+        changes: [`drain ${backend} ${percent}% (${answer.scope}, ~${answer.willClose} sessions)`],
+        actor: actorOf(req, identity),
+      });
+      sendJson(res, 202, answer);
+    }),
+  );
 
-  ops.route("POST", "/admin/rollback", handle(async (req, res) => {
-    const identity = authenticate(req, adminToken);
-    req.resume();
-    let update: RoutingUpdate | undefined;
-    let config = await store.refresh();
-    for (let attempt = 1; config.hubPercent !== 0; attempt++) {
-      try {
-        update = await store.update({ ...config, hubPercent: 0 }, config.version);
-        config = update.config;
-      } catch (error) {
-        // Someone else changed the config meanwhile: roll back on top of their version.
-        if (!(error instanceof RoutingConflictError) || attempt >= ROLLBACK_ATTEMPTS) throw error;
-        config = await store.refresh();
+  ops.route(
+    "POST",
+    "/admin/rollback",
+    handle(async (req, res) => {
+      const identity = authenticate(req, adminToken);
+      req.resume();
+      let update: RoutingUpdate | undefined;
+      let config = await store.refresh();
+      for (let attempt = 1; config.hubPercent !== 0; attempt++) {
+        try {
+          update = await store.update({ ...config, hubPercent: 0 }, config.version);
+          config = update.config;
+        } catch (error) {
+          // Someone else changed the config meanwhile: roll back on top of their version.
+          if (!(error instanceof RoutingConflictError) || attempt >= ROLLBACK_ATTEMPTS) throw error;
+          config = await store.refresh();
+        }
       }
-    }
-    const drain = await drainAnswer(await store.publishDrain("hub", 100));
-    const changes = [...(update?.changes ?? ["hubPercent was already 0"]), `drain hub 100% (${drain.scope}, ~${drain.willClose} sessions)`];
-    await store.audit({ action: "rollback", changes, version: config.version, actor: actorOf(req, identity) });
-    sendJson(res, 200, { config, drain }, etagOf(config));
-  }));
+      const drain = await drainAnswer(await store.publishDrain("hub", 100));
+      const changes = [
+        ...(update?.changes ?? ["hubPercent was already 0"]),
+        `drain hub 100% (${drain.scope}, ~${drain.willClose} sessions)`,
+      ];
+      await store.audit({ action: "rollback", changes, version: config.version, actor: actorOf(req, identity) });
+      sendJson(res, 200, { config, drain }, etagOf(config));
+    }),
+  );
 
-  ops.route("GET", "/admin/sessions", handle(async (_req, res) => {
-    const now = Date.now();
-    const instances = (await store.instances()).map((instance) => ({ ...instance, stale: now - instance.lastSeen > STALE_AFTER_MS }));
-    const totals = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
-    for (const instance of instances) {
-      if (instance.stale) continue;
-      for (const backend of ["legacy", "hub"] as const) {
-        totals[backend].polling += instance.sessions[backend].polling;
-        totals[backend].websocket += instance.sessions[backend].websocket;
+  ops.route(
+    "GET",
+    "/admin/sessions",
+    handle(async (_req, res) => {
+      const now = Date.now();
+      const instances = (await store.instances()).map((instance) => ({ ...instance, stale: now - instance.lastSeen > STALE_AFTER_MS }));
+      const totals = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
+      for (const instance of instances) {
+        if (instance.stale) continue;
+        for (const backend of ["legacy", "hub"] as const) {
+          totals[backend].polling += instance.sessions[backend].polling;
+          totals[backend].websocket += instance.sessions[backend].websocket;
+        }
       }
-    }
-    const desiredVersion = Math.max(store.current().version, ...instances.map((instance) => instance.appliedVersion));
-    sendJson(res, 200, { desiredVersion, hubPercent: store.current().hubPercent, store: { kind: store.kind, ...store.health() }, totals, instances, drains: drains.list() });
-  }));
+      const desiredVersion = Math.max(store.current().version, ...instances.map((instance) => instance.appliedVersion));
+      sendJson(res, 200, {
+        desiredVersion,
+        hubPercent: store.current().hubPercent,
+        store: { kind: store.kind, ...store.health() },
+        totals,
+        instances,
+        drains: drains.list(),
+      });
+    }),
+  );
 
-  ops.route("GET", "/admin/audit", handle(async (_req, res, url) => {
-    sendJson(res, 200, { entries: await store.recentAudit(limitOf(url)) });
-  }));
+  ops.route(
+    "GET",
+    "/admin/audit",
+    handle(async (_req, res, url) => {
+      sendJson(res, 200, { entries: await store.recentAudit(limitOf(url)) });
+    }),
+  );
 
-  ops.route("GET", "/admin/shadow/diffs", handle(async (req, res, url) => {
-    authenticate(req, adminToken);
-    const limit = limitOf(url);
-    sendJson(res, 200, { entries: (await options.shadowEvidence?.recent(limit)) ?? [] });
-  }));
+  ops.route(
+    "GET",
+    "/admin/shadow/diffs",
+    handle(async (req, res, url) => {
+      authenticate(req, adminToken);
+      const limit = limitOf(url);
+      sendJson(res, 200, { entries: (await options.shadowEvidence?.recent(limit)) ?? [] });
+    }),
+  );
 
   log.debug({ mutations: adminToken === undefined ? "disabled" : "enabled" }, "admin API registered");
   return {

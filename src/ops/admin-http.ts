@@ -21,7 +21,14 @@ export class AdminHttpError extends SwitchyardError {
   }
 }
 
-export function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { code, message, ...extra }, headers);
 }
 
@@ -48,7 +55,13 @@ export function authenticate(req: IncomingMessage, adminToken: string | undefine
   const given = match?.[1] ?? "";
   const ok = timingSafeEqual(sha256(given), sha256(adminToken));
   if (!ok || match === null) {
-    throw new AdminHttpError(401, "SWY_ERR_ADMIN_UNAUTHORIZED", match === null ? "send Authorization: Bearer <ADMIN_TOKEN>" : "the token was refused", {}, { "www-authenticate": 'Bearer realm="switchyard"' });
+    throw new AdminHttpError(
+      401,
+      "SWY_ERR_ADMIN_UNAUTHORIZED",
+      match === null ? "send Authorization: Bearer <ADMIN_TOKEN>" : "the token was refused",
+      {},
+      { "www-authenticate": 'Bearer realm="switchyard"' },
+    );
   }
   return tokenIdentity(given);
 }
@@ -67,10 +80,15 @@ export function actorOf(req: IncomingMessage, identity: string): Actor {
 export function expectedVersionOf(req: IncomingMessage): number {
   const header = req.headers["if-match"];
   if (header === undefined || header.trim() === "") {
-    throw new AdminHttpError(428, "SWY_ERR_ADMIN_BAD_REQUEST", "If-Match: <version> is required (the version you read with GET /admin/routing)");
+    throw new AdminHttpError(
+      428,
+      "SWY_ERR_ADMIN_BAD_REQUEST",
+      "If-Match: <version> is required (the version you read with GET /admin/routing)",
+    );
   }
   const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
-  if (match === null) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `If-Match must be a config version number (got ${JSON.stringify(header)})`);
+  if (match === null)
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `If-Match must be a config version number (got ${JSON.stringify(header)})`);
   return Number(match[1]);
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { DrainCommand } from "../store/routing-store.js";
-import type { Backend, ClientTransport, SessionCloseReason } from "../telemetry/events.js";
+import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
 
 /** What the admin API needs from the gateway; src/downstream/gateway.ts's Gateway satisfies it. */
 export interface GatewayControl {
@@ -71,11 +71,23 @@ export class DrainRunner {
     const sessions = totalOf(this.control.sessionCounts()[command.backend]);
     const target = drainTarget(sessions, command.percent);
     const entry: { progress: DrainProgress; timer: NodeJS.Timeout | undefined } = {
-      progress: { id: command.id, backend: command.backend, percent: command.percent, sessions, target, closed: 0, done: target === 0, startedAt: Date.now() },
+      progress: {
+        id: command.id,
+        backend: command.backend,
+        percent: command.percent,
+        sessions,
+        target,
+        closed: 0,
+        done: target === 0,
+        startedAt: Date.now(),
+      },
       timer: undefined,
     };
     this.drains.set(command.id, entry);
-    this.log.info({ drain: command.id, backend: command.backend, percent: command.percent, target, origin: command.origin }, "drain started");
+    this.log.info(
+      { drain: command.id, backend: command.backend, percent: command.percent, target, origin: command.origin },
+      "drain started",
+    );
     if (target > 0) this.step(entry);
     this.forgetFinished();
     return entry.progress;

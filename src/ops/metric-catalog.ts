@@ -18,7 +18,13 @@ export interface MetricSpec {
 }
 
 function spec(name: string, type: MetricType, labels: readonly string[], help: string, buckets?: readonly number[]): MetricSpec {
-  return Object.freeze({ name, type, help, labels: Object.freeze([...labels]), ...(buckets ? { buckets: Object.freeze([...buckets]) } : {}) });
+  return Object.freeze({
+    name,
+    type,
+    help,
+    labels: Object.freeze([...labels]),
+    ...(buckets ? { buckets: Object.freeze([...buckets]) } : {}),
+  });
 }
 
 /** Backend session set-up: a local hop is a millisecond, a cross-region one a few hundred. */
@@ -30,34 +36,142 @@ const SHADOW_DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 
 export const SWITCHYARD_METRICS = Object.freeze({
   // Sessions and traffic (fed by the core's telemetry events today).
-  sessionsOpen: spec("switchyard_sessions_open", "gauge", ["backend", "transport"], "Client sessions currently open, by backend and client transport."),
-  sessionsOpened: spec("switchyard_sessions_opened_total", "counter", ["backend", "protocol", "mode", "shadowed"], "Client sessions opened, by backend, Engine.IO protocol version, session mode and shadowing."),
-  sessionsClosed: spec("switchyard_sessions_closed_total", "counter", ["backend", "reason", "code"], "Client sessions closed, by backend and reason (code is an SWY_ERR_* code or none)."),
-  sessionDuration: spec("switchyard_session_duration_seconds", "histogram", ["backend"], "Lifetime of closed client sessions.", SESSION_DURATION_BUCKETS),
+  sessionsOpen: spec(
+    "switchyard_sessions_open",
+    "gauge",
+    ["backend", "transport"],
+    "Client sessions currently open, by backend and client transport.",
+  ),
+  sessionsOpened: spec(
+    "switchyard_sessions_opened_total",
+    "counter",
+    ["backend", "protocol", "mode", "shadowed"],
+    "Client sessions opened, by backend, Engine.IO protocol version, session mode and shadowing.",
+  ),
+  sessionsClosed: spec(
+    "switchyard_sessions_closed_total",
+    "counter",
+    ["backend", "reason", "code"],
+    "Client sessions closed, by backend and reason (code is an SWY_ERR_* code or none).",
+  ),
+  sessionDuration: spec(
+    "switchyard_session_duration_seconds",
+    "histogram",
+    ["backend"],
+    "Lifetime of closed client sessions.",
+    SESSION_DURATION_BUCKETS,
+  ),
   sessionUpgrades: spec("switchyard_session_upgrades_total", "counter", ["backend"], "Polling sessions upgraded to WebSocket, by backend."),
-  packets: spec("switchyard_packets_total", "counter", ["backend", "direction"], "Engine.IO messages relayed by terminated sessions, by backend and direction (pipe sessions are not counted per packet)."),
-  upstreamConnectDuration: spec("switchyard_upstream_connect_duration_seconds", "histogram", ["backend", "role"], "Time to open a backend session (TCP, upgrade and Engine.IO open packet), by backend and role.", CONNECT_BUCKETS),
-  upstreamErrors: spec("switchyard_upstream_errors_total", "counter", ["backend", "role", "code"], "Backend sessions that could not be opened, by backend, role and SWY_ERR_* code."),
-  protocolErrors: spec("switchyard_protocol_errors_total", "counter", ["code"], "Client sessions closed for breaking the Socket.IO protocol, by SWY_ERR_* code."),
-  passthroughRequests: spec("switchyard_passthrough_requests_total", "counter", ["kind", "outcome"], "Requests passed to the legacy app (strangler pass-through), by kind and outcome."),
-  handshakesRefused: spec("switchyard_handshakes_refused_total", "counter", ["code"], "Client handshakes the gateway refused, by SWY_ERR_* code."),
-  drainedSessions: spec("switchyard_drained_sessions_total", "counter", ["backend"], "Client sessions closed by admin drains (not by shutdown), by backend."),
+  packets: spec(
+    "switchyard_packets_total",
+    "counter",
+    ["backend", "direction"],
+    "Engine.IO messages relayed by terminated sessions, by backend and direction (pipe sessions are not counted per packet).",
+  ),
+  upstreamConnectDuration: spec(
+    "switchyard_upstream_connect_duration_seconds",
+    "histogram",
+    ["backend", "role"],
+    "Time to open a backend session (TCP, upgrade and Engine.IO open packet), by backend and role.",
+    CONNECT_BUCKETS,
+  ),
+  upstreamErrors: spec(
+    "switchyard_upstream_errors_total",
+    "counter",
+    ["backend", "role", "code"],
+    "Backend sessions that could not be opened, by backend, role and SWY_ERR_* code.",
+  ),
+  protocolErrors: spec(
+    "switchyard_protocol_errors_total",
+    "counter",
+    ["code"],
+    "Client sessions closed for breaking the Socket.IO protocol, by SWY_ERR_* code.",
+  ),
+  passthroughRequests: spec(
+    "switchyard_passthrough_requests_total",
+    "counter",
+    ["kind", "outcome"],
+    "Requests passed to the legacy app (strangler pass-through), by kind and outcome.",
+  ),
+  handshakesRefused: spec(
+    "switchyard_handshakes_refused_total",
+    "counter",
+    ["code"],
+    "Client handshakes the gateway refused, by SWY_ERR_* code.",
+  ),
+  drainedSessions: spec(
+    "switchyard_drained_sessions_total",
+    "counter",
+    ["backend"],
+    "Client sessions closed by admin drains (not by shutdown), by backend.",
+  ),
   // The hub backend.
-  hubFallbacks: spec("switchyard_hub_fallbacks_total", "counter", ["code"], "Hub-route sessions sent to the legacy server because the hub failed, by SWY_ERR_* code."),
+  hubFallbacks: spec(
+    "switchyard_hub_fallbacks_total",
+    "counter",
+    ["code"],
+    "Hub-route sessions sent to the legacy server because the hub failed, by SWY_ERR_* code.",
+  ),
   // Routing and the shared store.
-  routingHubPercent: spec("switchyard_routing_hub_percent", "gauge", [], "Desired share of new sessions routed to the hub (0-100), from the applied routing config."),
+  routingHubPercent: spec(
+    "switchyard_routing_hub_percent",
+    "gauge",
+    [],
+    "Desired share of new sessions routed to the hub (0-100), from the applied routing config.",
+  ),
   routingConfigVersion: spec("switchyard_routing_config_version", "gauge", [], "Version of the routing config this instance applies."),
-  routingConfigReloads: spec("switchyard_routing_config_reloads_total", "counter", ["outcome"], "Routing config changes received, by outcome (applied/rejected)."),
-  routingDecisions: spec("switchyard_routing_decisions_total", "counter", ["backend", "reason"], "Route decisions, by backend and reason (split/override/list/fallback/static)."),
+  routingConfigReloads: spec(
+    "switchyard_routing_config_reloads_total",
+    "counter",
+    ["outcome"],
+    "Routing config changes received, by outcome (applied/rejected).",
+  ),
+  routingDecisions: spec(
+    "switchyard_routing_decisions_total",
+    "counter",
+    ["backend", "reason"],
+    "Route decisions, by backend and reason (split/override/list/fallback/static).",
+  ),
   storeUp: spec("switchyard_store_up", "gauge", ["store"], "1 when the routing store (memory/redis) is connected, 0 when degraded."),
-  ownerForwards: spec("switchyard_owner_forwards_total", "counter", ["outcome"], "Session requests forwarded to the instance that owns the session, by outcome."),
+  ownerForwards: spec(
+    "switchyard_owner_forwards_total",
+    "counter",
+    ["outcome"],
+    "Session requests forwarded to the instance that owns the session, by outcome.",
+  ),
   // The shadow comparator.
-  shadowSessionsOpen: spec("switchyard_shadow_sessions_open", "gauge", ["target"], "Shadow sessions currently open, by shadow target backend."),
-  shadowComparisons: spec("switchyard_shadow_comparisons_total", "counter", ["result", "event"], "Primary/shadow deliveries compared, by result (match/mismatch/missing/extra) and event (a bounded set)."),
-  shadowDelay: spec("switchyard_shadow_delay_seconds", "histogram", [], "Shadow delivery time minus primary delivery time, for matched pairs.", SHADOW_DELAY_BUCKETS),
-  shadowReordered: spec("switchyard_shadow_reordered_total", "counter", [], "Matched pairs the shadow delivered in another order than the primary."),
+  shadowSessionsOpen: spec(
+    "switchyard_shadow_sessions_open",
+    "gauge",
+    ["target"],
+    "Shadow sessions currently open, by shadow target backend.",
+  ),
+  shadowComparisons: spec(
+    "switchyard_shadow_comparisons_total",
+    "counter",
+    ["result", "event"],
+    "Primary/shadow deliveries compared, by result (match/mismatch/missing/extra) and event (a bounded set).",
+  ),
+  shadowDelay: spec(
+    "switchyard_shadow_delay_seconds",
+    "histogram",
+    [],
+    "Shadow delivery time minus primary delivery time, for matched pairs.",
+    SHADOW_DELAY_BUCKETS,
+  ),
+  shadowReordered: spec(
+    "switchyard_shadow_reordered_total",
+    "counter",
+    [],
+    "Matched pairs the shadow delivered in another order than the primary.",
+  ),
   shadowErrors: spec("switchyard_shadow_errors_total", "counter", ["code"], "Shadow session failures, by SWY_ERR_* code."),
-  shadowOverflow: spec("switchyard_shadow_overflow_total", "counter", ["kind"], "Shadow comparisons abandoned because a bound was reached, by kind (pending/queue/buffer)."),
+  shadowOverflow: spec(
+    "switchyard_shadow_overflow_total",
+    "counter",
+    ["kind"],
+    "Shadow comparisons abandoned because a bound was reached, by kind (pending/queue/buffer).",
+  ),
 } satisfies Record<string, MetricSpec>);
 
 export const CATALOG: readonly MetricSpec[] = Object.freeze(Object.values(SWITCHYARD_METRICS));
@@ -70,13 +184,18 @@ export const INSTANCE_LABEL = "instance_id";
  * suffix, which `promtool check metrics` rejects. They are dropped: `sum by (instance_id)` of the per-type
  * gauges of the same name without `_total` gives the same number.
  */
-export const DROPPED_DEFAULT_METRICS: readonly string[] = Object.freeze(["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]);
+export const DROPPED_DEFAULT_METRICS: readonly string[] = Object.freeze([
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+]);
 
 /** The catalog entry a series name belongs to (histograms expose `_bucket`, `_sum` and `_count` series). */
 export function catalogEntryOf(seriesName: string): MetricSpec | undefined {
   for (const entry of CATALOG) {
     if (entry.name === seriesName) return entry;
-    if (entry.type === "histogram" && [`${entry.name}_bucket`, `${entry.name}_sum`, `${entry.name}_count`].includes(seriesName)) return entry;
+    if (entry.type === "histogram" && [`${entry.name}_bucket`, `${entry.name}_sum`, `${entry.name}_count`].includes(seriesName))
+      return entry;
   }
   return undefined;
 }

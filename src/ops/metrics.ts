@@ -4,8 +4,17 @@
  * texts come from the catalog (metric-catalog.ts), the contract the dashboard and the alerts are built on.
  * Gauges that describe current state are read on scrape from `MetricsSources`.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration } from "prom-client";
-import { subscribe, type Backend, type ClientTransport, type Direction, type Unsubscribe } from "../telemetry/events.js";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+} from "prom-client";
+import { subscribe, type Unsubscribe } from "../telemetry/events.js";
+import type { Backend, ClientTransport, Direction } from "../domain.js";
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
 
 export interface MetricsSources {
@@ -40,17 +49,34 @@ function assertType(spec: MetricSpec, type: MetricSpec["type"]): void {
 
 function counterOf(registry: Registry, spec: MetricSpec): Counter {
   assertType(spec, "counter");
-  return new Counter({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry] } satisfies CounterConfiguration<string>);
+  return new Counter({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [...spec.labels],
+    registers: [registry],
+  } satisfies CounterConfiguration<string>);
 }
 
 function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfiguration<string>["collect"]): Gauge {
   assertType(spec, "gauge");
-  return new Gauge({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry], ...(collect ? { collect } : {}) });
+  return new Gauge({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [...spec.labels],
+    registers: [registry],
+    ...(collect ? { collect } : {}),
+  });
 }
 
 function histogramOf(registry: Registry, spec: MetricSpec): Histogram {
   assertType(spec, "histogram");
-  return new Histogram({ name: spec.name, help: spec.help, labelNames: [...spec.labels], buckets: [...(spec.buckets ?? [])], registers: [registry] });
+  return new Histogram({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [...spec.labels],
+    buckets: [...(spec.buckets ?? [])],
+    registers: [registry],
+  });
 }
 
 /** prom-client's process_* and nodejs_* metrics, minus the ones promtool rejects (see DROPPED_DEFAULT_METRICS). */
@@ -91,7 +117,10 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   // and a dashboard shows "0/s" rather than "no data". The packet series are also hot: pre-creating their
   // children saves a label lookup per packet.
   const packetCounters = Object.fromEntries(
-    BACKENDS.map((backend) => [backend, Object.fromEntries(DIRECTIONS.map((direction) => [direction, packets.labels(backend, direction)]))]),
+    BACKENDS.map((backend) => [
+      backend,
+      Object.fromEntries(DIRECTIONS.map((direction) => [direction, packets.labels(backend, direction)])),
+    ]),
   ) as Record<Backend, Record<Direction, Counter.Internal>>;
   for (const backend of BACKENDS) {
     for (const direction of DIRECTIONS) packetCounters[backend][direction].inc(0);
@@ -139,7 +168,9 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   }
 
   unsubscribers.push(
-    subscribe("switchyard:session:opened", (e) => opened.inc({ backend: e.backend, protocol: String(e.protocol), mode: e.mode, shadowed: String(e.shadowed) })),
+    subscribe("switchyard:session:opened", (e) =>
+      opened.inc({ backend: e.backend, protocol: String(e.protocol), mode: e.mode, shadowed: String(e.shadowed) }),
+    ),
     subscribe("switchyard:session:closed", (e) => {
       closed.inc({ backend: e.backend, reason: e.reason, code: e.code ?? "none" });
       duration.observe({ backend: e.backend }, e.durationMs / 1000);

@@ -25,7 +25,12 @@ export interface OpsServer {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store", ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -50,7 +55,10 @@ export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
     const handler = routes.get(`${req.method} ${url.pathname}`);
     if (handler === undefined) {
       const known = [...routes.keys()].some((key) => key.endsWith(` ${url.pathname}`));
-      sendJson(res, known ? 405 : 404, { code: known ? "SWY_ERR_ADMIN_BAD_REQUEST" : "SWY_ERR_ADMIN_NOT_FOUND", message: known ? `method ${req.method} not allowed` : `no route ${url.pathname}` });
+      sendJson(res, known ? 405 : 404, {
+        code: known ? "SWY_ERR_ADMIN_BAD_REQUEST" : "SWY_ERR_ADMIN_NOT_FOUND",
+        message: known ? `method ${req.method} not allowed` : `no route ${url.pathname}`,
+      });
       return;
     }
     Promise.resolve()

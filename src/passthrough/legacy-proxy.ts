@@ -72,14 +72,24 @@ export class LegacyProxy {
     const onError = (error: Error) => {
       // A kept-alive socket the server closed just as we reused it: the request never reached the server,
       // so a body-less one is sent again once (Node's documented remedy for this race).
-      if ((error as NodeJS.ErrnoException).code === "ECONNRESET" && REUSED.has(req) && !res.headersSent && !RETRIED.has(req) && (req.method === "GET" || req.method === "HEAD")) {
+      if (
+        (error as NodeJS.ErrnoException).code === "ECONNRESET" &&
+        REUSED.has(req) &&
+        !res.headersSent &&
+        !RETRIED.has(req) &&
+        (req.method === "GET" || req.method === "HEAD")
+      ) {
         REUSED.delete(req);
         RETRIED.add(req);
         this.proxy.web(req, res, {}, onError);
         return;
       }
       publish("switchyard:passthrough", { kind: "http", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
-      writeJsonError(res, 502, new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message));
+      writeJsonError(
+        res,
+        502,
+        new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message),
+      );
     };
     this.proxy.web(req, res, {}, onError);
     publish("switchyard:passthrough", { kind: "http", outcome: "forwarded", code: undefined });

@@ -8,7 +8,8 @@ import { request, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
-import { publish, type ClientTransport, type SessionCloseReason } from "../telemetry/events.js";
+import { publish } from "../telemetry/events.js";
+import type { ClientTransport, SessionCloseReason } from "../domain.js";
 import type { LegacyProxy } from "./legacy-proxy.js";
 
 interface PipeSession {
@@ -149,7 +150,14 @@ export class PipeSessions {
     const now = Date.now();
     const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined, pendingPoll: undefined };
     this.sessions.set(key, session);
-    publish("switchyard:session:opened", { sessionId: sid ?? key, backend: "legacy", mode: "pipe", transport, protocol: eio, shadowed: false });
+    publish("switchyard:session:opened", {
+      sessionId: sid ?? key,
+      backend: "legacy",
+      mode: "pipe",
+      transport,
+      protocol: eio,
+      shadowed: false,
+    });
     return session;
   }
 

@@ -49,7 +49,8 @@ export function decodeFrame(revision: EngineIoRevision, data: Buffer, isBinary: 
   }
   // The type is one ASCII digit: read it from the bytes and decode only the body (one string, not two).
   const type = data.length > 0 ? TYPE_BY_CHAR[String.fromCharCode(data[0]!)] : undefined;
-  if (type === undefined) throw new EngineIoFrameError(`unknown Engine.IO packet type ${JSON.stringify(data.subarray(0, 1).toString("latin1"))}`);
+  if (type === undefined)
+    throw new EngineIoFrameError(`unknown Engine.IO packet type ${JSON.stringify(data.subarray(0, 1).toString("latin1"))}`);
   return { type, data: data.toString("utf8", 1) } as EngineIoFrame;
 }
 

@@ -56,7 +56,13 @@ export type HubInboundFrame =
   | { readonly type: "hello"; readonly version: number; readonly server: string | undefined }
   | { readonly type: "connect"; readonly nsp: string; readonly sid: string }
   | { readonly type: "connect_error"; readonly nsp: string; readonly error: HubConnectErrorBody; readonly invalidNamespace: boolean }
-  | { readonly type: "event"; readonly nsp: string; readonly data: unknown[]; readonly id: number | undefined; readonly attachments: number }
+  | {
+      readonly type: "event";
+      readonly nsp: string;
+      readonly data: unknown[];
+      readonly id: number | undefined;
+      readonly attachments: number;
+    }
   | { readonly type: "ack"; readonly nsp: string; readonly data: unknown[]; readonly id: number; readonly attachments: number }
   | { readonly type: "disconnect"; readonly nsp: string; readonly close: boolean }
   /** A frame type this version does not know: ignored, together with the binary frames it announces. */
@@ -140,7 +146,8 @@ export function parseHubFrame(text: string, maxAttachments: number): HubInboundF
   switch (type) {
     case "hello": {
       const { version, server } = value;
-      if (typeof version !== "number" || !Number.isSafeInteger(version)) throw new HubFrameError('hello frame without an integer "version"');
+      if (typeof version !== "number" || !Number.isSafeInteger(version))
+        throw new HubFrameError('hello frame without an integer "version"');
       return { type, version, server: typeof server === "string" ? server : undefined };
     }
     case "connect": {
@@ -155,7 +162,9 @@ export function parseHubFrame(text: string, maxAttachments: number): HubInboundF
       const data = value.data;
       if (invalidNamespace && data === undefined) return { type, nsp, error: { message: INVALID_NAMESPACE_MESSAGE }, invalidNamespace };
       if (!isPlainObject(data) || typeof data.message !== "string") throw new HubFrameError('connect_error frame without "data.message"');
-      const error: HubConnectErrorBody = Object.hasOwn(data, "data") ? { message: data.message, data: data.data } : { message: data.message };
+      const error: HubConnectErrorBody = Object.hasOwn(data, "data")
+        ? { message: data.message, data: data.data }
+        : { message: data.message };
       return { type, nsp, error, invalidNamespace };
     }
     case "event": {
@@ -209,7 +218,13 @@ export function encodeConnectFrame(
  * has already validated it (InboundPacketStream), and re-serialising every payload would double the
  * per-message cost. Socket.IO's binary placeholders are the hub protocol's, so binary needs no rewrite.
  */
-export function encodeMessageFrame(type: "event" | "ack", nsp: string, id: number | undefined, attachments: number, rawJsonData: string): string {
+export function encodeMessageFrame(
+  type: "event" | "ack",
+  nsp: string,
+  id: number | undefined,
+  attachments: number,
+  rawJsonData: string,
+): string {
   let frame = `{"type":"${type}","nsp":${quote(nsp)}`;
   if (id !== undefined) frame += `,"id":${id}`;
   if (attachments > 0) frame += `,"attachments":${attachments}`;

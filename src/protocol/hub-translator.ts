@@ -114,7 +114,8 @@ export class HubTranslator {
   /** A client→server Engine.IO message, already validated by the client session's InboundPacketStream. */
   fromClient(message: string | Buffer, out: TranslationOutput): TranslationVerdict {
     if (typeof message !== "string") {
-      if (this.clientAttachments === 0) return clientError("SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", `${message.length}-byte binary message without a binary packet`);
+      if (this.clientAttachments === 0)
+        return clientError("SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", `${message.length}-byte binary message without a binary packet`);
       this.clientAttachments--;
       if (this.forwardClientAttachments) out.toHub(message);
       return OK;
@@ -125,12 +126,18 @@ export class HubTranslator {
       header = parseHeader(message, this.maxAttachments);
     } catch (error) {
       if (!(error instanceof PacketDecodeError)) throw error;
-      return clientError(error.reason === "too many attachments" ? "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS" : "SWY_ERR_PROTOCOL_MALFORMED", error.reason);
+      return clientError(
+        error.reason === "too many attachments" ? "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS" : "SWY_ERR_PROTOCOL_MALFORMED",
+        error.reason,
+      );
     }
     if (header.type === PACKET_TYPE.CONNECT) return this.clientConnect(message, header, out);
     const nsp = this.revision === 4 ? this.normalizedNamespace(header.nsp) : header.nsp;
     if (this.namespaces.get(nsp)?.state !== "connected" || header.type === PACKET_TYPE.CONNECT_ERROR) {
-      return clientError("SWY_ERR_PROTOCOL_INVALID_STATE", `packet type ${header.type} for namespace ${JSON.stringify(nsp)} (${this.namespaceState(nsp) ?? "not connected"})`);
+      return clientError(
+        "SWY_ERR_PROTOCOL_INVALID_STATE",
+        `packet type ${header.type} for namespace ${JSON.stringify(nsp)} (${this.namespaceState(nsp) ?? "not connected"})`,
+      );
     }
     switch (header.type) {
       case PACKET_TYPE.DISCONNECT:
@@ -157,7 +164,8 @@ export class HubTranslator {
     // socket.io ignores an event without arguments and an ack without an id; so does the hub, by never seeing them.
     const forward = header.dataStart < message.length && (!isAck || header.id !== undefined);
     this.forwardClientAttachments = forward;
-    if (forward) out.toHub(encodeMessageFrame(isAck ? "ack" : "event", nsp, header.id, header.attachments, message.slice(header.dataStart)));
+    if (forward)
+      out.toHub(encodeMessageFrame(isAck ? "ack" : "event", nsp, header.id, header.attachments, message.slice(header.dataStart)));
     return OK;
   }
 
@@ -248,8 +256,17 @@ export class HubTranslator {
         this.forwardHubAttachments = forward;
         if (!forward) return OK;
         const binary = frame.attachments > 0;
-        const type = frame.type === "event" ? (binary ? PACKET_TYPE.BINARY_EVENT : PACKET_TYPE.EVENT) : binary ? PACKET_TYPE.BINARY_ACK : PACKET_TYPE.ACK;
-        out.toClient(encodePacket({ type, nsp: frame.nsp, id: frame.id, data: frame.data, attachments: binary ? frame.attachments : undefined }));
+        const type =
+          frame.type === "event"
+            ? binary
+              ? PACKET_TYPE.BINARY_EVENT
+              : PACKET_TYPE.EVENT
+            : binary
+              ? PACKET_TYPE.BINARY_ACK
+              : PACKET_TYPE.ACK;
+        out.toClient(
+          encodePacket({ type, nsp: frame.nsp, id: frame.id, data: frame.data, attachments: binary ? frame.attachments : undefined }),
+        );
         return OK;
       }
       case "disconnect":
@@ -269,7 +286,8 @@ export class HubTranslator {
     if (this.revision === 4) {
       // 2.x clients compute the id themselves; a hub that did not adopt it would disagree with its client.
       const expected = derivedSocketId(this.sessionId, nsp);
-      if (sid !== expected) return hubError(`connect for ${JSON.stringify(nsp)} with sid ${JSON.stringify(sid)} instead of ${JSON.stringify(expected)}`);
+      if (sid !== expected)
+        return hubError(`connect for ${JSON.stringify(nsp)} with sid ${JSON.stringify(sid)} instead of ${JSON.stringify(expected)}`);
     }
     this.namespaces.delete(nsp);
     this.namespaces.set(nsp, { state: "connected", repeats: 0 });

@@ -25,7 +25,11 @@ export class InboundPacketStream {
   accept(message: string | Buffer): StreamVerdict {
     if (typeof message !== "string") {
       if (this.pendingAttachments === 0) {
-        return { ok: false, code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", detail: `${message.length}-byte binary message without a binary packet` };
+        return {
+          ok: false,
+          code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY",
+          detail: `${message.length}-byte binary message without a binary packet`,
+        };
       }
       this.pendingAttachments--;
       return ACCEPTED_BINARY;
@@ -38,7 +42,8 @@ export class InboundPacketStream {
       packet = decodePacket(message, this.maxAttachments);
     } catch (error) {
       if (!(error instanceof PacketDecodeError)) throw error;
-      const code: ErrorCode = error.reason === "too many attachments" ? "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS" : "SWY_ERR_PROTOCOL_MALFORMED";
+      const code: ErrorCode =
+        error.reason === "too many attachments" ? "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS" : "SWY_ERR_PROTOCOL_MALFORMED";
       return { ok: false, code, detail: `${error.reason}: ${JSON.stringify(message.slice(0, 64))}` };
     }
     if (isBinaryType(packet.type)) this.pendingAttachments = packet.attachments ?? 0;

@@ -112,8 +112,7 @@ export function isPayloadValid(type: PacketType, payload: unknown): boolean {
     case PACKET_TYPE.EVENT:
     case PACKET_TYPE.BINARY_EVENT:
       return (
-        Array.isArray(payload) &&
-        (typeof payload[0] === "number" || (typeof payload[0] === "string" && !RESERVED_EVENTS.has(payload[0])))
+        Array.isArray(payload) && (typeof payload[0] === "number" || (typeof payload[0] === "string" && !RESERVED_EVENTS.has(payload[0])))
       );
     case PACKET_TYPE.ACK:
     case PACKET_TYPE.BINARY_ACK:

@@ -52,7 +52,10 @@ function isMappedIpv4(bytes: AddressBytes): boolean {
 
 /** The bytes of an address, IPv4-mapped IPv6 folded to IPv4; undefined when it is not an IP address. */
 export function parseAddress(text: string): AddressBytes | undefined {
-  const address = text.trim().replace(/%.*$/, "").replace(/^\[(.*)\]$/, "$1");
+  const address = text
+    .trim()
+    .replace(/%.*$/, "")
+    .replace(/^\[(.*)\]$/, "$1");
   if (isIPv4(address)) return ipv4Bytes(address);
   if (!isIPv6(address)) return undefined;
   const bytes = ipv6Bytes(address);

@@ -18,7 +18,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { hubThresholdOf, parseKeySource, type KeySource, type RoutingConfig } from "../config/routing-config.js";
 import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
-import type { Backend } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import { BUCKETS, bucketOf, keyHashHex, routingHash, shadowSaltOf } from "./hash.js";
 import { NetworkList } from "./networks.js";
 import type { Route, RouteDecider, RouteInput, RouteReason, RouteVerdict } from "./route.js";
@@ -76,7 +76,8 @@ function compile(config: RoutingConfig): CompiledConfig {
       hubThreshold,
       shadowThreshold,
       shadowSalt: shadowSaltOf(config.key.salt),
-      keyMatters: partial(hubThreshold) || partial(shadowThreshold) || config.lists.alwaysHub.length > 0 || config.lists.neverHub.length > 0,
+      keyMatters:
+        partial(hubThreshold) || partial(shadowThreshold) || config.lists.alwaysHub.length > 0 || config.lists.neverHub.length > 0,
     };
     compiledConfigs.set(config, compiled);
   }
@@ -165,13 +166,24 @@ function overrideOf(compiled: CompiledConfig, reader: SourceReader, remoteAddres
 }
 
 function shadowOf(compiled: CompiledConfig, backend: Backend, sampleKey: string, options: RouteDeciderOptions): Backend | undefined {
-  const target: Backend | undefined = backend === "legacy" ? (options.hubShadow === false ? undefined : "hub") : options.legacyShadow ? "legacy" : undefined;
+  const target: Backend | undefined =
+    backend === "legacy" ? (options.hubShadow === false ? undefined : "hub") : options.legacyShadow ? "legacy" : undefined;
   if (target === undefined || compiled.shadowThreshold === 0) return undefined;
   if (compiled.shadowThreshold >= BUCKETS) return target;
   return bucketOf(compiled.shadowSalt, sampleKey) < compiled.shadowThreshold ? target : undefined;
 }
 
-function route(compiled: CompiledConfig, input: RouteInput, options: RouteDeciderOptions, backend: Backend, reason: RouteReason, key: string | undefined, keySource: string | undefined, bucket?: number, hash?: number): Route {
+function route(
+  compiled: CompiledConfig,
+  input: RouteInput,
+  options: RouteDeciderOptions,
+  backend: Backend,
+  reason: RouteReason,
+  key: string | undefined,
+  keySource: string | undefined,
+  bucket?: number,
+  hash?: number,
+): Route {
   return Object.freeze({
     backend,
     shadow: shadowOf(compiled, backend, key ?? input.remoteAddress, options),
@@ -200,7 +212,8 @@ export function decideRoute(config: RoutingConfig, input: RouteInput, options: R
   for (const source of compiled.keySources) {
     if (source.kind === "auth") {
       if (eio === 3) continue;
-      if (input.auth === undefined && mayDefer && compiled.keyMatters) return Object.freeze({ deferred: true, awaiting: source.spec, configVersion: config.version });
+      if (input.auth === undefined && mayDefer && compiled.keyMatters)
+        return Object.freeze({ deferred: true, awaiting: source.spec, configVersion: config.version });
     }
     key = reader.read(source);
     if (key !== undefined) {

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { EngineIoRevision } from "../protocol/engineio.js";
-import type { Backend } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 
 export interface RouteInput {
   readonly query: URLSearchParams;

@@ -53,7 +53,10 @@ export class AckBook {
   add(item: PendingItem): void {
     const key = ackKey(item.nsp, item.ackId);
     let slots = this.waiting.get(key);
-    if (slots === undefined) this.waiting.set(key, (slots = [undefined, undefined]));
+    if (slots === undefined) {
+      slots = [undefined, undefined];
+      this.waiting.set(key, slots);
+    }
     slots[item.side] = item;
   }
 

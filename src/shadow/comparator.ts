@@ -268,7 +268,10 @@ export class SessionComparator {
     const exact = bucket.firstWithKey(side, key);
     if (exact !== undefined || bucket.rule.tolerance === 0 || bucket.live[side] === 0) return exact;
     for (const item of bucket.queues[side].unresolved()) {
-      const equal = side === SHADOW ? payloadsEqual(args, item.args, bucket.rule, this.ids.map) : payloadsEqual(item.args, args, bucket.rule, this.ids.map);
+      const equal =
+        side === SHADOW
+          ? payloadsEqual(args, item.args, bucket.rule, this.ids.map)
+          : payloadsEqual(item.args, args, bucket.rule, this.ids.map);
       if (equal) return item;
     }
     return undefined;
@@ -322,11 +325,24 @@ export class SessionComparator {
       const [primary, shadow] = side === PRIMARY ? [{ args, at }, counterpart] : [counterpart, { args, at }];
       const rule = ruleFor(this.config(), nsp, event);
       const ids = this.ids.map;
-      if (payloadKey(primary.args, rule) === payloadKey(shadow.args, rule, ids) || (rule.tolerance > 0 && payloadsEqual(primary.args, shadow.args, rule, ids))) {
+      if (
+        payloadKey(primary.args, rule) === payloadKey(shadow.args, rule, ids) ||
+        (rule.tolerance > 0 && payloadsEqual(primary.args, shadow.args, rule, ids))
+      ) {
         this.emit({ result: "match", kind: "ack", nsp, event, ackId, delayMs: shadow.at - primary.at });
       } else {
         const diff = diffPayloads(primary.args, shadow.args, rule, ids, this.maxDiffs);
-        this.emit({ result: "mismatch", kind: "ack", nsp, event, ackId, delayMs: shadow.at - primary.at, diff, primary: primary.args, shadow: shadow.args });
+        this.emit({
+          result: "mismatch",
+          kind: "ack",
+          nsp,
+          event,
+          ackId,
+          delayMs: shadow.at - primary.at,
+          diff,
+          primary: primary.args,
+          shadow: shadow.args,
+        });
       }
       return;
     }
@@ -338,7 +354,18 @@ export class SessionComparator {
 
   // ---- bookkeeping -----------------------------------------------------------------------------
 
-  private buffer(side: SideIndex, kind: ComparisonKind, nsp: string, event: string, args: readonly unknown[], at: number, seq: number, key: string, bucket: Bucket | undefined, ackId: number | undefined): PendingItem | undefined {
+  private buffer(
+    side: SideIndex,
+    kind: ComparisonKind,
+    nsp: string,
+    event: string,
+    args: readonly unknown[],
+    at: number,
+    seq: number,
+    key: string,
+    bucket: Bucket | undefined,
+    ackId: number | undefined,
+  ): PendingItem | undefined {
     const reason = this.pendingCount >= this.maxSessionPending ? "session" : this.budget.tryAcquire() ? undefined : "budget";
     if (reason !== undefined) {
       if (!(at - this.overflowTo <= this.config().windowMs)) this.overflowFrom = at;
@@ -346,7 +373,21 @@ export class SessionComparator {
       this.emit({ result: "overflow", kind, nsp, event, side: SIDE_NAMES[side], reason, ...(ackId === undefined ? {} : { ackId }) });
       return undefined;
     }
-    const item: PendingItem = { side, kind, nsp, event, args, at, seq, key, resolved: false, bucket, ackId, held: false, orphan: this.primaryClosed };
+    const item: PendingItem = {
+      side,
+      kind,
+      nsp,
+      event,
+      args,
+      at,
+      seq,
+      key,
+      resolved: false,
+      bucket,
+      ackId,
+      held: false,
+      orphan: this.primaryClosed,
+    };
     this.pendingCount++;
     this.expiry[side].push(item);
     if (bucket !== undefined) bucket.add(item);
@@ -367,10 +408,16 @@ export class SessionComparator {
   private unpaired(item: PendingItem, windowMs: number): void {
     this.resolve(item);
     if (item.kind === "ack") this.acks.forget(item.nsp, item.ackId);
-    if (item.bucket !== undefined && item.bucket.empty) this.buckets.delete(item.bucket.id);
+    if (item.bucket?.empty) this.buckets.delete(item.bucket.id);
     // Delivered after the client left, and paired with nothing: there was no recipient to be wrong for.
     if (item.orphan) return;
-    const base = { kind: item.kind, nsp: item.nsp, event: item.event, ...(item.ackId === undefined ? {} : { ackId: item.ackId }), ...this.overflowNote(item, windowMs) };
+    const base = {
+      kind: item.kind,
+      nsp: item.nsp,
+      event: item.event,
+      ...(item.ackId === undefined ? {} : { ackId: item.ackId }),
+      ...this.overflowNote(item, windowMs),
+    };
     this.emit(item.side === PRIMARY ? { result: "missing", ...base, primary: item.args } : { result: "extra", ...base, shadow: item.args });
   }
 
@@ -380,7 +427,16 @@ export class SessionComparator {
     this.resolve(shadow);
     if (bucket.empty) this.buckets.delete(bucket.id);
     const diff = diffPayloads(primary.args, shadow.args, bucket.rule, this.ids.map, this.maxDiffs);
-    this.emit({ result: "mismatch", kind: "event", nsp: primary.nsp, event: primary.event, delayMs: shadow.at - primary.at, diff, primary: primary.args, shadow: shadow.args });
+    this.emit({
+      result: "mismatch",
+      kind: "event",
+      nsp: primary.nsp,
+      event: primary.event,
+      delayMs: shadow.at - primary.at,
+      diff,
+      primary: primary.args,
+      shadow: shadow.args,
+    });
   }
 
   private overflowNote(item: PendingItem, windowMs: number): { afterOverflow?: true } {
@@ -391,7 +447,8 @@ export class SessionComparator {
     let known = this.sids.get(nsp);
     if (known === undefined) {
       if (this.sids.size >= 64) return;
-      this.sids.set(nsp, (known = [undefined, undefined]));
+      known = [undefined, undefined];
+      this.sids.set(nsp, known);
     }
     known[side] = sid;
     if (known[PRIMARY] !== undefined && known[SHADOW] !== undefined) this.ids.set(nsp, known[PRIMARY], known[SHADOW]);

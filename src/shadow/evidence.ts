@@ -38,11 +38,22 @@ function abbreviate(value: unknown, depth = 0): unknown {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return { $binary: value.byteLength };
   if (depth > 20 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.slice(0, 100).map((item) => abbreviate(item, depth + 1));
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).slice(0, 100).map(([key, item]) => [key, abbreviate(item, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .slice(0, 100)
+      .map(([key, item]) => [key, abbreviate(item, depth + 1)]),
+  );
 }
 
-export function evidenceEntry(fields: Omit<MismatchEvidence, "primary" | "shadow"> & { primary: unknown; shadow: unknown }): MismatchEvidence {
-  return { ...fields, diff: abbreviate(fields.diff) as Difference[], primary: abbreviate(fields.primary), shadow: abbreviate(fields.shadow) };
+export function evidenceEntry(
+  fields: Omit<MismatchEvidence, "primary" | "shadow"> & { primary: unknown; shadow: unknown },
+): MismatchEvidence {
+  return {
+    ...fields,
+    diff: abbreviate(fields.diff) as Difference[],
+    primary: abbreviate(fields.primary),
+    shadow: abbreviate(fields.shadow),
+  };
 }
 
 export class MemoryDiffEvidence implements DiffEvidence {
@@ -67,7 +78,12 @@ export class RedisDiffEvidence implements DiffEvidence {
   private readonly redis: Redis;
   private readonly key: string;
 
-  constructor(url: string, keyPrefix: string, private readonly capacity: number, private readonly log: Logger) {
+  constructor(
+    url: string,
+    keyPrefix: string,
+    private readonly capacity: number,
+    private readonly log: Logger,
+  ) {
     this.local = new MemoryDiffEvidence(capacity);
     this.key = `${keyPrefix}shadow:diffs`;
     this.redis = new Redis(url, {

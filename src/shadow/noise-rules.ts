@@ -46,7 +46,10 @@ function trie(paths: readonly string[]): readonly PathNode[] {
       if (segment === "*") at = at.wildcard ??= node();
       else {
         let next = at.children.get(segment);
-        if (next === undefined) at.children.set(segment, (next = node()));
+        if (next === undefined) {
+          next = node();
+          at.children.set(segment, next);
+        }
         at = next;
       }
     }
@@ -55,7 +58,13 @@ function trie(paths: readonly string[]): readonly PathNode[] {
   return root.alone;
 }
 
-export const NO_RULE: CompiledRule = Object.freeze({ source: undefined, ignore: NONE, unordered: NONE, unorderedEverywhere: false, tolerance: 0 });
+export const NO_RULE: CompiledRule = Object.freeze({
+  source: undefined,
+  ignore: NONE,
+  unordered: NONE,
+  unorderedEverywhere: false,
+  tolerance: 0,
+});
 
 const compiled = new WeakMap<ShadowRule, CompiledRule>();
 
@@ -86,7 +95,10 @@ const ruleCache = new WeakMap<ShadowConfig, Map<string, CompiledRule>>();
 export function ruleFor(config: ShadowConfig, nsp: string, event: string): CompiledRule {
   if (config.rules.length === 0) return NO_RULE;
   let cache = ruleCache.get(config);
-  if (cache === undefined) ruleCache.set(config, (cache = new Map()));
+  if (cache === undefined) {
+    cache = new Map();
+    ruleCache.set(config, cache);
+  }
   const cacheKey = `${nsp}\u0000${event}`;
   let result = cache.get(cacheKey);
   if (result === undefined) {
@@ -145,6 +157,5 @@ export function terminal(nodes: readonly PathNode[]): boolean {
 }
 
 export function mapped(value: string, ids: IdMap | undefined): string {
-  return ids === undefined ? value : ids.get(value) ?? value;
+  return ids === undefined ? value : (ids.get(value) ?? value);
 }
-

@@ -63,7 +63,14 @@ function bytesOf(view: ArrayBufferView): Buffer {
 }
 
 /** The canonical key of one value (see the file comment). `ids` is given for shadow payloads only. */
-function keyOf(value: unknown, rule: CompiledRule, ids: IdMap | undefined, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): string {
+function keyOf(
+  value: unknown,
+  rule: CompiledRule,
+  ids: IdMap | undefined,
+  ignore: readonly PathNode[],
+  unordered: readonly PathNode[],
+  depth: number,
+): string {
   switch (kindOf(value)) {
     case "null":
       return "null";
@@ -76,7 +83,9 @@ function keyOf(value: unknown, rule: CompiledRule, ids: IdMap | undefined, ignor
       return JSON.stringify(mapped(value as string, ids));
     case "buffer": {
       const bytes = bytesOf(value as ArrayBufferView);
-      return bytes.length <= INLINE_BUFFER_BYTES ? `<${bytes.toString("base64")}>` : `<#${createHash("sha1").update(bytes).digest("base64")}>`;
+      return bytes.length <= INLINE_BUFFER_BYTES
+        ? `<${bytes.toString("base64")}>`
+        : `<#${createHash("sha1").update(bytes).digest("base64")}>`;
     }
     case "other":
       return "?";
@@ -114,7 +123,14 @@ function keyOf(value: unknown, rule: CompiledRule, ids: IdMap | undefined, ignor
   return `${out}}`;
 }
 
-function elementKeys(array: readonly unknown[], rule: CompiledRule, ids: IdMap | undefined, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): string[] {
+function elementKeys(
+  array: readonly unknown[],
+  rule: CompiledRule,
+  ids: IdMap | undefined,
+  ignore: readonly PathNode[],
+  unordered: readonly PathNode[],
+  depth: number,
+): string[] {
   const keys: string[] = [];
   for (let i = 0; i < array.length; i++) {
     const segment = String(i);
@@ -124,13 +140,28 @@ function elementKeys(array: readonly unknown[], rule: CompiledRule, ids: IdMap |
   return keys;
 }
 
-function multisetKey(array: readonly unknown[], rule: CompiledRule, ids: IdMap | undefined, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): string {
+function multisetKey(
+  array: readonly unknown[],
+  rule: CompiledRule,
+  ids: IdMap | undefined,
+  ignore: readonly PathNode[],
+  unordered: readonly PathNode[],
+  depth: number,
+): string {
   return `[${elementKeys(array, rule, ids, ignore, unordered, depth).sort().join(",")}]`;
 }
 
 /** keyOf, plus the multiset treatment when `value` itself is an array the rule makes unordered. */
-function valueKey(value: unknown, rule: CompiledRule, ids: IdMap | undefined, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): string {
-  if (Array.isArray(value) && depth < MAX_DEPTH && (rule.unorderedEverywhere || terminal(unordered))) return multisetKey(value, rule, ids, ignore, unordered, depth);
+function valueKey(
+  value: unknown,
+  rule: CompiledRule,
+  ids: IdMap | undefined,
+  ignore: readonly PathNode[],
+  unordered: readonly PathNode[],
+  depth: number,
+): string {
+  if (Array.isArray(value) && depth < MAX_DEPTH && (rule.unorderedEverywhere || terminal(unordered)))
+    return multisetKey(value, rule, ids, ignore, unordered, depth);
   return keyOf(value, rule, ids, ignore, unordered, depth);
 }
 
@@ -180,7 +211,13 @@ export function preview(value: unknown, depth = 0): unknown {
       const keys = Object.keys(value as object);
       if (depth >= PREVIEW_DEPTH) return `{…${keys.length} keys}`;
       const out: Record<string, unknown> = {};
-      for (const key of keys.slice(0, PREVIEW_ITEMS)) Object.defineProperty(out, key, { value: preview((value as Record<string, unknown>)[key], depth + 1), enumerable: true, writable: true, configurable: true });
+      for (const key of keys.slice(0, PREVIEW_ITEMS))
+        Object.defineProperty(out, key, {
+          value: preview((value as Record<string, unknown>)[key], depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       if (keys.length > PREVIEW_ITEMS) out["…"] = `+${keys.length - PREVIEW_ITEMS} keys`;
       return out;
     }
@@ -206,7 +243,11 @@ class DiffWalk {
     if (this.full) return;
     const primaryPreview = primary === undefined ? undefined : preview(primary);
     const shadowPreview = shadow === undefined ? undefined : preview(shadow);
-    this.out.push(note === undefined ? { path, primary: primaryPreview, shadow: shadowPreview } : { path, primary: primaryPreview, shadow: shadowPreview, note });
+    this.out.push(
+      note === undefined
+        ? { path, primary: primaryPreview, shadow: shadowPreview }
+        : { path, primary: primaryPreview, shadow: shadowPreview, note },
+    );
   }
 
   value(p: unknown, s: unknown, path: string, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): void {
@@ -226,7 +267,8 @@ class DiffWalk {
         if (!bytesOf(p as ArrayBufferView).equals(bytesOf(s as ArrayBufferView))) this.add(path, p, s);
         return;
       case "array":
-        if (this.rule.unorderedEverywhere || terminal(unordered)) return this.multiset(p as unknown[], s as unknown[], path, ignore, unordered, depth);
+        if (this.rule.unorderedEverywhere || terminal(unordered))
+          return this.multiset(p as unknown[], s as unknown[], path, ignore, unordered, depth);
         return this.array(p as unknown[], s as unknown[], path, ignore, unordered, depth);
       case "object":
         return this.object(p as Record<string, unknown>, s as Record<string, unknown>, path, ignore, unordered, depth);
@@ -237,7 +279,14 @@ class DiffWalk {
     }
   }
 
-  private array(p: unknown[], s: unknown[], path: string, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): void {
+  private array(
+    p: unknown[],
+    s: unknown[],
+    path: string,
+    ignore: readonly PathNode[],
+    unordered: readonly PathNode[],
+    depth: number,
+  ): void {
     const tracked = ignore.length > 0 || unordered.length > 0;
     for (let i = 0; i < Math.max(p.length, s.length) && !this.full; i++) {
       // A length difference counts even at an ignored index, as in the key ("~" keeps the position).
@@ -251,7 +300,14 @@ class DiffWalk {
     }
   }
 
-  private object(p: Record<string, unknown>, s: Record<string, unknown>, path: string, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): void {
+  private object(
+    p: Record<string, unknown>,
+    s: Record<string, unknown>,
+    path: string,
+    ignore: readonly PathNode[],
+    unordered: readonly PathNode[],
+    depth: number,
+  ): void {
     const shadowByKey = new Map<string, unknown>();
     for (const key of Object.keys(s)) if (s[key] !== undefined) shadowByKey.set(mapped(key, this.ids), s[key]);
     const seen = new Set<string>();
@@ -272,7 +328,14 @@ class DiffWalk {
   }
 
   /** Exact multiset difference by key, then (with a tolerance) the leftovers paired in sorted order. */
-  private multiset(p: unknown[], s: unknown[], path: string, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): void {
+  private multiset(
+    p: unknown[],
+    s: unknown[],
+    path: string,
+    ignore: readonly PathNode[],
+    unordered: readonly PathNode[],
+    depth: number,
+  ): void {
     const left = this.keyed(p, undefined, ignore, unordered, depth);
     const right = this.keyed(s, this.ids, ignore, unordered, depth);
     const counts = new Map<string, number>();
@@ -295,17 +358,33 @@ class DiffWalk {
       onlyShadow.sort(compareLoosely);
       if (onlyPrimary.every((item, i) => payloadsEqualAt(item, onlyShadow[i] as Keyed, this.rule, this.ids, depth))) return;
     }
-    this.add(path, onlyPrimary.map((item) => item.value), onlyShadow.map((item) => item.value), "multiset");
+    this.add(
+      path,
+      onlyPrimary.map((item) => item.value),
+      onlyShadow.map((item) => item.value),
+      "multiset",
+    );
   }
 
-  private keyed(array: unknown[], ids: IdMap | undefined, ignore: readonly PathNode[], unordered: readonly PathNode[], depth: number): Keyed[] {
+  private keyed(
+    array: unknown[],
+    ids: IdMap | undefined,
+    ignore: readonly PathNode[],
+    unordered: readonly PathNode[],
+    depth: number,
+  ): Keyed[] {
     const items: Keyed[] = [];
     for (let i = 0; i < array.length; i++) {
       const segment = String(i);
       const childIgnore = step(ignore, segment);
       if (terminal(childIgnore)) continue;
       const childUnordered = step(unordered, segment);
-      items.push({ value: array[i], key: valueKey(array[i], this.rule, ids, childIgnore, childUnordered, depth + 1), ignore: childIgnore, unordered: childUnordered });
+      items.push({
+        value: array[i],
+        key: valueKey(array[i], this.rule, ids, childIgnore, childUnordered, depth + 1),
+        ignore: childIgnore,
+        unordered: childUnordered,
+      });
     }
     return items;
   }
@@ -334,7 +413,13 @@ function payloadsEqualAt(p: Keyed, s: Keyed, rule: CompiledRule, ids: IdMap | un
 }
 
 /** Where two argument lists differ under the rule, at most `max` places. `ids` maps the shadow's ids. */
-export function diffPayloads(primary: readonly unknown[], shadow: readonly unknown[], rule: CompiledRule, ids?: IdMap, max = DEFAULT_MAX_DIFFS): Difference[] {
+export function diffPayloads(
+  primary: readonly unknown[],
+  shadow: readonly unknown[],
+  rule: CompiledRule,
+  ids?: IdMap,
+  max = DEFAULT_MAX_DIFFS,
+): Difference[] {
   const walk = new DiffWalk(rule, ids, Math.max(1, max));
   for (let i = 0; i < Math.max(primary.length, shadow.length) && !walk.full; i++) {
     const path = `$[${i}]`;
@@ -349,4 +434,3 @@ export function diffPayloads(primary: readonly unknown[], shadow: readonly unkno
 export function payloadsEqual(primary: readonly unknown[], shadow: readonly unknown[], rule: CompiledRule, ids?: IdMap): boolean {
   return diffPayloads(primary, shadow, rule, ids, 1).length === 0;
 }
-

@@ -44,4 +44,3 @@ export interface SessionComparatorOptions {
   /** Differences kept per mismatch (default 20). */
   readonly maxDiffs?: number;
 }
-

@@ -144,7 +144,7 @@ export class PacketReader {
       this.reset();
       return failure("missing attachments", `text message while ${missing} attachment(s) were expected`);
     }
-    let decoded;
+    let decoded: ReturnType<typeof decodePacket>;
     try {
       decoded = decodePacket(message, this.maxAttachments);
     } catch (error) {
@@ -154,7 +154,10 @@ export class PacketReader {
     }
     const { type } = decoded;
     // socket.io-parser accepts an event or ack without a body; nothing sensible can be compared then.
-    if ((type === PACKET_TYPE.EVENT || type === PACKET_TYPE.BINARY_EVENT || type === PACKET_TYPE.ACK || type === PACKET_TYPE.BINARY_ACK) && !Array.isArray(decoded.data)) {
+    if (
+      (type === PACKET_TYPE.EVENT || type === PACKET_TYPE.BINARY_EVENT || type === PACKET_TYPE.ACK || type === PACKET_TYPE.BINARY_ACK) &&
+      !Array.isArray(decoded.data)
+    ) {
       return failure("malformed packet", `${JSON.stringify(message.slice(0, 64))} has no argument list`);
     }
     const packet: SocketIoPacket = { type, nsp: namespaceName(decoded.nsp), id: decoded.id, data: decoded.data };
@@ -194,7 +197,12 @@ export class PacketReader {
 
 /** An EVENT/BINARY_EVENT packet's name and arguments (socket.io allows numeric names: they become strings). */
 export function eventOf(packet: SocketIoPacket): { readonly name: string; readonly args: readonly unknown[] } | undefined {
-  if ((packet.type !== PACKET_TYPE.EVENT && packet.type !== PACKET_TYPE.BINARY_EVENT) || !Array.isArray(packet.data) || packet.data.length === 0) return undefined;
+  if (
+    (packet.type !== PACKET_TYPE.EVENT && packet.type !== PACKET_TYPE.BINARY_EVENT) ||
+    !Array.isArray(packet.data) ||
+    packet.data.length === 0
+  )
+    return undefined;
   const data = packet.data as unknown[];
   return { name: String(data[0]), args: data.slice(1) };
 }

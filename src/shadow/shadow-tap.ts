@@ -148,7 +148,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     const read = this.clientReader.read(message);
     if (read.ok && read.packet !== undefined) this.comparator.clientPacket(read.packet);
     if (this.state === "opening") {
-      if (this.waiting.length >= this.deps.limits.maxQueuedMessages) return this.end(undefined, "too many messages before the shadow opened", "queue");
+      if (this.waiting.length >= this.deps.limits.maxQueuedMessages)
+        return this.end(undefined, "too many messages before the shadow opened", "queue");
       this.waiting.push(message);
       return;
     }
@@ -168,7 +169,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   }
 
   private hold(message: UpstreamMessage): void {
-    if (this.held.length >= this.deps.limits.maxQueuedMessages) return this.end(undefined, "too many messages waiting for the shadow to accept a namespace", "queue");
+    if (this.held.length >= this.deps.limits.maxQueuedMessages)
+      return this.end(undefined, "too many messages waiting for the shadow to accept a namespace", "queue");
     this.held.push(message);
   }
 
@@ -189,7 +191,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   private sendNow(message: UpstreamMessage): void {
     const upstream = this.upstream!;
     upstream.send(message);
-    if (upstream.bufferedAmount > this.deps.limits.maxBufferedBytes) this.end(undefined, `${upstream.bufferedAmount} bytes waiting for the shadow`, "buffer");
+    if (upstream.bufferedAmount > this.deps.limits.maxBufferedBytes)
+      this.end(undefined, `${upstream.bufferedAmount} bytes waiting for the shadow`, "buffer");
   }
 
   /**
@@ -235,7 +238,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     }
     if (read.packet === undefined) return;
     const shadowEngineId = side === "shadow" && this.deps.derivedSocketIds === true ? this.upstream?.sessionId : undefined;
-    if (shadowEngineId !== undefined && read.packet.type === PACKET_TYPE.CONNECT) this.comparator.setIdMapping(read.packet.nsp, this.deps.sessionId, shadowEngineId);
+    if (shadowEngineId !== undefined && read.packet.type === PACKET_TYPE.CONNECT)
+      this.comparator.setIdMapping(read.packet.nsp, this.deps.sessionId, shadowEngineId);
     this.comparator.serverPacket(side, read.packet, at);
     if (side === "shadow") this.shadowPacket(read.packet.type, read.packet.nsp);
   }

@@ -9,7 +9,9 @@ import { RedisRoutingStore, type RedisStoreOptions } from "./redis-store.js";
 import type { RoutingStore } from "./routing-store.js";
 
 /** Timing knobs of the Redis store, for tests (short TTLs) and tuning. */
-export type RedisStoreTuning = Partial<Pick<RedisStoreOptions, "pollIntervalMs" | "heartbeatIntervalMs" | "instanceTtlMs" | "sessionTtlMs" | "auditLimit" | "commandTimeoutMs">>;
+export type RedisStoreTuning = Partial<
+  Pick<RedisStoreOptions, "pollIntervalMs" | "heartbeatIntervalMs" | "instanceTtlMs" | "sessionTtlMs" | "auditLimit" | "commandTimeoutMs">
+>;
 
 export function createRoutingStore(config: StaticConfig, logger: Logger, tuning: RedisStoreTuning = {}): RoutingStore {
   const common = { instanceId: config.instanceId, logger, initialConfig: config.routingConfig, internalUrl: config.internalUrl };

@@ -4,7 +4,8 @@
  */
 import type { Logger } from "pino";
 import { DEFAULT_ROUTING_CONFIG, diffRoutingConfigs, routingConfigOrThrow, type RoutingConfig } from "../config/routing-config.js";
-import type { Backend, Unsubscribe } from "../telemetry/events.js";
+import type { Unsubscribe } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import {
   Listeners,
   RoutingConflictError,

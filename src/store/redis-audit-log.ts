@@ -31,7 +31,12 @@ export class RedisAuditLog {
       return entry;
     }
     try {
-      await execOrThrow(this.redis.multi().lpush(this.key, JSON.stringify(entry)).ltrim(this.key, 0, this.limit - 1));
+      await execOrThrow(
+        this.redis
+          .multi()
+          .lpush(this.key, JSON.stringify(entry))
+          .ltrim(this.key, 0, this.limit - 1),
+      );
     } catch {
       this.buffer(entry);
     }

@@ -5,7 +5,8 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Backend, Unsubscribe } from "../telemetry/events.js";
+import type { Unsubscribe } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import { messageOf } from "./redis-util.js";
 import { Listeners, newCommandId, type DrainCommand, type DrainDelivery } from "./routing-store.js";
 
@@ -52,7 +53,12 @@ export class RedisDrainChannel {
     } catch {
       return;
     }
-    const valid = typeof command.id === "string" && (command.backend === "legacy" || command.backend === "hub") && typeof command.percent === "number" && command.percent > 0 && command.percent <= 100;
+    const valid =
+      typeof command.id === "string" &&
+      (command.backend === "legacy" || command.backend === "hub") &&
+      typeof command.percent === "number" &&
+      command.percent > 0 &&
+      command.percent <= 100;
     if (!valid || command.origin === this.instanceId || !this.remember(command.id)) return;
     this.log.info({ command }, "drain requested by another instance");
     this.listeners.emit(Object.freeze(command));

@@ -26,7 +26,12 @@ export class RedisInstanceDirectory {
   }
 
   async remove(instanceId: string): Promise<void> {
-    await execOrThrow(this.redis.multi().zrem(this.setKey, instanceId).del(this.statusPrefix + instanceId));
+    await execOrThrow(
+      this.redis
+        .multi()
+        .zrem(this.setKey, instanceId)
+        .del(this.statusPrefix + instanceId),
+    );
   }
 
   /** Every instance seen within the TTL except `exceptId` (the caller adds its own, fresher status). */

@@ -18,15 +18,31 @@
  */
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { DEFAULT_ROUTING_CONFIG, diffRoutingConfigs, parseRoutingConfig, routingConfigOrThrow, type RoutingConfig } from "../config/routing-config.js";
+import {
+  DEFAULT_ROUTING_CONFIG,
+  diffRoutingConfigs,
+  parseRoutingConfig,
+  routingConfigOrThrow,
+  type RoutingConfig,
+} from "../config/routing-config.js";
 import { SwitchyardError } from "../errors.js";
-import type { Backend, Unsubscribe } from "../telemetry/events.js";
+import type { Unsubscribe } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import { RedisAuditLog } from "./redis-audit-log.js";
 import { RedisDrainChannel } from "./redis-drain-channel.js";
 import { RedisInstanceDirectory } from "./redis-instance-directory.js";
 import { RedisSessionRegistry } from "./redis-session-registry.js";
 import { messageOf } from "./redis-util.js";
-import { Listeners, RoutingConflictError, emptySessionCounts, type AuditEntry, type AuditInput, type ConfigListener, type DrainCommand, type DrainDelivery } from "./routing-store.js";
+import {
+  Listeners,
+  RoutingConflictError,
+  emptySessionCounts,
+  type AuditEntry,
+  type AuditInput,
+  type ConfigListener,
+  type DrainCommand,
+  type DrainDelivery,
+} from "./routing-store.js";
 import type { InstanceStatus, RoutingStore, RoutingUpdate, SessionCounts, SessionOwner, StoreHealth } from "./routing-store.js";
 
 export interface RedisStoreOptions {
@@ -60,7 +76,6 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'config', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 1`;
-
 
 export class RedisRoutingStore implements RoutingStore {
   readonly kind = "redis" as const;
@@ -120,7 +135,14 @@ export class RedisRoutingStore implements RoutingStore {
     this.redis = new Redis(options.url, { ...redisOptions, connectionName: `switchyard:${options.instanceId}` });
     this.subscriber = new Redis(options.url, { ...redisOptions, connectionName: `switchyard:${options.instanceId}:sub` });
     const isReachable = () => this.reachable;
-    this.registry = new RedisSessionRegistry({ redis: this.redis, isReachable, keyPrefix: prefix, instanceId: this.instanceId, ttlMs: options.sessionTtlMs ?? 60_000, logger: this.log });
+    this.registry = new RedisSessionRegistry({
+      redis: this.redis,
+      isReachable,
+      keyPrefix: prefix,
+      instanceId: this.instanceId,
+      ttlMs: options.sessionTtlMs ?? 60_000,
+      logger: this.log,
+    });
     this.registry.setInternalUrl(this.internalUrl);
     this.auditLog = new RedisAuditLog(this.redis, isReachable, `${prefix}audit`, options.auditLimit ?? 1000, this.instanceId, this.log);
     this.drains = new RedisDrainChannel(this.redis, `${prefix}commands`, this.instanceId, isReachable, this.log);
@@ -131,7 +153,11 @@ export class RedisRoutingStore implements RoutingStore {
     this.redis.on("ready", () => void this.sync());
     this.subscriber.on("error", (error: Error) => this.log.debug({ err: error.message }, "Redis subscriber connection error"));
     this.subscriber.on("ready", () => {
-      this.subscriber.subscribe(this.keys.changed, this.drains.channel).catch((error: unknown) => this.log.warn({ err: messageOf(error) }, "cannot subscribe to routing notifications; relying on the version check"));
+      this.subscriber
+        .subscribe(this.keys.changed, this.drains.channel)
+        .catch((error: unknown) =>
+          this.log.warn({ err: messageOf(error) }, "cannot subscribe to routing notifications; relying on the version check"),
+        );
     });
     this.subscriber.on("message", (channel: string, message: string) => this.onMessage(channel, message));
   }
@@ -148,7 +174,10 @@ export class RedisRoutingStore implements RoutingStore {
     every(this.heartbeatIntervalMs, () => void this.heartbeat());
     this.registry.startRefreshing();
     void this.heartbeat();
-    this.log.info({ version: this.config.version, hubPercent: this.config.hubPercent, health: this.healthState.state }, "routing store: Redis");
+    this.log.info(
+      { version: this.config.version, hubPercent: this.config.hubPercent, health: this.healthState.state },
+      "routing store: Redis",
+    );
   }
 
   async close(): Promise<void> {
@@ -176,7 +205,15 @@ export class RedisRoutingStore implements RoutingStore {
     const next = routingConfigOrThrow({ ...validated, version: expectedVersion + 1 });
     let reply: unknown;
     try {
-      reply = await this.redis.eval(CAS_SCRIPT, 1, this.keys.routing, String(expectedVersion), JSON.stringify(next), String(this.config.version), this.keys.changed);
+      reply = await this.redis.eval(
+        CAS_SCRIPT,
+        1,
+        this.keys.routing,
+        String(expectedVersion),
+        JSON.stringify(next),
+        String(this.config.version),
+        this.keys.changed,
+      );
     } catch (error) {
       this.redisDown(`Redis unavailable: ${messageOf(error)}`);
       throw new SwitchyardError("SWY_ERR_STORE_UNAVAILABLE", messageOf(error), { cause: error });
@@ -200,7 +237,10 @@ export class RedisRoutingStore implements RoutingStore {
   private apply(next: RoutingConfig): void {
     const previous = this.config;
     this.config = next;
-    this.log.info({ version: next.version, previousVersion: previous.version, changes: diffRoutingConfigs(previous, next) }, "routing config applied");
+    this.log.info(
+      { version: next.version, previousVersion: previous.version, changes: diffRoutingConfigs(previous, next) },
+      "routing config applied",
+    );
     this.changeListeners.emit(next, previous);
   }
 
@@ -228,10 +268,22 @@ export class RedisRoutingStore implements RoutingStore {
       this.redisUp();
       if (versionText == null || document == null) {
         // First start of the cluster, or Redis lost its data: store what we route on, keeping its version.
-        const seeded = await this.redis.eval(SEED_SCRIPT, 1, this.keys.routing, String(this.config.version), JSON.stringify(this.config), this.keys.changed);
+        const seeded = await this.redis.eval(
+          SEED_SCRIPT,
+          1,
+          this.keys.routing,
+          String(this.config.version),
+          JSON.stringify(this.config),
+          this.keys.changed,
+        );
         if (seeded === 1) {
           this.log.info({ version: this.config.version }, "routing store: Redis held no routing config; stored this instance's");
-          void this.audit({ action: "routing.seed", changes: [`stored config v${this.config.version} (hubPercent ${this.config.hubPercent})`], version: this.config.version, actor: { address: "", identity: "instance" } });
+          void this.audit({
+            action: "routing.seed",
+            changes: [`stored config v${this.config.version} (hubPercent ${this.config.hubPercent})`],
+            version: this.config.version,
+            actor: { address: "", identity: "instance" },
+          });
         }
         this.syncAgain = true;
         return;
@@ -241,7 +293,9 @@ export class RedisRoutingStore implements RoutingStore {
       if (version !== this.config.version || !this.loaded) {
         const parsed = parseRoutingConfig(document);
         if (!parsed.ok) {
-          this.degrade(`the stored routing config v${version} is invalid (${parsed.problems.join("; ")}); routing on v${this.config.version}`);
+          this.degrade(
+            `the stored routing config v${version} is invalid (${parsed.problems.join("; ")}); routing on v${this.config.version}`,
+          );
           return;
         }
         const stored = parsed.config.version === version ? parsed.config : routingConfigOrThrow({ ...parsed.config, version });

@@ -12,7 +12,8 @@
  */
 import type { RoutingConfig } from "../config/routing-config.js";
 import { SwitchyardError } from "../errors.js";
-import type { Backend, ClientTransport, Unsubscribe } from "../telemetry/events.js";
+import type { Unsubscribe } from "../telemetry/events.js";
+import type { Backend, ClientTransport } from "../domain.js";
 
 export type StoreState = "connected" | "degraded";
 

@@ -4,20 +4,8 @@
  * without subscribers costs a property check, so the hot paths publish unconditionally.
  */
 import diagnostics from "node:diagnostics_channel";
+import type { Backend, ClientTransport, Direction, SessionCloseReason, SessionMode } from "../domain.js";
 import type { ErrorCode } from "../errors.js";
-
-export type Backend = "legacy" | "hub";
-export type ClientTransport = "polling" | "websocket";
-export type SessionMode = "terminate" | "pipe";
-export type Direction = "client_to_server" | "server_to_client";
-
-/** Why a session ended. Error closes also carry an ErrorCode. */
-export type SessionCloseReason =
-  | "client closed"
-  | "upstream closed"
-  | "error"
-  | "drained"
-  | "shutdown";
 
 export interface SessionOpenedEvent {
   readonly sessionId: string;

@@ -33,7 +33,11 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /** `search`: the request's query string, when the caller has parsed it already. */
-export function clientContextOf(req: IncomingMessage, options: ContextOptions, search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams): ClientContext {
+export function clientContextOf(
+  req: IncomingMessage,
+  options: ContextOptions,
+  search = new URL(req.url ?? "/", "http://gateway.invalid").searchParams,
+): ClientContext {
   const query: [string, string][] = [];
   for (const [key, value] of search) {
     if (!ENGINE_QUERY_PARAMS.has(key)) query.push([key, value]);
@@ -58,7 +62,12 @@ export function clientContextOf(req: IncomingMessage, options: ContextOptions, s
 }
 
 /** The backend URL for one session: the client's application query plus our own Engine.IO parameters. */
-export function upstreamUrl(base: string, path: string, context: ClientContext, extra: readonly (readonly [string, string])[] = []): string {
+export function upstreamUrl(
+  base: string,
+  path: string,
+  context: ClientContext,
+  extra: readonly (readonly [string, string])[] = [],
+): string {
   const target = new URL(base);
   if (target.protocol === "http:") target.protocol = "ws:";
   else if (target.protocol === "https:") target.protocol = "wss:";

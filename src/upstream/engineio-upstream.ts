@@ -6,11 +6,20 @@
  */
 import WebSocket from "ws";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
-import { decodeFrame, EIO_PACKET, encodeMessage, parseHandshake, type EngineIoHandshake, type EngineIoRevision } from "../protocol/engineio.js";
-import { publish, type Backend } from "../telemetry/events.js";
+import {
+  decodeFrame,
+  EIO_PACKET,
+  encodeMessage,
+  parseHandshake,
+  type EngineIoHandshake,
+  type EngineIoRevision,
+} from "../protocol/engineio.js";
+import { publish } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import { upstreamUrl, type ClientContext } from "./client-context.js";
 import { SinkGate } from "./sink-gate.js";
-import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
+import type { Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
+import type { UpstreamRole } from "../domain.js";
 
 export interface EngineIoUpstreamOptions {
   readonly backend: Backend;
@@ -146,7 +155,7 @@ export class EngineIoUpstream implements Upstream {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.state !== "open") return;
-    let frame;
+    let frame: ReturnType<typeof decodeFrame>;
     try {
       frame = decodeFrame(this.revision, data, isBinary);
     } catch (error) {
@@ -216,7 +225,10 @@ export function openEngineIoUpstream(options: EngineIoUpstreamOptions): Promise<
       followRedirects: false,
     });
     let settled = false;
-    const timer = setTimeout(() => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no handshake within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    const timer = setTimeout(
+      () => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no handshake within ${options.connectTimeoutMs} ms`),
+      options.connectTimeoutMs,
+    );
     function failWith(code: ErrorCode, detail: string): void {
       if (settled) return;
       settled = true;

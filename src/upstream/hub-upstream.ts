@@ -21,10 +21,12 @@ import {
 } from "../protocol/hub-frames.js";
 import { HubTranslator, queryObject, type TranslationOutput, type TranslationVerdict } from "../protocol/hub-translator.js";
 import { socketIoRevisionOf } from "../protocol/versions.js";
-import { publish, type Backend } from "../telemetry/events.js";
+import { publish } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { SinkGate } from "./sink-gate.js";
-import type { Upstream, UpstreamMessage, UpstreamRole, UpstreamSink } from "./upstream.js";
+import type { Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
+import type { UpstreamRole } from "../domain.js";
 
 export interface HubUpstreamOptions {
   /** ws(s):// or http(s):// URL of the hub (HUB_URL). */
@@ -69,7 +71,11 @@ export function hubWebSocketUrl(hubUrl: string): string {
  * and ours (a client must not be able to mark itself a shadow or pick a session id).
  */
 function isReservedUpgradeHeader(name: string): boolean {
-  return name.startsWith("x-switchyard-") || name.startsWith("sec-websocket-") || ["host", "connection", "upgrade", "content-length", "transfer-encoding"].includes(name);
+  return (
+    name.startsWith("x-switchyard-") ||
+    name.startsWith("sec-websocket-") ||
+    ["host", "connection", "upgrade", "content-length", "transfer-encoding"].includes(name)
+  );
 }
 
 /** The upgrade headers of a hub session: the client's forwarded context plus ours. */
@@ -125,7 +131,10 @@ export class HubUpstream implements Upstream, TranslationOutput {
     ws.on("close", (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
     ws.on("error", (error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message, undefined));
     this.pinger = setInterval(() => this.heartbeat(), options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs);
-    this.namespaceTimer = setTimeout(() => this.onNamespaceTimeout(), options.namespaceConnectTimeoutMs ?? HUB_DEFAULTS.namespaceConnectTimeoutMs);
+    this.namespaceTimer = setTimeout(
+      () => this.onNamespaceTimeout(),
+      options.namespaceConnectTimeoutMs ?? HUB_DEFAULTS.namespaceConnectTimeoutMs,
+    );
     this.translator.start(this);
   }
 
@@ -210,7 +219,8 @@ export class HubUpstream implements Upstream, TranslationOutput {
   private onNamespaceTimeout(): void {
     this.namespaceTimer = undefined;
     // socket.io closes a connection that joined no namespace within connectTimeout; so does the gateway.
-    if (this.state === "open" && !this.translator.joinedAnyNamespace) this.end(undefined, "no namespace joined in time", HUB_CLOSE_CODE.normal);
+    if (this.state === "open" && !this.translator.joinedAnyNamespace)
+      this.end(undefined, "no namespace joined in time", HUB_CLOSE_CODE.normal);
   }
 
   private onSocketClose(code: number, reason: string): void {
@@ -262,12 +272,20 @@ export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstrea
         followRedirects: false,
       });
     } catch (error) {
-      publish("switchyard:upstream:failed", { backend: BACKEND, role: options.role, code: "SWY_ERR_UPSTREAM_UNREACHABLE", seconds: seconds() });
+      publish("switchyard:upstream:failed", {
+        backend: BACKEND,
+        role: options.role,
+        code: "SWY_ERR_UPSTREAM_UNREACHABLE",
+        seconds: seconds(),
+      });
       reject(new SwitchyardError("SWY_ERR_UPSTREAM_UNREACHABLE", `hub: ${(error as Error).message}`));
       return;
     }
     let settled = false;
-    const timer = setTimeout(() => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no hello within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    const timer = setTimeout(
+      () => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no hello within ${options.connectTimeoutMs} ms`),
+      options.connectTimeoutMs,
+    );
     function failWith(code: ErrorCode, detail: string): void {
       if (settled) return;
       settled = true;
@@ -297,8 +315,10 @@ export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstrea
       try {
         if (isBinary) throw new HubFrameError("a binary frame instead of hello");
         const frame = parseHubFrame(data.toString("utf8"), maxAttachments);
-        if (frame.type !== "hello") throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
-        if (frame.version !== HUB_PROTOCOL_VERSION) throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
+        if (frame.type !== "hello")
+          throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
+        if (frame.version !== HUB_PROTOCOL_VERSION)
+          throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
         hubServer = frame.server;
       } catch (error) {
         if (!(error instanceof HubFrameError)) throw error;

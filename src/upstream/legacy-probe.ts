@@ -21,7 +21,8 @@ export async function probeLegacyHandshake(legacyUrl: string, path: string, time
     throw new SwitchyardError("SWY_ERR_UPSTREAM_UNREACHABLE", `probe handshake to ${url.origin}: ${cause}`);
   }
   const open = splitV4Payload(body)[0] ?? "";
-  if (!open.startsWith("0")) throw new SwitchyardError("SWY_ERR_UPSTREAM_HANDSHAKE", `probe handshake got ${JSON.stringify(body.slice(0, 80))}`);
+  if (!open.startsWith("0"))
+    throw new SwitchyardError("SWY_ERR_UPSTREAM_HANDSHAKE", `probe handshake got ${JSON.stringify(body.slice(0, 80))}`);
   let handshake: EngineIoHandshake;
   try {
     handshake = parseHandshake(open.slice(1));
@@ -30,7 +31,12 @@ export async function probeLegacyHandshake(legacyUrl: string, path: string, time
   }
   // Close the probe session at once so that it does not linger on the legacy server until its ping timeout.
   url.search = `EIO=4&transport=polling&sid=${encodeURIComponent(handshake.sid)}`;
-  await fetch(url, { method: "POST", body: "1", headers: { "content-type": "text/plain;charset=UTF-8" }, signal: AbortSignal.timeout(timeoutMs) })
+  await fetch(url, {
+    method: "POST",
+    body: "1",
+    headers: { "content-type": "text/plain;charset=UTF-8" },
+    signal: AbortSignal.timeout(timeoutMs),
+  })
     .then((response) => response.arrayBuffer())
     .catch(() => undefined);
   return handshake;

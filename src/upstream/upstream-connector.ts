@@ -5,11 +5,13 @@
  */
 import type { Logger } from "pino";
 import { SwitchyardError, errorCodeOf } from "../errors.js";
-import { publish, type Backend } from "../telemetry/events.js";
+import { publish } from "../telemetry/events.js";
+import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { openEngineIoUpstream } from "./engineio-upstream.js";
 import { openHubUpstream } from "./hub-upstream.js";
-import type { Upstream, UpstreamRole } from "./upstream.js";
+import type { Upstream } from "./upstream.js";
+import type { UpstreamRole } from "../domain.js";
 
 export interface UpstreamConnectorOptions {
   readonly legacyUrl: string;
@@ -46,7 +48,8 @@ export class UpstreamConnector {
    * id the client already has (a session routed at its first CONNECT), for the hub to adopt.
    */
   async openPrimary(backend: Backend, context: ClientContext, sessionId?: string): Promise<OpenedUpstream> {
-    if (backend === "legacy") return { upstream: await this.openLegacy(this.options.legacyUrl, context, "primary"), backend, fellBack: false };
+    if (backend === "legacy")
+      return { upstream: await this.openLegacy(this.options.legacyUrl, context, "primary"), backend, fellBack: false };
     try {
       return { upstream: await this.openHub(this.options.hubUrl, context, "primary", sessionId), backend, fellBack: false };
     } catch (error) {
@@ -65,7 +68,8 @@ export class UpstreamConnector {
    */
   openShadow(primary: Backend, context: ClientContext, sessionId: string): Promise<Upstream> {
     if (primary === "legacy") return this.openHub(this.options.hubShadowUrl ?? this.options.hubUrl, context, "shadow", sessionId);
-    if (this.options.legacyShadowUrl === undefined) return Promise.reject(new SwitchyardError("SWY_ERR_SHADOW", "LEGACY_SHADOW_URL is not set"));
+    if (this.options.legacyShadowUrl === undefined)
+      return Promise.reject(new SwitchyardError("SWY_ERR_SHADOW", "LEGACY_SHADOW_URL is not set"));
     return this.openLegacy(this.options.legacyShadowUrl, context, "shadow");
   }
 
@@ -81,7 +85,12 @@ export class UpstreamConnector {
     });
   }
 
-  private openHub(hubUrl: string | undefined, context: ClientContext, role: UpstreamRole, sessionId: string | undefined): Promise<Upstream> {
+  private openHub(
+    hubUrl: string | undefined,
+    context: ClientContext,
+    role: UpstreamRole,
+    sessionId: string | undefined,
+  ): Promise<Upstream> {
     if (hubUrl === undefined) return Promise.reject(new SwitchyardError("SWY_ERR_HUB_UNAVAILABLE", "no hub is configured (HUB_URL)"));
     return openHubUpstream({
       hubUrl,

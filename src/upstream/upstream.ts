@@ -5,7 +5,7 @@
  * the client session, the shadow tap and the metrics never need to know which backend they face.
  */
 import type { ErrorCode } from "../errors.js";
-import type { Backend } from "../telemetry/events.js";
+import type { Backend, UpstreamRole } from "../domain.js";
 
 export type UpstreamMessage = string | Buffer;
 
@@ -17,8 +17,6 @@ export interface UpstreamSink {
   /** The bytes waiting for the backend fell below the low-water mark after a send over the high-water mark. */
   onDrain(): void;
 }
-
-export type UpstreamRole = "primary" | "shadow";
 
 export interface Upstream {
   readonly backend: Backend;

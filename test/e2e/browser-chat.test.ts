@@ -27,7 +27,10 @@ async function shownMessages(user: TestPage): Promise<ShownMessage[]> {
     items.locator("time").allTextContents(),
   ]);
   // Every rendered message carries its server timestamp; a message without `ts` renders "Invalid Date".
-  assert.ok(times.every((time) => time.trim() !== "" && !/invalid/i.test(time)), `${user.label}: a message without a valid time: ${JSON.stringify(times)}`);
+  assert.ok(
+    times.every((time) => time.trim() !== "" && !/invalid/i.test(time)),
+    `${user.label}: a message without a valid time: ${JSON.stringify(times)}`,
+  );
   return from.map((name, i) => ({ from: name, text: text[i] ?? "<missing .text>" }));
 }
 
@@ -42,7 +45,11 @@ function waitConnected(user: TestPage): Promise<void> {
 async function join(user: TestPage, room: string): Promise<void> {
   await user.page.click("#join");
   // The page enables the composer and marks the body only once the server acked the join.
-  await waitInPage(user, `the join ack for ${room}`, `document.body.dataset.room === ${JSON.stringify(room)} && !document.getElementById("text").disabled`);
+  await waitInPage(
+    user,
+    `the join ack for ${room}`,
+    `document.body.dataset.room === ${JSON.stringify(room)} && !document.getElementById("text").disabled`,
+  );
 }
 
 async function send(user: TestPage, text: string): Promise<void> {
@@ -153,7 +160,8 @@ describe("the sample chat in headless Chromium through the gateway", { timeout: 
         assert.deepEqual(await shownMessages(bob), continued, "bob's page");
         assert.deepEqual(await statusOf(alice), { state: "connected", text: "connected" });
 
-        for (const user of [alice, bob]) assert.deepEqual(user.log.errors, [], `${user.label}: uncaught page errors${describeLog(user.log)}`);
+        for (const user of [alice, bob])
+          assert.deepEqual(user.log.errors, [], `${user.label}: uncaught page errors${describeLog(user.log)}`);
       } finally {
         for (const user of users) await user.context.close();
         await stack.close();
@@ -177,7 +185,10 @@ test("the gateway passes the socket.io client bundle through byte for byte", asy
     }
     const [gatewayBytes, directBytes] = [Buffer.from(await viaGateway.arrayBuffer()), Buffer.from(await direct.arrayBuffer())];
     assert.ok(directBytes.length > 10_000, `the legacy server serves a real bundle (${directBytes.length} bytes)`);
-    assert.ok(gatewayBytes.equals(directBytes), `bundle differs: ${gatewayBytes.length} bytes via the gateway, ${directBytes.length} direct`);
+    assert.ok(
+      gatewayBytes.equals(directBytes),
+      `bundle differs: ${gatewayBytes.length} bytes via the gateway, ${directBytes.length} direct`,
+    );
   } finally {
     await stack.close();
   }

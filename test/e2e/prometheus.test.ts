@@ -30,7 +30,11 @@ const PENDING_METRICS: ReadonlySet<string> = new Set<string>([]);
 const RATE_WINDOW = "15s";
 const DATA_TIMEOUT_MS = 60_000;
 const REDIS_URL = "redis://127.0.0.1:6379";
-const ROUTING_CONFIG = JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"], fallback: "address" }, shadow: { percent: 50, rules: [{ event: "*" }] } });
+const ROUTING_CONFIG = JSON.stringify({
+  hubPercent: 50,
+  key: { sources: ["query:userId"], fallback: "address" },
+  shadow: { percent: 50, rules: [{ event: "*" }] },
+});
 
 /** The base (catalog) name of a series name, so histogram series map to their histogram. */
 const baseName = (series: string) => catalogEntryOf(series)?.name ?? series;
@@ -57,15 +61,25 @@ describe("the Grafana dashboard on a real Prometheus scraping gateways under tra
   });
 
   test("Prometheus scrapes both gateways (job switchyard, instance_id labels)", async () => {
-    const up = await eventually(async () => {
-      const result = await prometheus.query('up{job="switchyard"} == 1');
-      return result.length === 2 ? result : undefined;
-    }, "both targets up", DATA_TIMEOUT_MS, 250);
+    const up = await eventually(
+      async () => {
+        const result = await prometheus.query('up{job="switchyard"} == 1');
+        return result.length === 2 ? result : undefined;
+      },
+      "both targets up",
+      DATA_TIMEOUT_MS,
+      250,
+    );
     assert.deepEqual(up!.map((r) => r.metric.instance).sort(), gateways.map((g) => g.opsTarget).sort());
-    const ids = await eventually(async () => {
-      const result = await prometheus.query("count by (instance_id) (switchyard_sessions_open)");
-      return result.length === 2 ? result : undefined;
-    }, "both instance_ids", DATA_TIMEOUT_MS, 250);
+    const ids = await eventually(
+      async () => {
+        const result = await prometheus.query("count by (instance_id) (switchyard_sessions_open)");
+        return result.length === 2 ? result : undefined;
+      },
+      "both instance_ids",
+      DATA_TIMEOUT_MS,
+      250,
+    );
     assert.deepEqual(ids!.map((r) => r.metric.instance_id).sort(), ["e2e-pipe", "e2e-terminate"]);
   });
 
@@ -73,14 +87,22 @@ describe("the Grafana dashboard on a real Prometheus scraping gateways under tra
     const metrics = [...new Set(panelQueries(loadDashboard()).flatMap((q) => metricsOf(q.expr)))].sort();
     const hasData = async (series: string) => (await prometheus.query(`count(${series})`)).length > 0;
     const required = metrics.filter((series) => !PENDING_METRICS.has(baseName(series)));
-    await eventually(async () => (await Promise.all(required.map(hasData))).every(Boolean), "data for every non-pending metric", DATA_TIMEOUT_MS, 500).catch(async (error: Error) => {
+    await eventually(
+      async () => (await Promise.all(required.map(hasData))).every(Boolean),
+      "data for every non-pending metric",
+      DATA_TIMEOUT_MS,
+      500,
+    ).catch(async (error: Error) => {
       const missing: string[] = [];
       for (const series of required) if (!(await hasData(series))) missing.push(series);
       throw new Error(`${error.message}; without data: ${missing.join(", ")} (traffic: ${JSON.stringify(traffic?.stats)})`);
     });
     for (const pending of PENDING_METRICS) {
       assert.ok(catalogEntryOf(pending)?.name === pending, `${pending} is a catalog metric name`);
-      assert.ok(metrics.some((series) => baseName(series) === pending), `${pending} is read by a panel`);
+      assert.ok(
+        metrics.some((series) => baseName(series) === pending),
+        `${pending} is read by a panel`,
+      );
     }
     const stale: string[] = [];
     for (const series of metrics.filter((s) => PENDING_METRICS.has(baseName(s)))) if (await hasData(series)) stale.push(series);
@@ -93,37 +115,74 @@ describe("the Grafana dashboard on a real Prometheus scraping gateways under tra
     assert.ok(live.length >= 25, `${live.length} live panel queries`);
     const empty = async () => {
       const without: string[] = [];
-      for (const query of live) if ((await prometheus.query(substituteVariables(query.expr, RATE_WINDOW))).length === 0) without.push(query.where);
+      for (const query of live)
+        if ((await prometheus.query(substituteVariables(query.expr, RATE_WINDOW))).length === 0) without.push(query.where);
       return without;
     };
     let last: string[] = [];
-    await eventually(async () => (last = await empty()).length === 0, "data for every panel query", DATA_TIMEOUT_MS, 500).catch((error: Error) => {
+    await eventually(
+      async () => {
+        last = await empty();
+        return last.length === 0;
+      },
+      "data for every panel query",
+      DATA_TIMEOUT_MS,
+      500,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}; without data: ${last.join("; ")}`);
     });
     // The per-instance panels show both instances.
-    const cpu = substituteVariables('sum by (instance_id) (rate(process_cpu_seconds_total{instance_id=~"$instance"}[$__rate_interval]))', RATE_WINDOW);
+    const cpu = substituteVariables(
+      'sum by (instance_id) (rate(process_cpu_seconds_total{instance_id=~"$instance"}[$__rate_interval]))',
+      RATE_WINDOW,
+    );
     await eventually(async () => (await prometheus.query(cpu)).length === 2, "CPU of both instances", DATA_TIMEOUT_MS, 500);
   });
 
   test("the injected faults are what the error panels show", async () => {
     // max_over_time: a scrape that times out on a busy machine marks the series stale for an instant.
-    const errors = await eventually(async () => {
-      const result = await prometheus.query("sum by (instance_id, backend, role, code) (max_over_time(switchyard_upstream_errors_total[30s])) > 0");
-      return result.some((r) => r.metric.instance_id === "e2e-terminate" && r.metric.backend === "legacy" && r.metric.role === "primary") ? result : undefined;
-    }, "legacy primary upstream errors on e2e-terminate", DATA_TIMEOUT_MS, 500);
-    assert.ok(errors!.every((r) => r.metric.instance_id === "e2e-terminate"), `only the gateway behind the flaky links fails to connect: ${JSON.stringify(errors)}`);
-    const protocol = await prometheus.query('sum by (instance_id) (max_over_time(switchyard_protocol_errors_total{code="SWY_ERR_PROTOCOL_MALFORMED"}[30s])) > 0');
-    assert.deepEqual(protocol.map((r) => r.metric.instance_id), ["e2e-terminate"], "malformed packets are sent to e2e-terminate only");
-    const pipeOpened = await prometheus.query('sum(max_over_time(switchyard_sessions_opened_total{instance_id="e2e-pipe",mode="pipe"}[30s])) > 0');
+    const errors = await eventually(
+      async () => {
+        const result = await prometheus.query(
+          "sum by (instance_id, backend, role, code) (max_over_time(switchyard_upstream_errors_total[30s])) > 0",
+        );
+        return result.some((r) => r.metric.instance_id === "e2e-terminate" && r.metric.backend === "legacy" && r.metric.role === "primary")
+          ? result
+          : undefined;
+      },
+      "legacy primary upstream errors on e2e-terminate",
+      DATA_TIMEOUT_MS,
+      500,
+    );
+    assert.ok(
+      errors!.every((r) => r.metric.instance_id === "e2e-terminate"),
+      `only the gateway behind the flaky links fails to connect: ${JSON.stringify(errors)}`,
+    );
+    const protocol = await prometheus.query(
+      'sum by (instance_id) (max_over_time(switchyard_protocol_errors_total{code="SWY_ERR_PROTOCOL_MALFORMED"}[30s])) > 0',
+    );
+    assert.deepEqual(
+      protocol.map((r) => r.metric.instance_id),
+      ["e2e-terminate"],
+      "malformed packets are sent to e2e-terminate only",
+    );
+    const pipeOpened = await prometheus.query(
+      'sum(max_over_time(switchyard_sessions_opened_total{instance_id="e2e-pipe",mode="pipe"}[30s])) > 0',
+    );
     assert.equal(pipeOpened.length, 1, "the pipe gateway counts its sessions");
   });
 
   test("the alert rules evaluate on real data: upstream errors above 5% make their alert pending", async () => {
-    const rules = await eventually(async () => {
-      const all = await prometheus.rules();
-      const upstream = all.find((r) => r.name === "SwitchyardUpstreamErrorRateHigh");
-      return upstream?.alerts.some((a) => a.labels.backend === "legacy" && a.state === "pending") ? all : undefined;
-    }, "SwitchyardUpstreamErrorRateHigh pending for the legacy backend", DATA_TIMEOUT_MS, 500).then((all) => all!);
+    const rules = await eventually(
+      async () => {
+        const all = await prometheus.rules();
+        const upstream = all.find((r) => r.name === "SwitchyardUpstreamErrorRateHigh");
+        return upstream?.alerts.some((a) => a.labels.backend === "legacy" && a.state === "pending") ? all : undefined;
+      },
+      "SwitchyardUpstreamErrorRateHigh pending for the legacy backend",
+      DATA_TIMEOUT_MS,
+      500,
+    ).then((all) => all!);
     assert.equal(rules.length, 5);
     for (const rule of rules) assert.equal(rule.health, "ok", `${rule.name}: ${rule.lastError ?? ""}`);
     // Only the flaky links fail: every pending alert is for a backend the terminating gateway reaches through one.
@@ -136,10 +195,15 @@ describe("the Grafana dashboard on a real Prometheus scraping gateways under tra
   test("a gateway that stops makes SwitchyardInstanceDown pending for its target", async () => {
     const stopped = gateways.find((g) => g.id === "e2e-pipe")!;
     await stopped.service.stop();
-    const alert = await eventually(async () => {
-      const rule = (await prometheus.rules()).find((r) => r.name === "SwitchyardInstanceDown");
-      return rule?.alerts.find((a) => a.labels.instance === stopped.opsTarget);
-    }, "SwitchyardInstanceDown for the stopped gateway", DATA_TIMEOUT_MS, 500);
+    const alert = await eventually(
+      async () => {
+        const rule = (await prometheus.rules()).find((r) => r.name === "SwitchyardInstanceDown");
+        return rule?.alerts.find((a) => a.labels.instance === stopped.opsTarget);
+      },
+      "SwitchyardInstanceDown for the stopped gateway",
+      DATA_TIMEOUT_MS,
+      500,
+    );
     assert.equal(alert!.state, "pending");
   });
 });

@@ -8,7 +8,7 @@ import { registerAdminApi, storeReadinessCheck, type AdminApi, type GatewayContr
 import { createMetrics } from "../../src/ops/metrics.js";
 import { createOpsServer, type OpsServer } from "../../src/ops/ops-server.js";
 import { MemoryRoutingStore } from "../../src/store/memory-store.js";
-import type { Backend, ClientTransport } from "../../src/telemetry/events.js";
+import type { Backend, ClientTransport } from "../../src/domain.js";
 
 export const ADMIN_TEST_TOKEN = "test-admin-token-0123456789";
 
@@ -55,11 +55,23 @@ export interface AdminHarness {
 export async function startAdminHarness(adminToken: string | undefined): Promise<AdminHarness> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const gateway = new FakeGateway();
-  const store = new MemoryRoutingStore({ instanceId: "gw-1", logger, initialConfig: routingConfigOrThrow({ hubPercent: 0 }), internalUrl: "http://gw-1:3000" });
+  const store = new MemoryRoutingStore({
+    instanceId: "gw-1",
+    logger,
+    initialConfig: routingConfigOrThrow({ hubPercent: 0 }),
+    internalUrl: "http://gw-1:3000",
+  });
   await store.start();
   const metrics = createMetrics({ sessionCounts: () => gateway.sessionCounts() }, "gw-1");
   const ops = createOpsServer(metrics, logger);
-  const api = registerAdminApi(ops, { store, control: gateway, adminToken, logger, pacing: { stepSize: 5, stepMs: 20 }, maxBodyBytes: 64 * 1024 });
+  const api = registerAdminApi(ops, {
+    store,
+    control: gateway,
+    adminToken,
+    logger,
+    pacing: { stepSize: 5, stepMs: 20 },
+    maxBodyBytes: 64 * 1024,
+  });
   ops.addReadinessCheck(storeReadinessCheck(store));
   const address = await ops.listen(0, "127.0.0.1");
   return {

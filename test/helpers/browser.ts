@@ -52,8 +52,14 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
   try {
     return await Promise.race([launching, deadline]);
   } catch (error) {
-    void launching.then((late) => late.close(), () => {});
-    throw new Error(`Cannot start headless Chromium (${executablePath}) within ${timeoutMs} ms: ${firstLine(error).replace(/\.+$/, "")}. ${advice}`, { cause: error });
+    void launching.then(
+      (late) => late.close(),
+      () => {},
+    );
+    throw new Error(
+      `Cannot start headless Chromium (${executablePath}) within ${timeoutMs} ms: ${firstLine(error).replace(/\.+$/, "")}. ${advice}`,
+      { cause: error },
+    );
   } finally {
     clearTimeout(timer);
   }

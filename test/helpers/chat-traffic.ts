@@ -88,13 +88,17 @@ export function startChatTraffic(targets: readonly TrafficTarget[]): ChatTraffic
       for (const [version, transport] of LONG_LIVED) {
         const key = `${t}-${version}-${transport}`;
         const current = longLived.get(key);
-        if (current === "opening" || (current !== undefined && current.connected)) continue;
+        if (current === "opening" || current?.connected) continue;
         if (current !== undefined) {
           current.close();
           sockets.delete(current);
         }
         longLived.set(key, "opening");
-        track(open(target.url, version, transport, `resident-${key}`).then((socket) => (socket ? longLived.set(key, socket) : longLived.delete(key))));
+        track(
+          open(target.url, version, transport, `resident-${key}`).then((socket) =>
+            socket ? longLived.set(key, socket) : longLived.delete(key),
+          ),
+        );
       }
     }
   };
@@ -124,10 +128,12 @@ export function startChatTraffic(targets: readonly TrafficTarget[]): ChatTraffic
         );
       }
       if (tick % 4 === 0) {
-        track(fetch(`${target.url}/`).then(async (response) => {
-          await response.arrayBuffer();
-          stats.pages++;
-        }));
+        track(
+          fetch(`${target.url}/`).then(async (response) => {
+            await response.arrayBuffer();
+            stats.pages++;
+          }),
+        );
       }
       if (target.protocolErrors && tick % 6 === 0) {
         track(sendMalformedPacket(target.url).then(() => void stats.malformed++));

@@ -4,7 +4,16 @@
  * that two backends can be compared with deepEqual. Every step waits for what it expects; nothing here
  * depends on timing. Also checks, per step, that each socket.id equals the id the server reports.
  */
-import { connected, createClient, emitWithAck, waitFor, type AnySocket, type ClientVersion, type ConnectOptions, type TransportMode } from "./clients.js";
+import {
+  connected,
+  createClient,
+  emitWithAck,
+  waitFor,
+  type AnySocket,
+  type ClientVersion,
+  type ConnectOptions,
+  type TransportMode,
+} from "./clients.js";
 
 export interface TranscriptRun {
   readonly version: ClientVersion;
@@ -109,7 +118,11 @@ export async function chatTranscript(url: string, run: TranscriptRun): Promise<R
     steps.adminWhoami = await emitWithAck(admin, "whoami");
     steps.adminIdMatches = admin.id === (steps.adminWelcome as { id?: unknown }).id;
 
-    const outcome = (socket: AnySocket) => connected(socket).then(() => "connected", (error: unknown) => error);
+    const outcome = (socket: AnySocket) =>
+      connected(socket).then(
+        () => "connected",
+        (error: unknown) => error,
+      );
     steps.forbidden = await outcome(open("/admin", credentials({ role: "user" })));
     steps.unknownNamespace = await outcome(open("/nope", credentials({})));
     steps.rejected = await outcome(open("/", credentials({ token: "reject" })));

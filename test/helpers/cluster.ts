@@ -10,7 +10,7 @@ import { io as io3 } from "sio-client-3";
 import { io as io4 } from "sio-client-4";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import type { AnySocket, ClientVersion, TransportMode } from "./clients.js";
 import { TRANSPORTS } from "./clients.js";
 import { startGatewayProcess, type GatewayProcess } from "./process.js";
@@ -132,7 +132,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(gateways.map(stopGateway));
     throw failure.reason;
   }
-  const instances = gateways.map((gateway, i) => ({ id: options.ids[i]!, process: gateway, url: gateway.url, admin: new AdminCalls(gateway.opsUrl) }));
+  const instances = gateways.map((gateway, i) => ({
+    id: options.ids[i]!,
+    process: gateway,
+    url: gateway.url,
+    admin: new AdminCalls(gateway.opsUrl),
+  }));
   return {
     instances,
     prefix: options.prefix,
@@ -154,13 +159,21 @@ export interface AdminAnswer<T = any> {
 export class AdminCalls {
   constructor(readonly opsUrl: string) {}
 
-  async call<T = any>(method: string, path: string, options: { body?: unknown; ifMatch?: number; token?: string | null } = {}): Promise<AdminAnswer<T>> {
+  async call<T = any>(
+    method: string,
+    path: string,
+    options: { body?: unknown; ifMatch?: number; token?: string | null } = {},
+  ): Promise<AdminAnswer<T>> {
     const headers: Record<string, string> = {};
     const token = options.token === undefined ? CLUSTER_ADMIN_TOKEN : options.token;
     if (method !== "GET" && token !== null) headers.authorization = `Bearer ${token}`;
     if (options.ifMatch !== undefined) headers["if-match"] = `"${options.ifMatch}"`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(`${this.opsUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const response = await fetch(`${this.opsUrl}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await response.text();
     return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as T, headers: response.headers };
   }
@@ -217,7 +230,11 @@ export async function rawHandshake(url: string, userId: string, eio: 3 | 4 = 4):
 
 /** Ends a polling session the way a leaving client does: a lone close packet. */
 export async function rawClose(url: string, sid: string, eio: 3 | 4 = 4): Promise<void> {
-  const response = await fetch(`${url}/socket.io/?EIO=${eio}&transport=polling&sid=${sid}`, { method: "POST", body: eio === 4 ? "1" : "1:1", headers: { "content-type": "text/plain;charset=UTF-8" } });
+  const response = await fetch(`${url}/socket.io/?EIO=${eio}&transport=polling&sid=${sid}`, {
+    method: "POST",
+    body: eio === 4 ? "1" : "1:1",
+    headers: { "content-type": "text/plain;charset=UTF-8" },
+  });
   await response.text();
 }
 
@@ -239,7 +256,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
  * Where `keys` land: each key's handshake goes to the instance `pick(index)` names, the test reads the
  * backend that holds the new session, then closes it.
  */
-export async function routeKeys(backends: Backends, keys: readonly string[], pick: (index: number) => { url: string; eio?: 3 | 4 }): Promise<Backend[]> {
+export async function routeKeys(
+  backends: Backends,
+  keys: readonly string[],
+  pick: (index: number) => { url: string; eio?: 3 | 4 },
+): Promise<Backend[]> {
   return mapLimit(keys, 12, async (key, index) => {
     const { url, eio = 4 } = pick(index);
     const sid = await rawHandshake(url, key, eio);

@@ -96,7 +96,9 @@ export class RecordedClient {
       this.rememberIds();
       this.observe({ type: "connect" });
     });
-    socket.on("connect_error", (error: Error & { data?: unknown }) => this.observe({ type: "connect_error", message: error.message, data: error.data }));
+    socket.on("connect_error", (error: Error & { data?: unknown }) =>
+      this.observe({ type: "connect_error", message: error.message, data: error.data }),
+    );
     socket.on("error", (data: unknown) => this.observe({ type: "error", data }));
     socket.on("disconnect", (reason: string) => this.observe({ type: "disconnect", reason }));
     for (const name of CHAT_EVENTS) socket.on(name, (...args: unknown[]) => this.observe({ type: "event", name, args }));
@@ -108,7 +110,8 @@ export class RecordedClient {
   }
 
   private rememberIds(): void {
-    for (const id of [this.socket.io.engine.id, this.socket.id]) if (typeof id === "string" && !this.seenIds.includes(id)) this.seenIds.push(id);
+    for (const id of [this.socket.io.engine.id, this.socket.id])
+      if (typeof id === "string" && !this.seenIds.includes(id)) this.seenIds.push(id);
   }
 
   private observe(observation: ClientObservation): void {

@@ -108,7 +108,7 @@ export async function readFixture(cell: MatrixCell): Promise<ScenarioTranscript>
 export async function writeFixture(cell: MatrixCell, transcript: ScenarioTranscript): Promise<void> {
   const path = fixturePath(cell);
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, formatJson(transcript) + "\n");
+  await writeFile(path, `${formatJson(transcript)}\n`);
 }
 
 const COMPACT_WIDTH = 100;
@@ -120,7 +120,7 @@ const COMPACT_WIDTH = 100;
 export function formatJson(value: unknown, indent = ""): string {
   const compact = JSON.stringify(value);
   if (value === null || typeof value !== "object" || compact.length + indent.length <= COMPACT_WIDTH) return compact;
-  const inner = indent + "  ";
+  const inner = `${indent}  `;
   if (Array.isArray(value)) {
     if (value.length === 0) return "[]";
     return `[\n${value.map((item) => inner + formatJson(item, inner)).join(",\n")}\n${indent}]`;

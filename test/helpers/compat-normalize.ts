@@ -64,7 +64,13 @@ export class IdTable {
 
   replace(text: string, placeholder: (n: number, id: string) => string): string {
     if (this.numbers.size === 0) return text;
-    this.pattern ??= new RegExp([...this.numbers.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+    this.pattern ??= new RegExp(
+      [...this.numbers.keys()]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join("|"),
+      "g",
+    );
     return text.replace(this.pattern, (id) => placeholder(this.numbers.get(id)!, id));
   }
 }
@@ -156,7 +162,10 @@ class ServerAckIds {
   }
 }
 
-function renumberServerAcks(messages: { c2s: WirePacket[]; s2c: WirePacket[] }, format: (n: number) => string): { c2s: WirePacket[]; s2c: WirePacket[] } {
+function renumberServerAcks(
+  messages: { c2s: WirePacket[]; s2c: WirePacket[] },
+  format: (n: number) => string,
+): { c2s: WirePacket[]; s2c: WirePacket[] } {
   const acks = new ServerAckIds();
   const s2c = messages.s2c.map((p) => (typeof p === "string" ? acks.request(p, format) : p));
   const c2s = messages.c2s.map((p) => (typeof p === "string" ? acks.reply(p, format) : p));
@@ -197,7 +206,9 @@ export function normalizeSession(session: TapSession, ids: IdTable, notes: Sessi
     if (!transports.includes(transport)) transports.push(transport);
   }
   const closing = closingSeq(session);
-  const http = session.httpErrors.filter((e) => e.seq < closing).map((e) => normalizeText(`${e.method} ${e.transport} ${e.status} ${e.body}`, ids));
+  const http = session.httpErrors
+    .filter((e) => e.seq < closing)
+    .map((e) => normalizeText(`${e.method} ${e.transport} ${e.status} ${e.body}`, ids));
   return {
     ...(notes.upgradeRaced ? {} : { transports }),
     c2s: messages.c2s.map(packet),

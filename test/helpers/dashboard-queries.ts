@@ -93,6 +93,7 @@ export function loadAlertRules(): AlertRule[] {
  * `$instance` (multi-value, All = `.*`) and `$__rate_interval`.
  */
 export function substituteVariables(expr: string, rateInterval: string): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template literal
   return expr.replaceAll("$__rate_interval", rateInterval).replaceAll("${instance}", ".*").replaceAll("$instance", ".*");
 }
 
@@ -128,7 +129,11 @@ export function parsePromql(expr: string): ParsedQuery {
         const op = matcher.getChild("MatchOp");
         const value = matcher.getChild("StringLiteral");
         if (!label || !op || !value) continue;
-        matchers.push({ label: text(label.from, label.to), op: text(op.from, op.to), value: JSON.parse(text(value.from, value.to).replace(/^'|'$/g, '"')) as string });
+        matchers.push({
+          label: text(label.from, label.to),
+          op: text(op.from, op.to),
+          value: JSON.parse(text(value.from, value.to).replace(/^'|'$/g, '"')) as string,
+        });
       }
       selectors.push({ metric: identifier ? text(identifier.from, identifier.to) : undefined, matchers });
     },

@@ -123,13 +123,14 @@ export class FaultyHub {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= new Promise<void>((resolve) => {
+    this.closing ??= new Promise<void>((resolve) => {
       for (const ws of this.wss.clients) ws.terminate();
       this.wss.close();
       this.http.close(() => resolve());
       this.http.closeAllConnections();
       for (const socket of this.sockets) socket.destroy();
-    }));
+    });
+    return this.closing;
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -138,7 +139,9 @@ export class FaultyHub {
     const behaviour = this.behaviour;
     if (behaviour.kind === "refuse") {
       const body = JSON.stringify({ error: "refused by the faulty hub" });
-      socket.end(`HTTP/1.1 ${behaviour.status} Refused\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${behaviour.status} Refused\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
@@ -197,7 +200,8 @@ export class FaultyHub {
   /** A transparent proxy to a real hub, with the hub→gateway frames transformed and/or delayed. */
   private proxy(downstream: WebSocket, req: IncomingMessage, behaviour: Extract<HubBehaviour, { kind: "proxy" }>): void {
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (PASSED_HEADERS.test(name) && typeof value === "string") headers[name] = value;
+    for (const [name, value] of Object.entries(req.headers))
+      if (PASSED_HEADERS.test(name) && typeof value === "string") headers[name] = value;
     const upstream = new WebSocket(behaviour.target, [HUB_SUBPROTOCOL], { headers, perMessageDeflate: false });
     const early: { data: RawData; isBinary: boolean }[] = [];
     upstream.on("error", () => downstream.terminate());

@@ -59,11 +59,15 @@ export async function startHubTestGateway(hubUrl: string, options: HubTestGatewa
     const upstream = pending.get(socket.request);
     if (upstream === undefined) return socket.close();
     pending.delete(socket.request);
-    const session = new ClientSession(socket, { upstream, backend: "hub", shadowed: false }, {
-      limits: config.limits,
-      onError: (_s, code, detail) => errors.push({ code, detail }),
-      onClosed: (s) => sessions.delete(s.id),
-    });
+    const session = new ClientSession(
+      socket,
+      { upstream, backend: "hub", shadowed: false },
+      {
+        limits: config.limits,
+        onError: (_s, code, detail) => errors.push({ code, detail }),
+        onClosed: (s) => sessions.delete(s.id),
+      },
+    );
     sessions.set(session.id, session);
   });
   engine.on("connection_error", (error: { req: IncomingMessage }) => pending.get(error.req)?.close());

@@ -40,9 +40,18 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
  * Runs `argv` (e.g. ["node", "dist/src/main.js"]) from the repository root with this Node binary, and
  * resolves with the first JSON stdout line for which `isReady` holds.
  */
-export function startNodeService(argv: readonly string[], env: Record<string, string>, isReady: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<NodeService> {
+export function startNodeService(
+  argv: readonly string[],
+  env: Record<string, string>,
+  isReady: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 30_000,
+): Promise<NodeService> {
   if (argv[0] !== "node") throw new Error(`expected a node command, got ${argv.join(" ")}`);
-  const child = spawn(process.execPath, argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, argv.slice(1), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   return new Promise((resolve, reject) => {
@@ -75,7 +84,9 @@ export function startNodeService(argv: readonly string[], env: Record<string, st
 export interface PrometheusServer {
   readonly url: string;
   query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
-  rules(): Promise<{ name: string; health: string; state: string; lastError?: string; alerts: { labels: Record<string, string>; state: string }[] }[]>;
+  rules(): Promise<
+    { name: string; health: string; state: string; lastError?: string; alerts: { labels: Record<string, string>; state: string }[] }[]
+  >;
   stop(): Promise<void>;
 }
 
@@ -87,7 +98,12 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     "prometheus",
-    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
@@ -102,7 +118,10 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`prometheus exited with ${child.exitCode}: ${stderr}`);
     }
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
@@ -119,11 +138,14 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
   return {
     url,
     query: async (expr) => {
-      const data = await api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const data = await api<{ resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }>(
+        `/api/v1/query?query=${encodeURIComponent(expr)}`,
+      );
       if (data.resultType !== "vector") throw new Error(`${expr}: expected a vector, got ${data.resultType}`);
       return data.result;
     },
-    rules: async () => (await api<{ groups: { rules: Awaited<ReturnType<PrometheusServer["rules"]>> }[] }>("/api/v1/rules")).groups.flatMap((g) => g.rules),
+    rules: async () =>
+      (await api<{ groups: { rules: Awaited<ReturnType<PrometheusServer["rules"]>> }[] }>("/api/v1/rules")).groups.flatMap((g) => g.rules),
     stop,
   };
 }
@@ -134,7 +156,10 @@ export class FlakyProxy {
   private accepted = 0;
   private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
 
   static async start(targetPort: number): Promise<FlakyProxy> {
     let proxy: FlakyProxy | undefined;
@@ -152,11 +177,13 @@ export class FlakyProxy {
     const upstream = createConnection(targetPort, "127.0.0.1");
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
-      socket.on("error", () => undefined).on("close", () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
+      socket
+        .on("error", () => undefined)
+        .on("close", () => {
+          this.sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
     }
     client.pipe(upstream).pipe(client);
   }
@@ -178,8 +205,15 @@ export function buildServices(entryPoints: readonly string[]): void {
   const dir = mkdtempSync(join(REPO_ROOT, ".tmp", "build-"));
   try {
     const tsconfig = join(dir, "tsconfig.json");
-    writeFileSync(tsconfig, JSON.stringify({ extends: join(REPO_ROOT, "tsconfig.json"), include: [], files: entryPoints.map((file) => join(REPO_ROOT, file)) }));
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", tsconfig], { cwd: REPO_ROOT, encoding: "utf8", timeout: 300_000 });
+    writeFileSync(
+      tsconfig,
+      JSON.stringify({ extends: join(REPO_ROOT, "tsconfig.json"), include: [], files: entryPoints.map((file) => join(REPO_ROOT, file)) }),
+    );
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", tsconfig], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     if (result.status !== 0) throw new Error(`the services do not compile:\n${result.stdout}${result.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -261,7 +295,11 @@ export async function startObservedStack(options: ObservedStackOptions): Promise
       return { id, url: String(service.ready.url), opsTarget: new URL(String(service.ready.ops)).host, service };
     };
     const gateways = [
-      await startGateway("e2e-terminate", { LEGACY_URL: `http://127.0.0.1:${legacyLink.port}`, HUB_URL: `ws://127.0.0.1:${hubLink.port}/`, LEGACY_MODE: "terminate" }),
+      await startGateway("e2e-terminate", {
+        LEGACY_URL: `http://127.0.0.1:${legacyLink.port}`,
+        HUB_URL: `ws://127.0.0.1:${hubLink.port}/`,
+        LEGACY_MODE: "terminate",
+      }),
       await startGateway("e2e-pipe", { LEGACY_URL: String(legacy.ready.url), LEGACY_MODE: "pipe" }),
     ];
 

@@ -44,7 +44,9 @@ export class RedisServer {
   /** Starts redis-server on this server's port and resolves once it answers PING. */
   async resume(): Promise<void> {
     if (this.child !== undefined) return;
-    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
     reapOnExit(child);
     this.child = child;
     let exited = false;

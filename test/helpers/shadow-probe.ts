@@ -56,7 +56,12 @@ export class ShadowTelemetry {
 
   /** match/mismatch/missing/extra counts of one event label. */
   tally(event: string): Record<ShadowResult, number> {
-    return { match: this.count("match", event), mismatch: this.count("mismatch", event), missing: this.count("missing", event), extra: this.count("extra", event) };
+    return {
+      match: this.count("match", event),
+      mismatch: this.count("mismatch", event),
+      missing: this.count("missing", event),
+      extra: this.count("extra", event),
+    };
   }
 
   /** A one-line account for failure messages. */
@@ -76,7 +81,16 @@ export class ShadowTelemetry {
 
   /** Forgets what was recorded so far (between phases of one test). */
   clear(): void {
-    for (const list of [this.comparisons, this.errors, this.overflows, this.sessions, this.shadowUpstreamFailures, this.closedSessions, this.protocolErrors]) list.length = 0;
+    for (const list of [
+      this.comparisons,
+      this.errors,
+      this.overflows,
+      this.sessions,
+      this.shadowUpstreamFailures,
+      this.closedSessions,
+      this.protocolErrors,
+    ])
+      list.length = 0;
   }
 
   stop(): void {
@@ -128,7 +142,14 @@ export function shadowSnapshot(manager: ShadowManager): ShadowSnapshot {
     sessionPendingSum += tap.comparator.pending;
     maxShadowBuffered = Math.max(maxShadowBuffered, tap.upstream?.bufferedAmount ?? 0);
   }
-  return { budgetUsed: internals.budget.used, budgetCapacity: internals.budget.capacity, maxSessionPending, sessionPendingSum, maxShadowBuffered, taps: internals.taps.size };
+  return {
+    budgetUsed: internals.budget.used,
+    budgetCapacity: internals.budget.capacity,
+    maxSessionPending,
+    sessionPendingSum,
+    maxShadowBuffered,
+    taps: internals.taps.size,
+  };
 }
 
 /** Samples shadowSnapshot on a short timer and keeps the peaks (memory must stay bounded all along). */
@@ -139,7 +160,10 @@ export class ShadowPeaks {
   samples = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly manager: ShadowManager, intervalMs = 2) {
+  constructor(
+    private readonly manager: ShadowManager,
+    intervalMs = 2,
+  ) {
     this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
@@ -158,8 +182,14 @@ export class ShadowPeaks {
 }
 
 /** GET /admin/shadow/diffs with the admin token (null: without one). */
-export async function fetchDiffs(opsUrl: string, limit: number, token: string | null = SHADOW_ADMIN_TOKEN): Promise<{ status: number; entries: MismatchEvidence[] }> {
-  const response = await fetch(`${opsUrl}/admin/shadow/diffs?limit=${limit}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+export async function fetchDiffs(
+  opsUrl: string,
+  limit: number,
+  token: string | null = SHADOW_ADMIN_TOKEN,
+): Promise<{ status: number; entries: MismatchEvidence[] }> {
+  const response = await fetch(`${opsUrl}/admin/shadow/diffs?limit=${limit}`, {
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+  });
   const body = (await response.json()) as { entries?: MismatchEvidence[] };
   return { status: response.status, entries: body.entries ?? [] };
 }
@@ -177,10 +207,15 @@ export interface CliResult {
 export function runCli(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve) => {
     const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", CLI, ...args],
+      { cwd: ROOT, env: childEnv, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

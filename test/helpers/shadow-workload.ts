@@ -146,7 +146,11 @@ export async function runWorkload(url: string, options: WorkloadOptions): Promis
     await until(() => bob.count("left") === 1, "bob to see alice leave");
     step();
     await options.beforeClose?.();
-    const stillConnected = alice.socket.connected && bob.socket.connected && alice.socket.io.engine.id === sessionIds[0] && bob.socket.io.engine.id === sessionIds[1];
+    const stillConnected =
+      alice.socket.connected &&
+      bob.socket.connected &&
+      alice.socket.io.engine.id === sessionIds[0] &&
+      bob.socket.io.engine.id === sessionIds[1];
     return { alice: normalise(alice.log, labels) as unknown[], bob: normalise(bob.log, labels) as unknown[], stillConnected, sessionIds };
   } finally {
     for (const client of clients) client.socket.close();

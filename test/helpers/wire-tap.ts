@@ -184,7 +184,10 @@ export async function startWireTap(targetBaseUrl: string): Promise<WireTap> {
     socket.on("error", () => socket.destroy());
     const session = sessionFor(req.url);
     const wsUrl = `ws://${target.host}${req.url ?? "/"}`;
-    const upstream = new WebSocket(wsUrl, { headers: forwardedHeaders(req.headers, target.host) as Record<string, string>, perMessageDeflate: false });
+    const upstream = new WebSocket(wsUrl, {
+      headers: forwardedHeaders(req.headers, target.host) as Record<string, string>,
+      perMessageDeflate: false,
+    });
     pairs.add(upstream);
     let client: WebSocket | undefined;
     let finished = false;
@@ -212,10 +215,12 @@ export async function startWireTap(targetBaseUrl: string): Promise<WireTap> {
         (answer) => {
           const status = response.statusCode ?? 0;
           session.httpErrors.push({ seq: ++seq, transport: "websocket", method: "GET", status, body: answer.toString("utf8") });
-          const headerLines = Object.entries(forwardedHeaders(response.headers, "")).filter(([name]) => name !== "host" && name !== "content-length");
+          const headerLines = Object.entries(forwardedHeaders(response.headers, "")).filter(
+            ([name]) => name !== "host" && name !== "content-length",
+          );
           const lines = [`HTTP/1.1 ${status} ${response.statusMessage ?? ""}`, ...headerLines.map(([n, v]) => `${n}: ${String(v)}`)];
           lines.push(`content-length: ${answer.length}`, "connection: close");
-          socket.end(Buffer.concat([Buffer.from(lines.join("\r\n") + "\r\n\r\n"), answer]));
+          socket.end(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), answer]));
           finish();
         },
         () => {

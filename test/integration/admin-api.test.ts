@@ -7,8 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { ADMIN_TEST_TOKEN as TOKEN, startAdminHarness as startHarness, type AdminHarness as Harness } from "../helpers/admin-harness.js";
 import { eventually } from "../helpers/eventually.js";
 
-
-async function call(h: Harness, method: string, path: string, options: { token?: string | null; ifMatch?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {
+async function call(
+  h: Harness,
+  method: string,
+  path: string,
+  options: { token?: string | null; ifMatch?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
   if (options.token !== null) headers.authorization = `Bearer ${options.token ?? TOKEN}`;
   if (options.ifMatch !== undefined) headers["if-match"] = options.ifMatch;
@@ -40,9 +44,15 @@ describe("admin API", () => {
     assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer/);
     for (const token of ["wrong", `${TOKEN}x`, TOKEN.slice(0, -1)]) {
       const refused = await call(h, "POST", "/admin/drain", { token, body: { backend: "hub" } });
-      assert.deepEqual([refused.status, refused.body.code, refused.body.message], [401, "SWY_ERR_ADMIN_UNAUTHORIZED", "the admin request lacks a valid token: the token was refused"]);
+      assert.deepEqual(
+        [refused.status, refused.body.code, refused.body.message],
+        [401, "SWY_ERR_ADMIN_UNAUTHORIZED", "the admin request lacks a valid token: the token was refused"],
+      );
     }
-    const basic = await call(h, "POST", "/admin/rollback", { token: null, headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}` } });
+    const basic = await call(h, "POST", "/admin/rollback", {
+      token: null,
+      headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}` },
+    });
     assert.equal(basic.status, 401);
     assert.equal(h.store.current().version, 0, "nothing changed");
   });
@@ -54,16 +64,25 @@ describe("admin API", () => {
     const notJson = await call(h, "PUT", "/admin/routing", { ifMatch: "0", rawBody: "{hubPercent: 5" });
     assert.equal(notJson.status, 400);
     assert.match(notJson.body.message, /the body is not valid JSON/);
-    const tooBig = await call(h, "PUT", "/admin/routing", { ifMatch: "0", rawBody: JSON.stringify({ hubPercent: 5, lists: { alwaysHub: Array.from({ length: 10_000 }, (_, i) => `key-${i}`) } }) });
+    const tooBig = await call(h, "PUT", "/admin/routing", {
+      ifMatch: "0",
+      rawBody: JSON.stringify({ hubPercent: 5, lists: { alwaysHub: Array.from({ length: 10_000 }, (_, i) => `key-${i}`) } }),
+    });
     assert.equal(tooBig.status, 413);
     assert.equal(h.store.current().version, 0);
   });
 
   it("PUT refuses an invalid document naming every problem, applying nothing", async () => {
-    const { status, body } = await call(h, "PUT", "/admin/routing", { ifMatch: "0", body: { hubPercent: 30.123, key: { sources: ["query:userId", "nowhere"] }, extra: true } });
+    const { status, body } = await call(h, "PUT", "/admin/routing", {
+      ifMatch: "0",
+      body: { hubPercent: 30.123, key: { sources: ["query:userId", "nowhere"] }, extra: true },
+    });
     assert.equal(status, 400);
     assert.equal(body.code, "SWY_ERR_ROUTING_INVALID");
-    assert.deepEqual(body.problems.map((p: string) => p.slice(0, p.indexOf(":"))), ["extra", "hubPercent", "key.sources[1]"]);
+    assert.deepEqual(
+      body.problems.map((p: string) => p.slice(0, p.indexOf(":"))),
+      ["extra", "hubPercent", "key.sources[1]"],
+    );
     assert.ok(body.problems.includes("hubPercent: must be a number 0-100 with at most two decimals (got 30.123)"));
     assert.equal(h.store.current().version, 0);
     assert.equal(h.store.current().hubPercent, 0);
@@ -71,7 +90,11 @@ describe("admin API", () => {
 
   it("PUT applies a valid document as the next version, 409 for a stale one, and audits it", async () => {
     const current = (await call(h, "GET", "/admin/routing")).body;
-    const ok = await call(h, "PUT", "/admin/routing", { ifMatch: `"${current.version}"`, body: { ...current, hubPercent: 25 }, headers: { "user-agent": "test-suite" } });
+    const ok = await call(h, "PUT", "/admin/routing", {
+      ifMatch: `"${current.version}"`,
+      body: { ...current, hubPercent: 25 },
+      headers: { "user-agent": "test-suite" },
+    });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.version, current.version + 1);
     assert.equal(ok.headers.get("etag"), `"${current.version + 1}"`);
@@ -102,7 +125,11 @@ describe("admin API", () => {
     await eventually(() => h.api.drains.progressOf(body.id)?.done, "the drain to finish");
     assert.equal(h.gateway.count("hub"), 22);
     assert.equal(h.gateway.count("legacy"), 10);
-    assert.deepEqual(h.gateway.closeCalls.map((c) => c.closed), [5, 5, 5, 5, 3], "at most STEP_SIZE per step");
+    assert.deepEqual(
+      h.gateway.closeCalls.map((c) => c.closed),
+      [5, 5, 5, 5, 3],
+      "at most STEP_SIZE per step",
+    );
     const audit = (await call(h, "GET", "/admin/audit?limit=1")).body.entries[0];
     assert.deepEqual([audit.action, audit.changes], ["drain", ["drain hub 50% (cluster, ~23 sessions)"]]);
   });
@@ -125,7 +152,10 @@ describe("admin API", () => {
     const { body } = await call(h, "GET", "/admin/sessions", { token: null });
     assert.deepEqual(body.totals, { legacy: { polling: 0, websocket: 10 }, hub: { polling: 5, websocket: 17 } });
     assert.equal(body.instances.length, 1);
-    assert.deepEqual([body.instances[0].instanceId, body.instances[0].internalUrl, body.instances[0].appliedVersion, body.instances[0].stale], ["gw-1", "http://gw-1:3000", body.desiredVersion, false]);
+    assert.deepEqual(
+      [body.instances[0].instanceId, body.instances[0].internalUrl, body.instances[0].appliedVersion, body.instances[0].stale],
+      ["gw-1", "http://gw-1:3000", body.desiredVersion, false],
+    );
     assert.equal(body.store.kind, "memory");
   });
 
@@ -156,7 +186,11 @@ describe("admin API without ADMIN_TOKEN", () => {
   it("refuses every mutation with SWY_ERR_ADMIN_DISABLED but still serves reads", async () => {
     const h = await startHarness(undefined);
     try {
-      for (const [method, path] of [["PUT", "/admin/routing"], ["POST", "/admin/drain"], ["POST", "/admin/rollback"]] as const) {
+      for (const [method, path] of [
+        ["PUT", "/admin/routing"],
+        ["POST", "/admin/drain"],
+        ["POST", "/admin/rollback"],
+      ] as const) {
         const answer = await call(h, method, path, { ifMatch: "0", body: { hubPercent: 1, backend: "hub" } });
         assert.deepEqual([answer.status, answer.body.code], [403, "SWY_ERR_ADMIN_DISABLED"], `${method} ${path}`);
       }

@@ -41,10 +41,18 @@ test("promtool test rules: every alert fires above its threshold and stays quiet
     tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
   };
   const checks = cases.tests.flatMap((t) => t.alert_rule_test);
-  const rules = (parseYaml(readFileSync(join(PROMETHEUS_DIR, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules);
+  const rules = (
+    parseYaml(readFileSync(join(PROMETHEUS_DIR, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string }[] }[] }
+  ).groups.flatMap((g) => g.rules);
   for (const { alert } of rules) {
-    assert.ok(checks.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert}: no case where it fires`);
-    assert.ok(checks.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert}: no case where it stays quiet`);
+    assert.ok(
+      checks.some((c) => c.alertname === alert && c.exp_alerts.length > 0),
+      `${alert}: no case where it fires`,
+    );
+    assert.ok(
+      checks.some((c) => c.alertname === alert && c.exp_alerts.length === 0),
+      `${alert}: no case where it stays quiet`,
+    );
   }
 });
 
@@ -58,20 +66,70 @@ interface Mutation {
 }
 
 const MUTATIONS: readonly Mutation[] = [
-  { alert: "SwitchyardShadowMismatchRateHigh", what: "threshold 1% → 0.1%", apply: (r) => void (r.expr = r.expr.replace(") > 0.01", ") > 0.001")) },
-  { alert: "SwitchyardShadowMismatchRateHigh", what: "traffic floor 0.1/s → 0.01/s", apply: (r) => void (r.expr = r.expr.replace(">= 0.1", ">= 0.01")) },
-  { alert: "SwitchyardUpstreamErrorRateHigh", what: "threshold 5% → 20%", apply: (r) => void (r.expr = r.expr.replace(") > 0.05", ") > 0.2")) },
-  { alert: "SwitchyardUpstreamErrorRateHigh", what: "no fallback for a backend without successes", apply: (r) => void (r.expr = r.expr.replace(/\n\s*or\n[^\n]*\n/, "\n")) },
-  { alert: "SwitchyardConfigDrift", what: "for 2m → 0m", apply: (r) => void (r.for = "0m") },
-  { alert: "SwitchyardRedisUnreachable", what: "for 1m → 0m", apply: (r) => void (r.for = "0m") },
-  { alert: "SwitchyardRedisUnreachable", what: "any store, not only redis", apply: (r) => void (r.expr = r.expr.replace('{store="redis"}', "")) },
-  { alert: "SwitchyardInstanceDown", what: "any job, not only switchyard", apply: (r) => void (r.expr = r.expr.replace('{job="switchyard"}', "")) },
+  {
+    alert: "SwitchyardShadowMismatchRateHigh",
+    what: "threshold 1% → 0.1%",
+    apply: (r) => {
+      r.expr = r.expr.replace(") > 0.01", ") > 0.001");
+    },
+  },
+  {
+    alert: "SwitchyardShadowMismatchRateHigh",
+    what: "traffic floor 0.1/s → 0.01/s",
+    apply: (r) => {
+      r.expr = r.expr.replace(">= 0.1", ">= 0.01");
+    },
+  },
+  {
+    alert: "SwitchyardUpstreamErrorRateHigh",
+    what: "threshold 5% → 20%",
+    apply: (r) => {
+      r.expr = r.expr.replace(") > 0.05", ") > 0.2");
+    },
+  },
+  {
+    alert: "SwitchyardUpstreamErrorRateHigh",
+    what: "no fallback for a backend without successes",
+    apply: (r) => {
+      r.expr = r.expr.replace(/\n\s*or\n[^\n]*\n/, "\n");
+    },
+  },
+  {
+    alert: "SwitchyardConfigDrift",
+    what: "for 2m → 0m",
+    apply: (r) => {
+      r.for = "0m";
+    },
+  },
+  {
+    alert: "SwitchyardRedisUnreachable",
+    what: "for 1m → 0m",
+    apply: (r) => {
+      r.for = "0m";
+    },
+  },
+  {
+    alert: "SwitchyardRedisUnreachable",
+    what: "any store, not only redis",
+    apply: (r) => {
+      r.expr = r.expr.replace('{store="redis"}', "");
+    },
+  },
+  {
+    alert: "SwitchyardInstanceDown",
+    what: "any job, not only switchyard",
+    apply: (r) => {
+      r.expr = r.expr.replace('{job="switchyard"}', "");
+    },
+  },
 ];
 
 for (const mutation of MUTATIONS) {
   test(`the rule unit tests catch a mutated ${mutation.alert} (${mutation.what})`, () => {
     const dir = mkdtempSync(join(scratch, "m-"));
-    const document = parseYaml(readFileSync(join(PROMETHEUS_DIR, "alerts.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] };
+    const document = parseYaml(readFileSync(join(PROMETHEUS_DIR, "alerts.yml"), "utf8")) as {
+      groups: { rules: { alert: string; expr: string; for?: string }[] }[];
+    };
     const rule = document.groups.flatMap((g) => g.rules).find((r) => r.alert === mutation.alert);
     assert.ok(rule, `${mutation.alert} exists`);
     const before = JSON.stringify(rule);

@@ -22,10 +22,15 @@ interface CliResult {
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", CLI, ...args],
+      { cwd: ROOT, env: childEnv, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -88,7 +93,10 @@ describe("switchyard CLI", () => {
     h.gateway.add("hub", "websocket", 18);
     const drain = await cli(["drain", "hub", "--percent", "50"], env);
     assert.equal(drain.code, 0, drain.stderr);
-    assert.match(drain.stdout, /draining 50% of hub sessions on 1 instance\(s\): about 10 will be closed, at most 5 every 20 ms per instance/);
+    assert.match(
+      drain.stdout,
+      /draining 50% of hub sessions on 1 instance\(s\): about 10 will be closed, at most 5 every 20 ms per instance/,
+    );
     await eventually(() => h.gateway.count("hub") === 10, "the drain to finish");
 
     const rollback = await cli(["rollback"], env);
@@ -111,7 +119,13 @@ describe("switchyard CLI", () => {
   it("gives readable errors with distinct exit codes", async () => {
     const version = h.store.current().version;
     const wrongToken = await cli(["split", "5", "--token", "not-the-token"], { SWITCHYARD_URL: h.url });
-    assert.deepEqual([wrongToken.code, wrongToken.stderr.trim()], [4, "switchyard: the token was refused (SWY_ERR_ADMIN_UNAUTHORIZED): check --token or SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN"]);
+    assert.deepEqual(
+      [wrongToken.code, wrongToken.stderr.trim()],
+      [
+        4,
+        "switchyard: the token was refused (SWY_ERR_ADMIN_UNAUTHORIZED): check --token or SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN",
+      ],
+    );
     const noToken = await cli(["rollback"], { SWITCHYARD_URL: h.url });
     assert.equal(noToken.code, 4);
     assert.match(noToken.stderr, /needs the admin token: pass --token or set SWITCHYARD_TOKEN/);
@@ -119,9 +133,20 @@ describe("switchyard CLI", () => {
     const port = await closedPort();
     const unreachable = await cli(["status", "--url", `http://127.0.0.1:${port}`]);
     assert.equal(unreachable.code, 3);
-    assert.equal(unreachable.stderr.trim(), `switchyard: cannot reach the admin API at http://127.0.0.1:${port} (connection refused); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`);
+    assert.equal(
+      unreachable.stderr.trim(),
+      `switchyard: cannot reach the admin API at http://127.0.0.1:${port} (connection refused); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`,
+    );
 
-    for (const args of [["split", "150"], ["split", "1.234"], ["drain", "somewhere"], ["drain", "hub", "--percent", "0"], ["frobnicate"], ["status", "--bogus"], []]) {
+    for (const args of [
+      ["split", "150"],
+      ["split", "1.234"],
+      ["drain", "somewhere"],
+      ["drain", "hub", "--percent", "0"],
+      ["frobnicate"],
+      ["status", "--bogus"],
+      [],
+    ]) {
       const usage = await cli(args, env);
       assert.equal(usage.code, 2, `${args.join(" ")}: ${usage.stderr}`);
     }

@@ -125,7 +125,7 @@ describe("compat matrix: the wire tap decodes what engine.io encodes", () => {
     { type: "message", data: bytes },
     { type: "message", data: "0" },
   ];
-  const expected = ["4" + text, bytes, "40"];
+  const expected = [`4${text}`, bytes, "40"];
 
   test("v3 text payload (length in UTF-16 units, b4<base64> binary)", () => {
     let payload: string | Buffer | undefined;

@@ -27,11 +27,17 @@ function service(name: string): ComposeService {
 
 /** "./host/path:/container/path:ro" → [host, container]. */
 function mounts(name: string): Map<string, string> {
-  return new Map((service(name).volumes ?? []).map((volume) => volume.split(":") as [string, string]).map(([host, target]) => [target, host]));
+  return new Map(
+    (service(name).volumes ?? []).map((volume) => volume.split(":") as [string, string]).map(([host, target]) => [target, host]),
+  );
 }
 
 test("docker-compose config -q accepts the file (no errors, no warnings)", () => {
-  const result = spawnSync("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stderr.trim(), "", "docker-compose printed warnings");
   assert.equal(result.stdout.trim(), "");
@@ -39,13 +45,27 @@ test("docker-compose config -q accepts the file (no errors, no warnings)", () =>
 
 test("docker-compose config does reject a broken file (the check is real)", () => {
   const broken = `version: "3.8"\nservices:\n  gateway:\n    image: switchyard:local\n    bogus_key: 1\n`;
-  const result = spawnSync("docker-compose", ["-f", "-", "config", "-q"], { cwd: REPO_ROOT, input: broken, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync("docker-compose", ["-f", "-", "config", "-q"], {
+    cwd: REPO_ROOT,
+    input: broken,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /bogus_key/);
 });
 
 test("the stack has redis, both sample backends, two gateways, a load balancer, Prometheus and Grafana", () => {
-  assert.deepEqual(Object.keys(compose.services).sort(), ["grafana", "haproxy", "hub", "legacy", "prometheus", "redis", "switchyard-1", "switchyard-2"]);
+  assert.deepEqual(Object.keys(compose.services).sort(), [
+    "grafana",
+    "haproxy",
+    "hub",
+    "legacy",
+    "prometheus",
+    "redis",
+    "switchyard-1",
+    "switchyard-2",
+  ]);
 });
 
 test("service commands are npm start's, the Dockerfile's and the ones the end-to-end test starts", () => {
@@ -73,7 +93,11 @@ test("service commands are npm start's, the Dockerfile's and the ones the end-to
   assert.match(read("test/e2e/prometheus.test.ts"), /startObservedStack\(/);
   const starter = read("test/helpers/observed-stack.ts");
   for (const name of ["legacy", "hub", "switchyard-1"]) {
-    assert.match(starter, new RegExp(`startNodeService\\(composeCommand\\("${name}", compose\\)`), `the e2e stack starts compose's ${name} command`);
+    assert.match(
+      starter,
+      new RegExp(`startNodeService\\(composeCommand\\("${name}", compose\\)`),
+      `the e2e stack starts compose's ${name} command`,
+    );
   }
 });
 
@@ -98,7 +122,8 @@ test("gateway environments are valid settings, and point at the stack's services
     assert.match(healthcheck, new RegExp(`127\\.0\\.0\\.1:${config.opsPort}/readyz`));
   }
   assert.equal(ids.size, GATEWAYS.length, "INSTANCE_IDs are distinct");
-  for (const backend of ["legacy", "hub"]) assert.equal(service(backend).environment!.HOST, "0.0.0.0", `${backend} listens beyond its container's loopback`);
+  for (const backend of ["legacy", "hub"])
+    assert.equal(service(backend).environment!.HOST, "0.0.0.0", `${backend} listens beyond its container's loopback`);
 });
 
 test("HAProxy balances over both gateways' client ports and health-checks their /readyz", () => {
@@ -106,7 +131,10 @@ test("HAProxy balances over both gateways' client ports and health-checks their 
   const cfg = read("deploy/haproxy.cfg");
   const servers = [...cfg.matchAll(/^\s*server\s+(\S+)\s+(\S+)/gm)].map((m) => m[2]);
   const env = (name: string) => loadStaticConfig({ ...service(name).environment! });
-  assert.deepEqual(servers, GATEWAYS.map((g) => `${g}:${env(g).port}`));
+  assert.deepEqual(
+    servers,
+    GATEWAYS.map((g) => `${g}:${env(g).port}`),
+  );
   assert.match(cfg, /^\s*balance roundrobin$/m);
   assert.match(cfg, /http-check send meth GET uri \/readyz/);
   assert.match(cfg, new RegExp(`default-server check port ${env(GATEWAYS[0]!).opsPort}\\b`));
@@ -117,26 +145,39 @@ test("HAProxy balances over both gateways' client ports and health-checks their 
 test("Prometheus scrapes both gateways' ops ports with the alert rules mounted", () => {
   assert.equal(mounts("prometheus").get("/etc/prometheus"), "./prometheus");
   assert.ok((service("prometheus").command as string[]).includes("--config.file=/etc/prometheus/prometheus.yml"));
-  const config = parseYaml(read("prometheus/prometheus.yml")) as { rule_files: string[]; scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+  const config = parseYaml(read("prometheus/prometheus.yml")) as {
+    rule_files: string[];
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
   assert.deepEqual(config.rule_files, ["alerts.yml"]);
   assert.ok(existsSync(join(REPO_ROOT, "prometheus", "alerts.yml")));
   const job = config.scrape_configs.find((c) => c.job_name === "switchyard");
-  assert.ok(job, "a `switchyard` job (the alerts select job=\"switchyard\")");
+  assert.ok(job, 'a `switchyard` job (the alerts select job="switchyard")');
   const opsPort = (name: string) => loadStaticConfig({ ...service(name).environment! }).opsPort;
-  assert.deepEqual(job.static_configs.flatMap((c) => c.targets), GATEWAYS.map((g) => `${g}:${opsPort(g)}`));
+  assert.deepEqual(
+    job.static_configs.flatMap((c) => c.targets),
+    GATEWAYS.map((g) => `${g}:${opsPort(g)}`),
+  );
 });
 
 test("Grafana mounts the provisioning and the dashboards where the provider looks", () => {
   const grafanaMounts = mounts("grafana");
   assert.equal(grafanaMounts.get("/etc/grafana/provisioning"), "./grafana/provisioning");
   const dashboardsTarget = [...grafanaMounts.entries()].find(([, host]) => host === "./grafana/dashboards")?.[0];
-  const provider = parseYaml(read("grafana/provisioning/dashboards/switchyard.yml")) as { providers: { type: string; options: { path: string } }[] };
+  const provider = parseYaml(read("grafana/provisioning/dashboards/switchyard.yml")) as {
+    providers: { type: string; options: { path: string } }[];
+  };
   assert.equal(provider.providers[0]?.type, "file");
   assert.equal(provider.providers[0]?.options.path, dashboardsTarget);
   assert.ok(existsSync(join(REPO_ROOT, "grafana", "dashboards", "switchyard.json")));
-  const datasources = parseYaml(read("grafana/provisioning/datasources/prometheus.yml")) as { datasources: { type: string; url: string; isDefault: boolean }[] };
+  const datasources = parseYaml(read("grafana/provisioning/datasources/prometheus.yml")) as {
+    datasources: { type: string; url: string; isDefault: boolean }[];
+  };
   const prometheusPort = (service("prometheus").ports ?? [])[0]!.split(":")[1];
-  assert.deepEqual(datasources.datasources.map((d) => [d.type, d.url, d.isDefault]), [["prometheus", `http://prometheus:${prometheusPort}`, true]]);
+  assert.deepEqual(
+    datasources.datasources.map((d) => [d.type, d.url, d.isDefault]),
+    [["prometheus", `http://prometheus:${prometheusPort}`, true]],
+  );
 });
 
 test("the Dockerfile is multi-stage, production-only at run time, and runs as a non-root user", () => {
@@ -156,9 +197,15 @@ test("the Dockerfile is multi-stage, production-only at run time, and runs as a 
   assert.doesNotMatch(runtime, /^RUN\s+npm (ci|install)(?![^\n]*--omit=dev)/m, "no dev dependencies at run time");
   assert.match(runtime, /COPY --from=build \/app\/dist\/src/);
   // Everything the Dockerfile copies from the build context exists and is let through by .dockerignore.
-  const allowed = read(".dockerignore").split("\n").filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/\/$/, ""));
+  const allowed = read(".dockerignore")
+    .split("\n")
+    .filter((l) => l.startsWith("!"))
+    .map((l) => l.slice(1).replace(/\/$/, ""));
   for (const [, source] of dockerfile.matchAll(/^COPY\s+(?!--from)(?:--\S+\s+)*(\S+)/gm)) {
     assert.ok(existsSync(join(REPO_ROOT, source!)), `COPY source ${source} exists`);
-    assert.ok(allowed.some((a) => source === a || source!.startsWith(`${a}/`)), `.dockerignore lets ${source} through`);
+    assert.ok(
+      allowed.some((a) => source === a || source!.startsWith(`${a}/`)),
+      `.dockerignore lets ${source} through`,
+    );
   }
 });

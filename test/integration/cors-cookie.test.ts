@@ -16,7 +16,10 @@ async function socketIoServer(options: ConstructorParameters<typeof Server>[1]):
   const http = createServer();
   const io = new Server(http, options);
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, close: () => new Promise((resolve) => io.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => io.close(() => resolve())),
+  };
 }
 
 function relevantHeaders(response: Response): Record<string, string | null> {
@@ -53,13 +56,19 @@ describe("CORS and cookie options on terminated sessions", () => {
       const reference = await socketIoServer({ ...c.io, allowEIO3: true });
       references.push(reference);
       const handshake = "/socket.io/?EIO=4&transport=polling";
-      const [ours, theirs] = await Promise.all([fetch(stack.url + handshake, { headers: { origin: ORIGIN } }), fetch(reference.url + handshake, { headers: { origin: ORIGIN } })]);
+      const [ours, theirs] = await Promise.all([
+        fetch(stack.url + handshake, { headers: { origin: ORIGIN } }),
+        fetch(reference.url + handshake, { headers: { origin: ORIGIN } }),
+      ]);
       assert.deepEqual(relevantHeaders(ours), relevantHeaders(theirs));
       const configured = c.env.CORS_ORIGIN !== undefined;
       assert.equal(ours.headers.get("access-control-allow-origin"), configured ? ORIGIN : null);
       assert.equal(ours.headers.get("set-cookie")?.startsWith("io=") ?? false, configured);
       const preflight = { method: "OPTIONS", headers: { origin: ORIGIN, "access-control-request-method": "POST" } };
-      const [ourPreflight, theirPreflight] = await Promise.all([fetch(stack.url + handshake, preflight), fetch(reference.url + handshake, preflight)]);
+      const [ourPreflight, theirPreflight] = await Promise.all([
+        fetch(stack.url + handshake, preflight),
+        fetch(reference.url + handshake, preflight),
+      ]);
       assert.deepEqual(relevantHeaders(ourPreflight), relevantHeaders(theirPreflight));
       await Promise.all([ours.arrayBuffer(), theirs.arrayBuffer(), ourPreflight.arrayBuffer(), theirPreflight.arrayBuffer()]);
     });

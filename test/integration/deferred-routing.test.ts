@@ -16,9 +16,18 @@ import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/ser
 import { DEFAULT_SALT } from "../../src/config/routing-config.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import { bucketOf } from "../../src/routing/hash.js";
-import { subscribe, type Backend, type RouteDecidedEvent, type Unsubscribe } from "../../src/telemetry/events.js";
+import { subscribe, type RouteDecidedEvent, type Unsubscribe } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
-import { createClient, connected, emitWithAck, type AnySocket, type ClientVersion, type ConnectOptions, type TransportMode } from "../helpers/clients.js";
+import {
+  createClient,
+  connected,
+  emitWithAck,
+  type AnySocket,
+  type ClientVersion,
+  type ConnectOptions,
+  type TransportMode,
+} from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { shortenPollingCloseTimeout } from "../helpers/hub-test-gateway.js";
 import { gatewayEnv } from "../helpers/stack.js";
@@ -134,7 +143,11 @@ class RawPolling {
   async post(...messages: string[]): Promise<void> {
     const packets = messages.map((m) => `4${m}`);
     const body = this.eio === 4 ? packets.join("\x1e") : packets.map((p) => `${p.length}:${p}`).join("");
-    const res = await fetch(`${this.base}&sid=${this.sid}`, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } });
+    const res = await fetch(`${this.base}&sid=${this.sid}`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+    });
     assert.equal(res.status, 200, await res.text());
   }
 
@@ -169,12 +182,10 @@ class RawPolling {
 function normalizeIds(messages: string[]): string[] {
   const labels = new Map<string, string>();
   return messages.map((message) =>
-    message
-      .replace(/"ts":\d+/g, '"ts":0')
-      .replace(/"(sid|id)":"([^"]+)"/g, (_all, field: string, id: string) => {
-        if (!labels.has(id)) labels.set(id, `<id:${labels.size}>`);
-        return `"${field}":"${labels.get(id)}"`;
-      }),
+    message.replace(/"ts":\d+/g, '"ts":0').replace(/"(sid|id)":"([^"]+)"/g, (_all, field: string, id: string) => {
+      if (!labels.has(id)) labels.set(id, `<id:${labels.size}>`);
+      return `"${field}":"${labels.get(id)}"`;
+    }),
   );
 }
 
@@ -207,7 +218,8 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await eventually(
-      () => stack.switchyard.gateway.sessions.size === 0 && stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0,
+      () =>
+        stack.switchyard.gateway.sessions.size === 0 && stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0,
       "every session, upstreams included, to close",
     );
   });
@@ -219,7 +231,10 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
   for (const version of ["3", "4"] as const) {
     for (const transport of ["polling", "websocket", "upgrade"] as const satisfies readonly TransportMode[]) {
       test(`sio${version} ${transport}: each userId lands on its side of the split, with the engine id the gateway chose`, async () => {
-        for (const [userId, expected] of [[HUB_USER, "hub"], [LEGACY_USER, "legacy"]] as const) {
+        for (const [userId, expected] of [
+          [HUB_USER, "hub"],
+          [LEGACY_USER, "legacy"],
+        ] as const) {
           const decided = stack.decisions.length;
           const socket = await connectedClient(version, stack.switchyard.url, { transport, auth: { userId, name: "routed" } });
           sockets.push(socket);
@@ -240,7 +255,12 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
   }
 
   test("the same userId always lands on the same backend, over reconnects and new connections", async () => {
-    const users: [string, Backend][] = [[HUB_USER, "hub"], [HUB_USER_2, "hub"], [LEGACY_USER, "legacy"], [LEGACY_USER_2, "legacy"]];
+    const users: [string, Backend][] = [
+      [HUB_USER, "hub"],
+      [HUB_USER_2, "hub"],
+      [LEGACY_USER, "legacy"],
+      [LEGACY_USER_2, "legacy"],
+    ];
     for (const [userId, expected] of users) {
       const socket = createClient("4", stack.switchyard.url, "/", { transport: "websocket", reconnection: true, auth: { userId } });
       sockets.push(socket);
@@ -267,7 +287,10 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
     const legacyDirect = await queuedConnectExchange(stack.legacy.url, HUB_USER);
     assert.equal(legacyDirect.length, 7);
     assert.match(legacyDirect[0]!, /^0\{"sid":/);
-    for (const [userId, expected] of [[HUB_USER, "hub"], [LEGACY_USER, "legacy"]] as const) {
+    for (const [userId, expected] of [
+      [HUB_USER, "hub"],
+      [LEGACY_USER, "legacy"],
+    ] as const) {
       let unrouted: unknown;
       const transcript = await queuedConnectExchange(stack.switchyard.url, userId, (session) => {
         const state = stack.switchyard.gateway.sessions.get(session.sid);
@@ -276,7 +299,10 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
       assert.deepStrictEqual(unrouted, { state: "routing", backend: undefined, early: [], hubSessions: 0 }, `${userId} before its CONNECT`);
       const expectedTranscript = legacyDirect.map((m) => m.replace(HUB_USER, userId));
       assert.deepStrictEqual(transcript, expectedTranscript, `${userId} on the ${expected} route`);
-      await eventually(() => stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0, "the raw session's upstream to close");
+      await eventually(
+        () => stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0,
+        "the raw session's upstream to close",
+      );
     }
   });
 
@@ -289,11 +315,17 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
     await session.post(`0{"userId":"${HUB_USER}"}`, '21["whoami"]');
     assert.deepStrictEqual(await session.poll(), ["1"]);
     const errors = stack.logs.slice(logsBefore).filter((line) => line.msg === "session error");
-    assert.deepStrictEqual(errors.map((line) => [line.sid, line.code]), [[session.sid, "SWY_ERR_PROTOCOL_INVALID_STATE"]]);
+    assert.deepStrictEqual(
+      errors.map((line) => [line.sid, line.code]),
+      [[session.sid, "SWY_ERR_PROTOCOL_INVALID_STATE"]],
+    );
   });
 
   test("sio2 (Engine.IO v3, no auth): routed at the handshake by the next source, then by the address fallback", async () => {
-    for (const [userId, expected] of [[HUB_USER, "hub"], [LEGACY_USER, "legacy"]] as const) {
+    for (const [userId, expected] of [
+      [HUB_USER, "hub"],
+      [LEGACY_USER, "legacy"],
+    ] as const) {
       // Bound before the client sent anything: the route was decided at the handshake.
       const raw = await RawPolling.open(stack.switchyard.url, 3, `&userId=${userId}`);
       assert.equal(stack.switchyard.gateway.sessions.get(raw.sid)?.backend, expected, `raw ${userId}`);
@@ -330,7 +362,10 @@ describe("the pending queue is bounded (MAX_PENDING_MESSAGES=2)", () => {
     await stack.close();
   });
 
-  for (const [userId, backend] of [[HUB_USER, "hub"], [LEGACY_USER, "legacy"]] as const) {
+  for (const [userId, backend] of [
+    [HUB_USER, "hub"],
+    [LEGACY_USER, "legacy"],
+  ] as const) {
     test(`${backend} route: two queued messages are fine, a third closes that session with SWY_ERR_QUEUE_OVERFLOW only`, async () => {
       const bystander = await RawPolling.open(stack.switchyard.url, 4);
       const overflowing = await RawPolling.open(stack.switchyard.url, 4);
@@ -340,17 +375,24 @@ describe("the pending queue is bounded (MAX_PENDING_MESSAGES=2)", () => {
       // The overflowing session is closed before anything was answered: its next poll carries the close packet only.
       assert.deepStrictEqual(await overflowing.poll(), ["1"]);
       const errors = stack.logs.slice(logsBefore).filter((line) => line.msg === "session error");
-      assert.deepStrictEqual(errors.map((line) => [line.sid, line.code]), [[overflowing.sid, "SWY_ERR_QUEUE_OVERFLOW"]]);
+      assert.deepStrictEqual(
+        errors.map((line) => [line.sid, line.code]),
+        [[overflowing.sid, "SWY_ERR_QUEUE_OVERFLOW"]],
+      );
       // The bystander got both answers and works.
       const answers = await bystander.messages(4);
-      assert.deepStrictEqual(answers.filter((m) => m.startsWith("0")).map((m) => m.replace(/\{.*/, "")), ["0", "0/admin,"]);
+      assert.deepStrictEqual(
+        answers.filter((m) => m.startsWith("0")).map((m) => m.replace(/\{.*/, "")),
+        ["0", "0/admin,"],
+      );
       await bystander.post('21["whoami"]');
       assert.match((await bystander.messages(1))[0]!, /^31\[\{"id":/);
       assert.equal(stack.switchyard.gateway.sessions.get(bystander.sid)?.backend, backend);
       await bystander.close();
       // The upstream the overflowing session's route opened meanwhile was closed again.
       await eventually(
-        () => stack.switchyard.gateway.sessions.size === 0 && stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0,
+        () =>
+          stack.switchyard.gateway.sessions.size === 0 && stack.hub.runtime.sessionCount === 0 && stack.legacy.io.engine.clientsCount === 0,
         "every session, upstreams included, to close",
       );
     });
@@ -373,9 +415,17 @@ describe("overrides through the gateway: x-switchyard-backend from a trusted net
     await stack.close();
   });
 
-  const forced = async (transport: TransportMode, userId: string, header: string): Promise<{ backend: Backend | undefined; decisions: RouteDecidedEvent[] }> => {
+  const forced = async (
+    transport: TransportMode,
+    userId: string,
+    header: string,
+  ): Promise<{ backend: Backend | undefined; decisions: RouteDecidedEvent[] }> => {
     const decided = stack.decisions.length;
-    const socket = await connectedClient("4", stack.switchyard.url, { transport, auth: { userId }, extraHeaders: { "x-switchyard-backend": header } });
+    const socket = await connectedClient("4", stack.switchyard.url, {
+      transport,
+      auth: { userId },
+      extraHeaders: { "x-switchyard-backend": header },
+    });
     sockets.push(socket);
     await emitWithAck(socket, "whoami");
     return { backend: backendOf(stack, socket), decisions: stack.decisions.slice(decided) };
@@ -383,15 +433,30 @@ describe("overrides through the gateway: x-switchyard-backend from a trusted net
 
   for (const transport of ["polling", "websocket"] as const) {
     test(`sio4 ${transport}: the header forces the hub (and legacy) against the split`, async () => {
-      assert.deepStrictEqual(await forced(transport, LEGACY_USER, "hub"), { backend: "hub", decisions: [{ backend: "hub", reason: "override" }] });
-      assert.deepStrictEqual(await forced(transport, HUB_USER, "Legacy"), { backend: "legacy", decisions: [{ backend: "legacy", reason: "override" }] });
+      assert.deepStrictEqual(await forced(transport, LEGACY_USER, "hub"), {
+        backend: "hub",
+        decisions: [{ backend: "hub", reason: "override" }],
+      });
+      assert.deepStrictEqual(await forced(transport, HUB_USER, "Legacy"), {
+        backend: "legacy",
+        decisions: [{ backend: "legacy", reason: "override" }],
+      });
     });
   }
 
   test("from an untrusted network the header is ignored: the userId decides (config changed live)", async () => {
     const current = stack.switchyard.store.current();
-    await stack.switchyard.store.update({ ...current, overrides: { ...current.overrides, trustedNetworks: ["10.0.0.0/8"] } }, current.version);
-    assert.deepStrictEqual(await forced("websocket", LEGACY_USER, "hub"), { backend: "legacy", decisions: [{ backend: "legacy", reason: "split" }] });
-    assert.deepStrictEqual(await forced("polling", HUB_USER, "legacy"), { backend: "hub", decisions: [{ backend: "hub", reason: "split" }] });
+    await stack.switchyard.store.update(
+      { ...current, overrides: { ...current.overrides, trustedNetworks: ["10.0.0.0/8"] } },
+      current.version,
+    );
+    assert.deepStrictEqual(await forced("websocket", LEGACY_USER, "hub"), {
+      backend: "legacy",
+      decisions: [{ backend: "legacy", reason: "split" }],
+    });
+    assert.deepStrictEqual(await forced("polling", HUB_USER, "legacy"), {
+      backend: "hub",
+      decisions: [{ backend: "hub", reason: "split" }],
+    });
   });
 });

@@ -18,7 +18,9 @@ import { gatewayEnv, startStack } from "../helpers/stack.js";
 import { freePort } from "../helpers/ports.js";
 
 function listen(server: HttpServer): Promise<string> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 describe("legacy server down or refusing", () => {
@@ -29,7 +31,15 @@ describe("legacy server down or refusing", () => {
 
   async function gatewayFor(legacyUrl: string, mode: string): Promise<Switchyard> {
     const switchyard = await startSwitchyard({
-      config: loadStaticConfig(gatewayEnv({ LEGACY_MODE: mode, UPSTREAM_CONNECT_TIMEOUT_MS: "2000", PING_INTERVAL_MS: "25000", PING_TIMEOUT_MS: "20000", MAX_PAYLOAD_BYTES: "1000000" })),
+      config: loadStaticConfig(
+        gatewayEnv({
+          LEGACY_MODE: mode,
+          UPSTREAM_CONNECT_TIMEOUT_MS: "2000",
+          PING_INTERVAL_MS: "25000",
+          PING_TIMEOUT_MS: "20000",
+          MAX_PAYLOAD_BYTES: "1000000",
+        }),
+      ),
       legacyUrl,
     });
     cleanups.push(() => switchyard.close());
@@ -109,7 +119,7 @@ describe("session endings", () => {
         stack.legacy.http.closeAllConnections();
         for (const client of stack.legacy.io.of("/").sockets.values()) client.conn.close();
         assert.equal(await disconnected, "transport close");
-        assert.equal(await waitFor<number>(socket.io as never, "reconnect", 8000) > 0, true);
+        assert.equal((await waitFor<number>(socket.io as never, "reconnect", 8000)) > 0, true);
       } finally {
         socket.close();
         await stack.close();
@@ -130,7 +140,11 @@ describe("session endings", () => {
         // Well before the 45 s a heartbeat timeout would take.
         const outcome = await Promise.race([reason, new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 5000))]);
         assert.equal(outcome, "client namespace disconnect");
-        await eventually(() => stack.switchyard.gateway.sessions.size === 0 && stack.legacy.io.engine.clientsCount === 0, "both sessions to close", 5000);
+        await eventually(
+          () => stack.switchyard.gateway.sessions.size === 0 && stack.legacy.io.engine.clientsCount === 0,
+          "both sessions to close",
+          5000,
+        );
       }
     } finally {
       await stack.close();

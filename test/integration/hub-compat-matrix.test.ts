@@ -18,7 +18,8 @@ import type { ScenarioTranscript } from "../helpers/compat-harness.js";
 import { matrixCells, runMatrix, testCellsAgainstFixtures } from "../helpers/compat-matrix.js";
 import { eventually } from "../helpers/eventually.js";
 import { startStack, type Stack } from "../helpers/stack.js";
-import { subscribe, type Backend, type Unsubscribe } from "../../src/telemetry/events.js";
+import { subscribe, type Unsubscribe } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 
 const cells = matrixCells();
 
@@ -80,7 +81,8 @@ describe("compat matrix through the gateway, every session on the hub route", ()
     // themselves; the unknown-sid cells open none.
     let clientSessions = 0;
     for (const transcript of results.values()) {
-      for (const sessions of Object.values(transcript.wire)) clientSessions += sessions.filter((s) => s.s2c[0]?.startsWith("0{") === true).length;
+      for (const sessions of Object.values(transcript.wire))
+        clientSessions += sessions.filter((s) => s.s2c[0]?.startsWith("0{") === true).length;
     }
     assert.ok(clientSessions >= cells.length - 9, `only ${clientSessions} Engine.IO sessions in the transcripts`);
     assert.deepStrictEqual(
@@ -97,6 +99,9 @@ describe("compat matrix through the gateway, every session on the hub route", ()
 
   test("the gateway and the hub hold no session once the clients are gone", async () => {
     const idle = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
-    await eventually(() => isDeepStrictEqual(stack.switchyard.gateway.sessionCounts(), idle) && stack.hub!.runtime.sessionCount === 0, "every session to close");
+    await eventually(
+      () => isDeepStrictEqual(stack.switchyard.gateway.sessionCounts(), idle) && stack.hub!.runtime.sessionCount === 0,
+      "every session to close",
+    );
   });
 });

@@ -21,9 +21,17 @@ import { WebSocketServer } from "ws";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
-import { createClient, connected, emitWithAck, waitFor, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
+import {
+  createClient,
+  connected,
+  emitWithAck,
+  waitFor,
+  type AnySocket,
+  type ClientVersion,
+  type TransportMode,
+} from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { shortenPollingCloseTimeout } from "../helpers/hub-test-gateway.js";
 import { gatewayEnv } from "../helpers/stack.js";
@@ -100,7 +108,12 @@ async function chatWorks(socket: AnySocket): Promise<void> {
 
 /** A client that sends its name the generation's way (2.x: query, 3.x/4.x: auth). */
 function chatClient(version: ClientVersion, url: string, transport: TransportMode, reconnection = false): AnySocket {
-  const socket = createClient(version, url, "/", version === "2" ? { transport, reconnection, query: { name: "fallback" } } : { transport, reconnection, auth: { name: "fallback" } });
+  const socket = createClient(
+    version,
+    url,
+    "/",
+    version === "2" ? { transport, reconnection, query: { name: "fallback" } } : { transport, reconnection, auth: { name: "fallback" } },
+  );
   // Reconnect promptly: the tests wait for reconnections, never for the default 1-5 s backoff.
   const manager = socket.io as unknown as { reconnectionDelay(ms: number): unknown; reconnectionDelayMax(ms: number): unknown };
   manager.reconnectionDelay(50);
@@ -173,7 +186,10 @@ describe("hub killed: new hub-route sessions fall back to the legacy server", ()
     assert.equal(gateway.legacy.io.engine.clientsCount, CLIENTS.length);
     assert.deepStrictEqual(gateway.switchyard.gateway.sessionCounts().hub, { polling: 0, websocket: 0 });
     // The hub's port refuses connections: the code is the connect failure's.
-    assert.equal(await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", "SWY_ERR_UPSTREAM_UNREACHABLE"), fallbacksBefore + CLIENTS.length);
+    assert.equal(
+      await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", "SWY_ERR_UPSTREAM_UNREACHABLE"),
+      fallbacksBefore + CLIENTS.length,
+    );
     const warnings = gateway.logs.slice(logsBefore).filter((line) => line.msg === FALLBACK_LOG);
     assert.equal(warnings.length, CLIENTS.length);
     for (const line of warnings) {
@@ -214,7 +230,12 @@ describe("HUB_FALLBACK=false: a dead hub gives a quick, reconnectable error", ()
     assert.equal((JSON.parse(answer.body) as { code: string }).code, "SWY_ERR_UPSTREAM_UNREACHABLE");
   });
 
-  for (const [version, transport] of [["2", "polling"], ["3", "websocket"], ["4", "polling"], ["4", "websocket"]] as const) {
+  for (const [version, transport] of [
+    ["2", "polling"],
+    ["3", "websocket"],
+    ["4", "polling"],
+    ["4", "websocket"],
+  ] as const) {
     test(`sio${version} ${transport}: a transport error (not a timeout), no fallback; it connects to the hub once the hub is back`, async () => {
       const errors: string[] = [];
       const socket = chatClient(version, gateway.switchyard.url, transport, true);
@@ -301,7 +322,10 @@ describe("an open hub session whose hub dies is closed; the client reconnects", 
         assert.match(reasons[0]!, /^transport (close|error)$/);
         // The gateway closed the client session because its hub session broke, and said why.
         const closedBy = gateway.logs.slice(logsBefore).filter((line) => line.msg === "session error" && line.sid === hubSessionId);
-        assert.deepStrictEqual(closedBy.map((line) => [line.backend, line.code]), [["hub", "SWY_ERR_UPSTREAM_CLOSED"]]);
+        assert.deepStrictEqual(
+          closedBy.map((line) => [line.backend, line.code]),
+          [["hub", "SWY_ERR_UPSTREAM_CLOSED"]],
+        );
         assert.equal(backendOf(gateway.switchyard, socket), "legacy");
         await chatWorks(socket);
 
@@ -377,7 +401,10 @@ describe("a hub that refuses: new sessions fall back to the legacy server", () =
       const attemptsBefore = attempts;
       const before = await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]);
       const logsBefore = gateway.logs.length;
-      for (const [version, transport] of [["2", "websocket"], ["4", "polling"]] as const) {
+      for (const [version, transport] of [
+        ["2", "websocket"],
+        ["4", "polling"],
+      ] as const) {
         const socket = await connectedChat(version, gateway.switchyard.url, transport);
         sockets.push(socket);
         assert.equal(backendOf(gateway.switchyard, socket), "legacy");
@@ -386,7 +413,13 @@ describe("a hub that refuses: new sessions fall back to the legacy server", () =
       assert.equal(attempts - attemptsBefore, 2, "the gateway tried the hub for each session");
       assert.equal(await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]), before + 2);
       const warnings = gateway.logs.slice(logsBefore).filter((line) => line.msg === FALLBACK_LOG);
-      assert.deepStrictEqual(warnings.map((line) => [line.level, line.code]), [[40, REFUSAL_CODES[kind]], [40, REFUSAL_CODES[kind]]]);
+      assert.deepStrictEqual(
+        warnings.map((line) => [line.level, line.code]),
+        [
+          [40, REFUSAL_CODES[kind]],
+          [40, REFUSAL_CODES[kind]],
+        ],
+      );
     });
   }
 });

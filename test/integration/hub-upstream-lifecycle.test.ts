@@ -20,7 +20,13 @@ const CONTEXT: ClientContext = {
   eio: 4,
   query: [["name", "probe"]],
   // A client-sent x-switchyard-shadow (forwarded by a careless FORWARD_HEADERS) must not reach the hub.
-  headers: { cookie: "session=abc", "user-agent": "test-agent", "x-forwarded-for": "10.1.2.3", "x-forwarded-proto": "http", "x-switchyard-shadow": "1" },
+  headers: {
+    cookie: "session=abc",
+    "user-agent": "test-agent",
+    "x-forwarded-for": "10.1.2.3",
+    "x-forwarded-proto": "http",
+    "x-switchyard-shadow": "1",
+  },
   remoteAddress: "10.1.2.3",
 };
 
@@ -60,7 +66,12 @@ async function startFakeHub(onOpen: (ws: WebSocket) => void, serverOptions: Part
   const headers: IncomingHttpHeaders[] = [];
   const closeCodes: number[] = [];
   const sockets: WebSocket[] = [];
-  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", handleProtocols: (p) => (p.has("switchyard-hub.v1") ? "switchyard-hub.v1" : false), ...serverOptions });
+  const wss = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    handleProtocols: (p) => (p.has("switchyard-hub.v1") ? "switchyard-hub.v1" : false),
+    ...serverOptions,
+  });
   wss.on("connection", (ws, req) => {
     headers.push(req.headers);
     sockets.push(ws);
@@ -87,8 +98,14 @@ async function expectOpenFailure(opts: HubUpstreamOptions, code: ErrorCode, deta
   const failures: UpstreamFailedEvent[] = [];
   const unsubscribe = subscribe("switchyard:upstream:failed", (event) => failures.push(event));
   try {
-    await assert.rejects(openHubUpstream(opts), (error: { code?: string; message: string }) => error.code === code && detail.test(error.message));
-    assert.ok(failures.some((f) => f.backend === "hub" && f.code === code), `a switchyard:upstream:failed event with ${code}`);
+    await assert.rejects(
+      openHubUpstream(opts),
+      (error: { code?: string; message: string }) => error.code === code && detail.test(error.message),
+    );
+    assert.ok(
+      failures.some((f) => f.backend === "hub" && f.code === code),
+      `a switchyard:upstream:failed event with ${code}`,
+    );
   } finally {
     unsubscribe();
   }
@@ -108,7 +125,11 @@ describe("opening a hub session", () => {
     server.on("upgrade", (_req, socket) => socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     try {
-      await expectOpenFailure(options(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), "SWY_ERR_UPSTREAM_REJECTED", /HTTP 403/);
+      await expectOpenFailure(
+        options(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+        "SWY_ERR_UPSTREAM_REJECTED",
+        /HTTP 403/,
+      );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
@@ -118,7 +139,13 @@ describe("opening a hub session", () => {
     ["selects no subprotocol", { handleProtocols: () => false }, hello, "SWY_ERR_UPSTREAM_HANDSHAKE", /no subprotocol/],
     ["selects another subprotocol", { handleProtocols: () => "switchyard-hub.v2" }, hello, "SWY_ERR_UPSTREAM_HANDSHAKE", /subprotocol/],
     ["sends another version in hello", {}, (ws) => ws.send('{"type":"hello","version":2}'), "SWY_ERR_UPSTREAM_HANDSHAKE", /version 2/],
-    ["sends something else first", {}, (ws) => ws.send('{"type":"event","nsp":"/","data":["x"]}'), "SWY_ERR_UPSTREAM_HANDSHAKE", /expected a hello/],
+    [
+      "sends something else first",
+      {},
+      (ws) => ws.send('{"type":"event","nsp":"/","data":["x"]}'),
+      "SWY_ERR_UPSTREAM_HANDSHAKE",
+      /expected a hello/,
+    ],
     ["closes with 1008 before hello", {}, (ws) => ws.close(1008, "not today"), "SWY_ERR_UPSTREAM_REJECTED", /1008 not today/],
     ["closes otherwise before hello", {}, (ws) => ws.close(1011), "SWY_ERR_UPSTREAM_HANDSHAKE", /1011/],
     ["never says hello", {}, () => {}, "SWY_ERR_UPSTREAM_TIMEOUT", /no hello/],
@@ -277,7 +304,11 @@ describe("the hub upstream against the sample hub", () => {
   });
   after(() => hub.close());
 
-  async function joined(role: "primary" | "shadow", room: string, extra: Partial<HubUpstreamOptions> = {}): Promise<{ upstream: HubUpstream; sink: RecordingSink }> {
+  async function joined(
+    role: "primary" | "shadow",
+    room: string,
+    extra: Partial<HubUpstreamOptions> = {},
+  ): Promise<{ upstream: HubUpstream; sink: RecordingSink }> {
     const upstream = await openHubUpstream(options(hub.url, { role, ...extra }));
     const sink = new RecordingSink();
     upstream.attach(sink);
@@ -299,8 +330,16 @@ describe("the hub upstream against the sample hub", () => {
     await eventually(() => real.sink.texts().some((m) => m.startsWith("32[")), "the real msg ack");
     real.upstream.send(`23["history","${room}"]`);
     await eventually(() => real.sink.texts().some((m) => m.startsWith("33[")), "the history ack");
-    assert.equal(real.sink.texts().some((m) => m.includes("from the shadow")), false, "a real session never sees shadow traffic");
-    assert.equal(shadowB.sink.texts().some((m) => m.includes('"text":"real"')), false, "shadows never see real traffic");
+    assert.equal(
+      real.sink.texts().some((m) => m.includes("from the shadow")),
+      false,
+      "a real session never sees shadow traffic",
+    );
+    assert.equal(
+      shadowB.sink.texts().some((m) => m.includes('"text":"real"')),
+      false,
+      "shadows never see real traffic",
+    );
     assert.match(real.sink.texts().find((m) => m.startsWith("33["))!, /^33\[\[\{"room":"shadow-room","text":"real"/);
     for (const s of [real, shadowA, shadowB]) s.upstream.close();
   });
@@ -339,7 +378,18 @@ describe("the hub upstream against the sample hub", () => {
     const response = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(response.status, 200);
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, path: "/", headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "x-switchyard-session": "ABC" } });
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        path: "/",
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "x-switchyard-session": "ABC",
+        },
+      });
       req.on("response", (res) => {
         res.resume();
         resolve(res.statusCode);

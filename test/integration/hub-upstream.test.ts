@@ -55,14 +55,19 @@ describe("a hub that goes away", () => {
       let hub = await startSampleHub();
       const port = hub.port;
       const gateway = await startHubTestGateway(hub.url);
-      const sockets = (["polling", "websocket"] as const).map((transport) => createClient(version, gateway.url, "/", { transport, reconnection: true }));
+      const sockets = (["polling", "websocket"] as const).map((transport) =>
+        createClient(version, gateway.url, "/", { transport, reconnection: true }),
+      );
       try {
         await Promise.all(sockets.map((socket) => connected(socket)));
         const reasons = Promise.all(sockets.map((socket) => waitFor(socket, "disconnect")));
         await hub.close();
         // Reasons after which socket.io clients reconnect on their own (unlike "io server disconnect").
         assert.deepEqual(await reasons, ["transport close", "transport close"]);
-        assert.deepEqual(gateway.errors.map((e) => e.code), ["SWY_ERR_UPSTREAM_CLOSED", "SWY_ERR_UPSTREAM_CLOSED"]);
+        assert.deepEqual(
+          gateway.errors.map((e) => e.code),
+          ["SWY_ERR_UPSTREAM_CLOSED", "SWY_ERR_UPSTREAM_CLOSED"],
+        );
         assert.match(gateway.errors[0]?.detail ?? "", /1001 hub shutting down/);
         const welcomes = Promise.all(sockets.map((socket) => waitFor<{ id: string }>(socket, "welcome", 15_000)));
         hub = await startSampleHub({ port });

@@ -27,22 +27,59 @@ const BYTES = Buffer.from([1, 2, 3]);
 const V3_BYTES = Buffer.concat([Buffer.from([4]), BYTES]);
 
 const CASES: readonly WireCase[] = [
-  { name: "auth, acks and binary ack", eio: 4, steps: [1, '40{"token":"t1"}', 3, '421["echo","a",{"x":1}]', 4, '451-2["echo",{"_placeholder":true,"num":0}]', BYTES, 6, '42["kick"]'] },
+  {
+    name: "auth, acks and binary ack",
+    eio: 4,
+    steps: [1, '40{"token":"t1"}', 3, '421["echo","a",{"x":1}]', 4, '451-2["echo",{"_placeholder":true,"num":0}]', BYTES, 6, '42["kick"]'],
+  },
   { name: "middleware refusal, then success", eio: 4, steps: [1, '40{"token":"reject"}', 2, '40{"name":"n"}', 4, '42["kick"]'] },
-  { name: "namespaces: forbidden, admin, unknown; kick disconnects all", eio: 4, steps: [1, "40", 3, '40/admin,{"role":"user"}', 4, '40/admin,{"role":"admin"}', 6, "40/nope,", 7, '42["kick"]'] },
+  {
+    name: "namespaces: forbidden, admin, unknown; kick disconnects all",
+    eio: 4,
+    steps: [1, "40", 3, '40/admin,{"role":"user"}', 4, '40/admin,{"role":"admin"}', 6, "40/nope,", 7, '42["kick"]'],
+  },
   { name: "server → client event with ack id", eio: 4, steps: [1, "40", 3, '421["ask","q"]', 4, '430["a"]', 6, '42["kick"]'] },
-  { name: "an event without arguments and an ack without id are ignored", eio: 4, steps: [1, "40", 3, "42", "43", '423["whoami"]', 4, '42["kick"]'] },
-  { name: "placeholder look-alikes in a non-binary packet", eio: 4, steps: [1, "40", 3, '421["echo",{"_placeholder":true,"num":0}]', 4, '42["kick"]'] },
+  {
+    name: "an event without arguments and an ack without id are ignored",
+    eio: 4,
+    steps: [1, "40", 3, "42", "43", '423["whoami"]', 4, '42["kick"]'],
+  },
+  {
+    name: "placeholder look-alikes in a non-binary packet",
+    eio: 4,
+    steps: [1, "40", 3, '421["echo",{"_placeholder":true,"num":0}]', 4, '42["kick"]'],
+  },
   // (socket.io applies a DISCONNECT on the next tick: the admin round trip makes sure it did before the event)
-  { name: "an event after leaving the namespace closes the session", eio: 4, steps: [1, "40", 3, '40/admin,{"role":"admin"}', 5, "41", '42/admin,1["whoami"]', 6, '42["x"]'] },
+  {
+    name: "an event after leaving the namespace closes the session",
+    eio: 4,
+    steps: [1, "40", 3, '40/admin,{"role":"admin"}', 5, "41", '42/admin,1["whoami"]', 6, '42["x"]'],
+  },
   { name: "a second CONNECT closes the session", eio: 4, steps: [1, "40", 3, "40"] },
   { name: "a CONNECT_ERROR from the client closes the session", eio: 4, steps: [1, "44{}"] },
-  { name: "a placeholder outside the attachments closes the session", eio: 4, steps: [1, "40", 3, '451-["echo",{"_placeholder":true,"num":3}]', BYTES] },
+  {
+    name: "a placeholder outside the attachments closes the session",
+    eio: 4,
+    steps: [1, "40", 3, '451-["echo",{"_placeholder":true,"num":3}]', BYTES],
+  },
   { name: "2.x: / unprompted, binary", eio: 3, steps: [3, '451-1["echo",{"_placeholder":true,"num":0}]', V3_BYTES, 5, '42["kick"]'] },
-  { name: "2.x: namespace queries are the auth", eio: 3, steps: [3, "40/admin?role=user,", 4, "40/admin?role=admin&x=1,", 6, '42/admin,0["whoami"]', 7, "40/nope,", 8, '42["kick"]'] },
-  { name: "2.x: / refused by the handshake query, then connected with a namespace query", eio: 3, query: "token=reject", steps: [2, "40/?token=ok,", 4, '420["whoami"]', 5, '42["kick"]'] },
+  {
+    name: "2.x: namespace queries are the auth",
+    eio: 3,
+    steps: [3, "40/admin?role=user,", 4, "40/admin?role=admin&x=1,", 6, '42/admin,0["whoami"]', 7, "40/nope,", 8, '42["kick"]'],
+  },
+  {
+    name: "2.x: / refused by the handshake query, then connected with a namespace query",
+    eio: 3,
+    query: "token=reject",
+    steps: [2, "40/?token=ok,", 4, '420["whoami"]', 5, '42["kick"]'],
+  },
   // (socket.io applies a DISCONNECT on the next tick: the admin round trip makes sure it did before "/" is joined again)
-  { name: "2.x: leaving / and joining again", eio: 3, steps: [3, "41", "40/admin?role=admin,", 5, "40", 7, '420["whoami"]', 8, '42["kick"]'] },
+  {
+    name: "2.x: leaving / and joining again",
+    eio: 3,
+    steps: [3, "41", "40/admin?role=admin,", 5, "40", 7, '420["whoami"]', 8, '42["kick"]'],
+  },
 ];
 
 /** Replaces every id with a label in order of first appearance, and timestamps with 0. */

@@ -19,7 +19,9 @@ function handleCounts(): Map<string, number> {
 }
 
 function excess(now: Map<string, number>, baseline: Map<string, number>): string[] {
-  return [...now].filter(([type, count]) => count > (baseline.get(type) ?? 0)).map(([type, count]) => `${type}: ${count} > ${baseline.get(type) ?? 0}`);
+  return [...now]
+    .filter(([type, count]) => count > (baseline.get(type) ?? 0))
+    .map(([type, count]) => `${type}: ${count} > ${baseline.get(type) ?? 0}`);
 }
 
 async function session(stack: Stack, index: number): Promise<void> {
@@ -52,20 +54,30 @@ for (const mode of ["terminate", "pipe"] as const) {
         // Warm up lazily created things (agents, the ws server) before taking the baseline.
         await openAndClose(stack, 20);
         const gateway = stack.switchyard.gateway;
-        await eventually(() => gateway.sessions.size === 0 && gateway.pipes.size === 0 && stack.legacy.io.engine.clientsCount === 0, "warm-up sessions to close", 20_000);
+        await eventually(
+          () => gateway.sessions.size === 0 && gateway.pipes.size === 0 && stack.legacy.io.engine.clientsCount === 0,
+          "warm-up sessions to close",
+          20_000,
+        );
         await new Promise((resolve) => setTimeout(resolve, 6000)); // idle keep-alive sockets expire (5 s)
         const baseline = handleCounts();
-        const listeners = gateway.http.listenerCount("upgrade") + gateway.http.listenerCount("request") + gateway.engine.listenerCount("connection");
+        const listeners =
+          gateway.http.listenerCount("upgrade") + gateway.http.listenerCount("request") + gateway.engine.listenerCount("connection");
 
         await openAndClose(stack, SESSIONS);
 
         await eventually(() => gateway.sessions.size === 0, "the gateway to forget every session", 20_000);
         await eventually(() => gateway.pipes.size === 0, "every pipe session to end", 20_000);
         await eventually(() => stack.legacy.io.engine.clientsCount === 0, "the legacy server to close every session", 20_000);
-        await eventually(() => excess(handleCounts(), baseline).length === 0, "handles to return to the baseline", 20_000).catch((error: Error) => {
-          throw new Error(`${error.message}: ${excess(handleCounts(), baseline).join(", ")}`);
-        });
-        assert.equal(gateway.http.listenerCount("upgrade") + gateway.http.listenerCount("request") + gateway.engine.listenerCount("connection"), listeners);
+        await eventually(() => excess(handleCounts(), baseline).length === 0, "handles to return to the baseline", 20_000).catch(
+          (error: Error) => {
+            throw new Error(`${error.message}: ${excess(handleCounts(), baseline).join(", ")}`);
+          },
+        );
+        assert.equal(
+          gateway.http.listenerCount("upgrade") + gateway.http.listenerCount("request") + gateway.engine.listenerCount("connection"),
+          listeners,
+        );
         assert.equal((gateway.engine as unknown as { clientsCount: number }).clientsCount, 0);
       } finally {
         await stack.close();

@@ -109,12 +109,18 @@ describe("/metrics of a gateway under traffic", () => {
     const page = await fetch(`${stack.url}/`);
     await page.arrayBuffer();
     const ops = stack.switchyard.opsUrl;
-    exposition = await eventually(async () => {
-      const text = await (await fetch(`${ops}/metrics`)).text();
-      // Wait for the close and the upgrade to be counted (both are asynchronous to the client calls).
-      const ready = /switchyard_sessions_closed_total\{[^}]*reason="client closed"/.test(text) && /switchyard_session_upgrades_total\{backend="legacy"[^}]*\} [1-9]/.test(text);
-      return ready ? text : "";
-    }, "the close and the upgrade in /metrics", 10_000);
+    exposition = await eventually(
+      async () => {
+        const text = await (await fetch(`${ops}/metrics`)).text();
+        // Wait for the close and the upgrade to be counted (both are asynchronous to the client calls).
+        const ready =
+          /switchyard_sessions_closed_total\{[^}]*reason="client closed"/.test(text) &&
+          /switchyard_session_upgrades_total\{backend="legacy"[^}]*\} [1-9]/.test(text);
+        return ready ? text : "";
+      },
+      "the close and the upgrade in /metrics",
+      10_000,
+    );
   });
 
   after(async () => {
@@ -134,7 +140,8 @@ describe("/metrics of a gateway under traffic", () => {
     return raw.metrics().then((text) => {
       const { status, output } = promtoolCheckMetrics(text);
       assert.notEqual(status, 0);
-      for (const name of DROPPED_DEFAULT_METRICS) assert.match(output, new RegExp(`${name} non-counter metrics should not have "_total" suffix`));
+      for (const name of DROPPED_DEFAULT_METRICS)
+        assert.match(output, new RegExp(`${name} non-counter metrics should not have "_total" suffix`));
       raw.clear();
     });
   });
@@ -155,7 +162,8 @@ describe("/metrics of a gateway under traffic", () => {
     for (const sample of samples.filter((s) => s.name.startsWith("switchyard_"))) {
       const entry = catalogEntryOf(sample.name)!;
       const allowed = new Set([...entry.labels, INSTANCE_LABEL, ...(sample.name.endsWith("_bucket") ? ["le"] : [])]);
-      for (const label of Object.keys(sample.labels)) assert.ok(allowed.has(label), `${sample.name} has label ${label}, not in the catalog`);
+      for (const label of Object.keys(sample.labels))
+        assert.ok(allowed.has(label), `${sample.name} has label ${label}, not in the catalog`);
       assert.equal(sample.labels[INSTANCE_LABEL], INSTANCE_ID, `${sample.name}: instance_id`);
     }
   });
@@ -175,7 +183,9 @@ describe("/metrics of a gateway under traffic", () => {
   test("the traffic is visible: sessions, packets, connect latency, protocol error, pass-through", () => {
     const { samples } = parseExposition(exposition);
     const value = (name: string, labels: Record<string, string>) =>
-      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+      samples
+        .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+        .reduce((sum, s) => sum + s.value, 0);
     assert.equal(value("switchyard_sessions_open", { backend: "legacy" }), 2, "two clients still connected");
     assert.equal(value("switchyard_sessions_open", { backend: "hub" }), 0);
     assert.ok(value("switchyard_sessions_opened_total", { backend: "legacy", protocol: "3" }) >= 1, "a 2.x client (EIO 3)");
@@ -186,7 +196,10 @@ describe("/metrics of a gateway under traffic", () => {
     assert.equal(value("switchyard_protocol_errors_total", { code: "SWY_ERR_PROTOCOL_MALFORMED" }), 1);
     assert.ok(value("switchyard_passthrough_requests_total", { kind: "http", outcome: "forwarded" }) >= 1);
     for (const name of DROPPED_DEFAULT_METRICS) assert.equal(samples.filter((s) => s.name === name).length, 0, `${name} is dropped`);
-    assert.ok(samples.some((s) => s.name === "nodejs_active_handles"), "the per-type handle gauge stays");
+    assert.ok(
+      samples.some((s) => s.name === "nodejs_active_handles"),
+      "the per-type handle gauge stays",
+    );
   });
 });
 
@@ -205,18 +218,25 @@ describe("the routing store's gauges (optional metrics sources)", () => {
         store: () => ({ kind: "redis", connected }),
         onRoutingConfig: (listener) => {
           emit = listener;
-          return () => void (unsubscribed = true);
+          return () => {
+            unsubscribed = true;
+          };
         },
       },
       INSTANCE_ID,
     );
     try {
-      const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
+      const value = (text: string, series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
       let text = await metrics.render();
       assert.equal(value(text, `switchyard_routing_hub_percent{instance_id="${INSTANCE_ID}"}`), 12.5);
       assert.equal(value(text, `switchyard_routing_config_version{instance_id="${INSTANCE_ID}"}`), 7);
       assert.equal(value(text, `switchyard_store_up{store="redis",instance_id="${INSTANCE_ID}"}`), 0);
-      assert.equal(value(text, `switchyard_routing_config_reloads_total{outcome="rejected",instance_id="${INSTANCE_ID}"}`), 0, "initialised at 0");
+      assert.equal(
+        value(text, `switchyard_routing_config_reloads_total{outcome="rejected",instance_id="${INSTANCE_ID}"}`),
+        0,
+        "initialised at 0",
+      );
       routing = { hubPercent: 30, version: 8 };
       connected = true;
       emit!("applied");
@@ -239,7 +259,12 @@ describe("the routing store's gauges (optional metrics sources)", () => {
     const metrics = createMetrics({ sessionCounts: noSessions }, INSTANCE_ID);
     try {
       const text = await metrics.render();
-      for (const name of ["switchyard_routing_hub_percent", "switchyard_routing_config_version", "switchyard_store_up", "switchyard_routing_config_reloads_total"]) {
+      for (const name of [
+        "switchyard_routing_hub_percent",
+        "switchyard_routing_config_version",
+        "switchyard_store_up",
+        "switchyard_routing_config_reloads_total",
+      ]) {
         assert.doesNotMatch(text, new RegExp(`^# TYPE ${name} `, "m"));
       }
     } finally {

@@ -8,9 +8,22 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { connected, emitWithAck, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
-import { CLUSTER_ADMIN_TOKEN, SHARED_REDIS_URL, deleteKeys, engineIdOf, openClient, routeKeys, startBackends, startCluster, uniquePrefix, type Backends, type Cluster, type Instance } from "../helpers/cluster.js";
+import {
+  CLUSTER_ADMIN_TOKEN,
+  SHARED_REDIS_URL,
+  deleteKeys,
+  engineIdOf,
+  openClient,
+  routeKeys,
+  startBackends,
+  startCluster,
+  uniquePrefix,
+  type Backends,
+  type Cluster,
+  type Instance,
+} from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -43,10 +56,20 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
 
   before(async () => {
     backends = await startBackends();
-    cluster = await startCluster({ backends, redisUrl: SHARED_REDIS_URL, prefix, ids: ["gw-a", "gw-b"], mode: "terminate", routing: { hubPercent: 50 } });
+    cluster = await startCluster({
+      backends,
+      redisUrl: SHARED_REDIS_URL,
+      prefix,
+      ids: ["gw-a", "gw-b"],
+      mode: "terminate",
+      routing: { hubPercent: 50 },
+    });
     [a, b] = cluster.instances as [Instance, Instance];
     for (const instance of cluster.instances) {
-      await eventually(async () => (await instance.admin.storeDetail()).startsWith("redis: connected"), `${instance.id}'s store to connect`);
+      await eventually(
+        async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
+        `${instance.id}'s store to connect`,
+      );
     }
   });
 
@@ -70,12 +93,25 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
   }
 
   /** Waits until every client in `clients` has had `count` sessions and its last one is on `backend(client)`. */
-  async function settled(clients: readonly TrackedClient[], count: number, backend: (client: TrackedClient) => Backend, what: string): Promise<void> {
-    await eventually(() => clients.every((client) => client.socket.connected && client.sessions.length === count && current(client) === backend(client)), what, 10_000);
+  async function settled(
+    clients: readonly TrackedClient[],
+    count: number,
+    backend: (client: TrackedClient) => Backend,
+    what: string,
+  ): Promise<void> {
+    await eventually(
+      () => clients.every((client) => client.socket.connected && client.sessions.length === count && current(client) === backend(client)),
+      what,
+      10_000,
+    );
   }
 
   async function appliedEverywhere(hubPercent: number): Promise<void> {
-    for (const instance of [a, b]) await eventually(async () => (await instance.admin.routing()).hubPercent === hubPercent, `${instance.id} to apply hubPercent ${hubPercent}`);
+    for (const instance of [a, b])
+      await eventually(
+        async () => (await instance.admin.routing()).hubPercent === hubPercent,
+        `${instance.id} to apply hubPercent ${hubPercent}`,
+      );
   }
 
   it("sets up hub and legacy sessions on both instances (routed by the split)", async () => {
@@ -90,7 +126,10 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
       await track(legacyKeys[2 * n]!, "legacy", instance, "3", "polling");
       await track(legacyKeys[2 * n + 1]!, "legacy", instance, "4", "websocket");
     }
-    assert.deepEqual(tracked.map(current), tracked.map((client) => client.home));
+    assert.deepEqual(
+      tracked.map(current),
+      tracked.map((client) => client.home),
+    );
     // The hub sessions of the routing probes close asynchronously after their close packets.
     await eventually(() => backends.hub.runtime.sessionCount === 4, "the hub to hold exactly the 4 hub clients");
   });
@@ -114,13 +153,17 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
     assert.equal(drain.body.scope, "cluster");
     assert.deepEqual(
       drain.body.instances.map((instance: { instanceId: string; willClose: number }) => [instance.instanceId, instance.willClose]),
-      [["gw-a", 2], ["gw-b", 2]],
+      [
+        ["gw-a", 2],
+        ["gw-b", 2],
+      ],
     );
     assert.equal(drain.body.willClose, 4);
 
     await settled(onHub(), 2, () => "legacy", "the drained hub clients to reconnect to legacy");
     await eventually(() => backends.hub.runtime.sessionCount === 0, "the hub to have no session left");
-    for (const client of onLegacy()) assert.equal(client.sessions.length, 1, `legacy client ${client.key} via ${client.via} was not touched`);
+    for (const client of onLegacy())
+      assert.equal(client.sessions.length, 1, `legacy client ${client.key} via ${client.via} was not touched`);
   });
 
   it("a drain of legacy accepted by the other instance moves every legacy session, hub users back to the hub", async () => {
@@ -131,7 +174,8 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
     assert.equal(drain.body.scope, "cluster");
     await settled(onHub(), 3, () => "hub", "hub users to be back on the hub");
     await settled(onLegacy(), 2, () => "legacy", "legacy users to reconnect to legacy");
-    for (const client of tracked) assert.equal((await emitWithAck<[{ query: Record<string, string> }]>(client.socket, "whoami"))[0].query.userId, client.key);
+    for (const client of tracked)
+      assert.equal((await emitWithAck<[{ query: Record<string, string> }]>(client.socket, "whoami"))[0].query.userId, client.key);
   });
 
   it("rollback on one instance sets the split to 0 everywhere and drains the hub on both instances", async () => {

@@ -9,9 +9,19 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { connected, emitWithAck, waitFor, type AnySocket, type ClientVersion } from "../helpers/clients.js";
-import { SHARED_REDIS_URL, deleteKeys, engineIdOf, openClient, startBackends, startCluster, uniquePrefix, type Backends, type Cluster } from "../helpers/cluster.js";
+import {
+  SHARED_REDIS_URL,
+  deleteKeys,
+  engineIdOf,
+  openClient,
+  startBackends,
+  startCluster,
+  uniquePrefix,
+  type Backends,
+  type Cluster,
+} from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 import { RoundRobinProxy } from "../helpers/round-robin-proxy.js";
 
@@ -23,7 +33,9 @@ type Mode = (typeof MODES)[number];
 
 const keyOf = (mode: Mode, route: Backend, version: ClientVersion, transport: string) => `${route}-${mode}-v${version}-${transport}`;
 /** The hub route is chosen per key by the routing config's list; everything else stays on legacy. */
-const HUB_KEYS = MODES.flatMap((mode) => VERSIONS.flatMap((version) => TRANSPORTS.map((transport) => keyOf(mode, "hub", version, transport))));
+const HUB_KEYS = MODES.flatMap((mode) =>
+  VERSIONS.flatMap((version) => TRANSPORTS.map((transport) => keyOf(mode, "hub", version, transport))),
+);
 
 /** socket.io-client gives binary back as a Buffer in Node (2.x and later); ArrayBuffers are tolerated. */
 function bytesOf(value: unknown): Buffer {
@@ -44,7 +56,9 @@ async function exercise(socket: AnySocket, key: string): Promise<void> {
   const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
   const [echoed] = await emitWithAck<[unknown]>(socket, "echo", bytes);
   assert.ok(bytesOf(echoed).equals(bytes), "binary ack (BINARY_ACK) comes back intact");
-  const uploaded = new Promise<[unknown, unknown]>((resolve) => socket.once("uploaded", (meta: unknown, data: unknown) => resolve([meta, data])));
+  const uploaded = new Promise<[unknown, unknown]>((resolve) =>
+    socket.once("uploaded", (meta: unknown, data: unknown) => resolve([meta, data])),
+  );
   const [receipt] = await emitWithAck<[{ size: number; sha1: string }]>(socket, "upload", { name: "f.bin" }, bytes);
   assert.deepEqual(receipt, { name: "f.bin", size: 300, sha1: createHash("sha1").update(bytes).digest("hex") });
   const [meta, data] = await uploaded;
@@ -80,22 +94,34 @@ describe("polling sessions whose requests alternate between two gateway processe
     // One Redis prefix per pair: each pair is a cluster of its own.
     await Promise.all(
       MODES.map(async (mode) => {
-        const cluster = await startCluster({ backends, redisUrl: SHARED_REDIS_URL, prefix: `${prefix}${mode}:`, ids: [`${mode}-a`, `${mode}-b`], mode, routing });
+        const cluster = await startCluster({
+          backends,
+          redisUrl: SHARED_REDIS_URL,
+          prefix: `${prefix}${mode}:`,
+          ids: [`${mode}-a`, `${mode}-b`],
+          mode,
+          routing,
+        });
         clusters[mode] = { cluster, proxy: await RoundRobinProxy.start(cluster.instances.map((instance) => instance.url)) };
       }),
     );
     for (const { cluster } of Object.values(clusters)) {
       for (const instance of cluster.instances) {
-        await eventually(async () => (await instance.admin.storeDetail()).startsWith("redis: connected"), `${instance.id}'s store to connect`);
+        await eventually(
+          async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
+          `${instance.id}'s store to connect`,
+        );
       }
     }
   });
 
   after(async () => {
-    await Promise.all(Object.values(clusters).map(async ({ cluster, proxy }) => {
-      await proxy.close();
-      await cluster.stop();
-    }));
+    await Promise.all(
+      Object.values(clusters).map(async ({ cluster, proxy }) => {
+        await proxy.close();
+        await cluster.stop();
+      }),
+    );
     await backends?.close();
     for (const mode of MODES) await deleteKeys(SHARED_REDIS_URL, `${prefix}${mode}:`);
   });
@@ -129,7 +155,8 @@ describe("polling sessions whose requests alternate between two gateway processe
         );
         const results = await Promise.allSettled(runs);
         const failures = results.flatMap((result) => (result.status === "rejected" ? [result.reason as Error] : []));
-        if (failures.length > 0) throw failures.length === 1 ? failures[0] : new AggregateError(failures, failures.map((f) => f.message).join("\n"));
+        if (failures.length > 0)
+          throw failures.length === 1 ? failures[0] : new AggregateError(failures, failures.map((f) => f.message).join("\n"));
 
         const forwardsAfter = await Promise.all(cluster.instances.map((instance) => ownerForwards(instance.admin.opsUrl)));
         const forwarded = forwardsAfter.map((count, i) => count - forwardsBefore[i]!);
@@ -137,7 +164,10 @@ describe("polling sessions whose requests alternate between two gateway processe
           // Pipe sessions belong to the legacy server, which every instance reaches: nothing to forward.
           assert.deepEqual(forwarded, [0, 0]);
         } else {
-          assert.ok(forwarded.every((count) => count > 0), `both instances forwarded requests to the owner (${forwarded.join(", ")})`);
+          assert.ok(
+            forwarded.every((count) => count > 0),
+            `both instances forwarded requests to the owner (${forwarded.join(", ")})`,
+          );
         }
       });
     }

@@ -9,9 +9,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { connected, emitWithAck, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
-import { engineIdOf, openClient, routeKeys, startBackends, startCluster, uniquePrefix, type Backends, type Cluster, type Instance } from "../helpers/cluster.js";
+import {
+  engineIdOf,
+  openClient,
+  routeKeys,
+  startBackends,
+  startCluster,
+  uniquePrefix,
+  type Backends,
+  type Cluster,
+  type Instance,
+} from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 import { RedisServer } from "../helpers/redis-server.js";
 import { RoundRobinProxy } from "../helpers/round-robin-proxy.js";
@@ -52,8 +62,19 @@ describe("Redis stopped and started under two gateway processes", () => {
     redis = await RedisServer.start();
     redisPathOfA = await TcpProxy.start(redis.port);
     backends = await startBackends();
-    const routing = { hubPercent: 50, lists: { alwaysHub: ["hub-2", "hub-4", "hub-new"], neverHub: ["legacy-2", "legacy-4", "legacy-new"] } };
-    cluster = await startCluster({ backends, redisUrl: redis.url, envOf: { "gw-a": { REDIS_URL: redisPathOfA.url } }, prefix, ids: ["gw-a", "gw-b"], mode: "terminate", routing });
+    const routing = {
+      hubPercent: 50,
+      lists: { alwaysHub: ["hub-2", "hub-4", "hub-new"], neverHub: ["legacy-2", "legacy-4", "legacy-new"] },
+    };
+    cluster = await startCluster({
+      backends,
+      redisUrl: redis.url,
+      envOf: { "gw-a": { REDIS_URL: redisPathOfA.url } },
+      prefix,
+      ids: ["gw-a", "gw-b"],
+      mode: "terminate",
+      routing,
+    });
     [a, b] = cluster.instances as [Instance, Instance];
     balancer = await RoundRobinProxy.start([a.url, b.url]);
     laterBalancer = await RoundRobinProxy.start([a.url, b.url]);
@@ -75,7 +96,11 @@ describe("Redis stopped and started under two gateway processes", () => {
 
   function storeConnected(instance: Instance, version?: number): Promise<unknown> {
     const expected = version === undefined ? "redis: connected" : `redis: connected, routing config v${version}`;
-    return eventually(async () => (await instance.admin.storeDetail()).startsWith(expected), `${instance.id}'s store to be connected`, 10_000);
+    return eventually(
+      async () => (await instance.admin.storeDetail()).startsWith(expected),
+      `${instance.id}'s store to be connected`,
+      10_000,
+    );
   }
 
   function storeDegraded(instance: Instance): Promise<unknown> {
@@ -83,7 +108,13 @@ describe("Redis stopped and started under two gateway processes", () => {
     return eventually(async () => detail.test(await instance.admin.storeDetail()), `${instance.id} to report the degraded store`);
   }
 
-  async function open(version: ClientVersion, url: string, key: string, route: Backend, transport: TransportMode = "polling"): Promise<Busy> {
+  async function open(
+    version: ClientVersion,
+    url: string,
+    key: string,
+    route: Backend,
+    transport: TransportMode = "polling",
+  ): Promise<Busy> {
     const socket = openClient(version, url, { userId: key, transport });
     const client: Busy = { key, route, socket, sid: "", disconnects: [], failures: [], acks: 0 };
     socket.on("disconnect", (reason: string) => client.disconnects.push(reason));
@@ -116,7 +147,9 @@ describe("Redis stopped and started under two gateway processes", () => {
   async function moreTraffic(count: number, what: string): Promise<void> {
     const start = busy.map((client) => client.acks);
     await eventually(() => busy.every((client, i) => client.acks >= start[i]! + count), what, 10_000).catch((error: Error) => {
-      throw new Error(`${error.message}: ${JSON.stringify(busy.map((c) => ({ key: c.key, acks: c.acks, failures: c.failures, disconnects: c.disconnects })))}`);
+      throw new Error(
+        `${error.message}: ${JSON.stringify(busy.map((c) => ({ key: c.key, acks: c.acks, failures: c.failures, disconnects: c.disconnects })))}`,
+      );
     });
   }
 
@@ -135,10 +168,13 @@ describe("Redis stopped and started under two gateway processes", () => {
   }
 
   async function registeredEverywhere(direct: Redis): Promise<void> {
-    const missing = async () => (await Promise.all(busy.map(async (c) => ((await direct.exists(`${prefix}session:${c.sid}`)) === 1 ? [] : [c.key])))).flat();
-    await eventually(async () => (await missing()).length === 0, "every open session to be registered again").catch(async (error: Error) => {
-      throw new Error(`${error.message}; missing: ${(await missing()).join(", ")}`);
-    });
+    const missing = async () =>
+      (await Promise.all(busy.map(async (c) => ((await direct.exists(`${prefix}session:${c.sid}`)) === 1 ? [] : [c.key])))).flat();
+    await eventually(async () => (await missing()).length === 0, "every open session to be registered again").catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}; missing: ${(await missing()).join(", ")}`);
+      },
+    );
   }
 
   async function withDirectRedis<T>(work: (direct: Redis) => Promise<T>): Promise<T> {
@@ -155,7 +191,8 @@ describe("Redis stopped and started under two gateway processes", () => {
     const put = await a.admin.setHubPercent(30);
     assert.equal(put.status, 200);
     versionBefore = put.body.version;
-    for (const instance of [a, b]) await eventually(async () => (await instance.admin.routing()).version === versionBefore, `${instance.id} to apply v${versionBefore}`);
+    for (const instance of [a, b])
+      await eventually(async () => (await instance.admin.routing()).version === versionBefore, `${instance.id} to apply v${versionBefore}`);
     routesBefore = await routeKeys(backends, KEYS, (i) => ({ url: (i % 2 === 0 ? a : b).url }));
     assert.ok(routesBefore.includes("hub") && routesBefore.includes("legacy"));
     await open("2", balancer.url, "legacy-2", "legacy");
@@ -165,7 +202,8 @@ describe("Redis stopped and started under two gateway processes", () => {
     for (const client of busy) await roundTrip(client);
     busy.forEach(keepBusy);
     await moreTraffic(3, "traffic on every session");
-    for (const client of busy.filter((c) => c.socket.io.engine.transport.name === "polling")) assert.equal(balancer.targetsSeenBy(client.sid), 2);
+    for (const client of busy.filter((c) => c.socket.io.engine.transport.name === "polling"))
+      assert.equal(balancer.targetsSeenBy(client.sid), 2);
   });
 
   it("while Redis is down: /readyz reports the degraded store, sessions keep working, new sessions follow the last config", async () => {
@@ -184,9 +222,16 @@ describe("Redis stopped and started under two gateway processes", () => {
     assert.equal(refused.body.code, "SWY_ERR_STORE_UNAVAILABLE");
 
     const routesDuring = await routeKeys(backends, KEYS, (i) => ({ url: (i % 2 === 0 ? b : a).url }));
-    assert.deepEqual(KEYS.filter((_, i) => routesDuring[i] !== routesBefore[i]), [], "keys routed differently while Redis is down");
+    assert.deepEqual(
+      KEYS.filter((_, i) => routesDuring[i] !== routesBefore[i]),
+      [],
+      "keys routed differently while Redis is down",
+    );
     // New sessions opened on one instance during the outage (the second balancer is pinned to gw-a).
-    for (const client of [await open("4", laterBalancer.url, "hub-new", "hub"), await open("3", laterBalancer.url, "legacy-new", "legacy")]) {
+    for (const client of [
+      await open("4", laterBalancer.url, "hub-new", "hub"),
+      await open("3", laterBalancer.url, "legacy-new", "legacy"),
+    ]) {
       await roundTrip(client);
       keepBusy(client);
     }
@@ -202,7 +247,10 @@ describe("Redis stopped and started under two gateway processes", () => {
     for (const instance of [a, b]) await storeConnected(instance, versionBefore);
     await withDirectRedis(async (direct) => {
       // No routing lost: Redis came back empty and holds the config the instances routed on.
-      await eventually(async () => (await direct.hget(`${prefix}routing`, "version")) === String(versionBefore), "the config to be stored again");
+      await eventually(
+        async () => (await direct.hget(`${prefix}routing`, "version")) === String(versionBefore),
+        "the config to be stored again",
+      );
       assert.equal(JSON.parse((await direct.hget(`${prefix}routing`, "config"))!).hubPercent, 30);
       await registeredEverywhere(direct);
       assert.equal(JSON.parse((await direct.get(`${prefix}session:${busy.find((c) => c.key === "hub-new")!.sid}`))!).i, "gw-a");
@@ -210,7 +258,8 @@ describe("Redis stopped and started under two gateway processes", () => {
     // The sessions opened during the outage now have requests reaching gw-b, which forwards them to gw-a.
     laterBalancer.alternate();
     for (const client of busy) await roundTrip(client);
-    for (const client of busy.filter((c) => c.key.endsWith("-new"))) assert.equal(laterBalancer.targetsSeenBy(client.sid), 2, `${client.key} alternated after the outage`);
+    for (const client of busy.filter((c) => c.key.endsWith("-new")))
+      assert.equal(laterBalancer.targetsSeenBy(client.sid), 2, `${client.key} alternated after the outage`);
 
     const change = await b.admin.setHubPercent(40);
     assert.equal(change.status, 200, JSON.stringify(change.body));

@@ -7,9 +7,22 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Backend } from "../../src/telemetry/events.js";
+import type { Backend } from "../../src/domain.js";
 import { connected, emitWithAck, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
-import { SHARED_REDIS_URL, deleteKeys, engineIdOf, openClient, routeKeys, share, startBackends, startCluster, uniquePrefix, type Backends, type Cluster, type Instance } from "../helpers/cluster.js";
+import {
+  SHARED_REDIS_URL,
+  deleteKeys,
+  engineIdOf,
+  openClient,
+  routeKeys,
+  share,
+  startBackends,
+  startCluster,
+  uniquePrefix,
+  type Backends,
+  type Cluster,
+  type Instance,
+} from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 
 const KEYS = Array.from({ length: 1000 }, (_, i) => String(i + 1));
@@ -30,10 +43,20 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
 
   before(async () => {
     backends = await startBackends();
-    cluster = await startCluster({ backends, redisUrl: SHARED_REDIS_URL, prefix, ids: ["gw-a", "gw-b"], mode: "pipe", routing: { hubPercent: 10 } });
+    cluster = await startCluster({
+      backends,
+      redisUrl: SHARED_REDIS_URL,
+      prefix,
+      ids: ["gw-a", "gw-b"],
+      mode: "pipe",
+      routing: { hubPercent: 10 },
+    });
     [a, b] = cluster.instances as [Instance, Instance];
     for (const instance of cluster.instances) {
-      await eventually(async () => (await instance.admin.storeDetail()).startsWith("redis: connected"), `${instance.id}'s store to connect`);
+      await eventually(
+        async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
+        `${instance.id}'s store to connect`,
+      );
     }
   });
 
@@ -45,7 +68,12 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
   });
 
   /** Connects a real client and reads which backend holds its session. */
-  async function connectAndLocate(version: ClientVersion, url: string, userId: string, transport: TransportMode): Promise<{ socket: AnySocket; backend: Backend | undefined; engineId: string | undefined }> {
+  async function connectAndLocate(
+    version: ClientVersion,
+    url: string,
+    userId: string,
+    transport: TransportMode,
+  ): Promise<{ socket: AnySocket; backend: Backend | undefined; engineId: string | undefined }> {
     const socket = openClient(version, url, { userId, transport });
     clients.push(socket);
     await connected(socket);
@@ -54,7 +82,11 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
   }
 
   /** PUTs `document` on `writer`; resolves with the time from the PUT's answer until `reader` serves the new version. */
-  async function propagationMs(writer: Instance, reader: Instance, change: (doc: Record<string, unknown>) => Record<string, unknown>): Promise<{ ms: number; version: number }> {
+  async function propagationMs(
+    writer: Instance,
+    reader: Instance,
+    change: (doc: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<{ ms: number; version: number }> {
     const current = await writer.admin.routing();
     const put = await writer.admin.call("PUT", "/admin/routing", { body: change(current), ifMatch: current.version });
     assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -65,7 +97,8 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
       const seen = await reader.admin.routing();
       const elapsed = performance.now() - answeredAt;
       if (seen.version === version) return { ms: elapsed, version };
-      if (elapsed > 5 * PROPAGATION_BOUND_MS) assert.fail(`${reader.id} still serves v${seen.version} ${Math.round(elapsed)} ms after v${version} was stored`);
+      if (elapsed > 5 * PROPAGATION_BOUND_MS)
+        assert.fail(`${reader.id} still serves v${seen.version} ${Math.round(elapsed)} ms after v${version} was stored`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -88,7 +121,10 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
     const hubKeys = KEYS.filter((_, i) => at10[i] === "hub").slice(0, 3);
     const legacyKeys = KEYS.filter((_, i) => at10[i] === "legacy").slice(0, 3);
     const versions: ClientVersion[] = ["2", "3", "4"];
-    for (const [expected, keys] of [["hub", hubKeys], ["legacy", legacyKeys]] as const) {
+    for (const [expected, keys] of [
+      ["hub", hubKeys],
+      ["legacy", legacyKeys],
+    ] as const) {
       for (const [i, key] of keys.entries()) {
         const version = versions[i]!;
         const transport: TransportMode = i === 1 ? "polling" : "websocket";
@@ -117,7 +153,11 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
     // Heartbeats (every second) carry each instance's applied version to GET /admin/sessions.
     await eventually(async () => {
       const view = await b.admin.sessions();
-      return view.desiredVersion === version && view.instances.length === 2 && view.instances.every((instance: { appliedVersion: number }) => instance.appliedVersion === version);
+      return (
+        view.desiredVersion === version &&
+        view.instances.length === 2 &&
+        view.instances.every((instance: { appliedVersion: number }) => instance.appliedVersion === version)
+      );
     }, `both instances to report v${version} as applied`);
 
     const at50 = await routeKeys(backends, KEYS, (i) => ({ url: (i % 2 === 0 ? b : a).url }));
@@ -161,12 +201,20 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
     assert.equal(stale.body.currentVersion, current.version);
     const missing = await b.admin.call("PUT", "/admin/routing", { body: { ...current, hubPercent: 20 } });
     assert.equal(missing.status, 428);
-    const invalid = await b.admin.call("PUT", "/admin/routing", { body: { ...current, hubPercent: 120, colour: "blue" }, ifMatch: current.version });
+    const invalid = await b.admin.call("PUT", "/admin/routing", {
+      body: { ...current, hubPercent: 120, colour: "blue" },
+      ifMatch: current.version,
+    });
     assert.equal(invalid.status, 400);
     assert.equal(invalid.body.code, "SWY_ERR_ROUTING_INVALID");
     assert.equal(invalid.body.problems.length, 2, JSON.stringify(invalid.body.problems));
-    const unauthorized = await a.admin.call("PUT", "/admin/routing", { body: current, ifMatch: current.version, token: "not-the-admin-token" });
+    const unauthorized = await a.admin.call("PUT", "/admin/routing", {
+      body: current,
+      ifMatch: current.version,
+      token: "not-the-admin-token",
+    });
     assert.equal(unauthorized.status, 401);
-    for (const instance of [a, b]) assert.equal((await instance.admin.routing()).version, current.version, `${instance.id} kept v${current.version}`);
+    for (const instance of [a, b])
+      assert.equal((await instance.admin.routing()).version, current.version, `${instance.id} kept v${current.version}`);
   });
 });

@@ -44,14 +44,22 @@ describe("strangler pass-through", () => {
   });
 
   it("passes pages and APIs with their status, headers and body", async () => {
-    const response = await fetch(`${gateway.url}/api/things?x=1`, { method: "POST", body: "payload", headers: { "x-forwarded-for": "198.51.100.7" } });
+    const response = await fetch(`${gateway.url}/api/things?x=1`, {
+      method: "POST",
+      body: "payload",
+      headers: { "x-forwarded-for": "198.51.100.7" },
+    });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("x-legacy"), "yes");
     const seen = (await response.json()) as { method: string; url: string; body: string; headers: Record<string, string> };
     assert.equal(seen.method, "POST");
     assert.equal(seen.url, "/api/things?x=1");
     assert.equal(seen.body, "payload");
-    assert.match(seen.headers["x-forwarded-for"] ?? "", /^(::ffff:)?127\.0\.0\.1$/, "a client-supplied X-Forwarded-For is not trusted by default");
+    assert.match(
+      seen.headers["x-forwarded-for"] ?? "",
+      /^(::ffff:)?127\.0\.0\.1$/,
+      "a client-supplied X-Forwarded-For is not trusted by default",
+    );
     assert.equal(seen.headers["x-forwarded-proto"], "http");
     assert.ok(seen.headers["x-forwarded-host"]);
     const missing = await fetch(`${gateway.url}/missing`);

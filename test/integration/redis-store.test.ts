@@ -105,8 +105,13 @@ describe("RedisRoutingStore: routing config", () => {
     assert.equal(update.config.version, 1);
     assert.deepEqual(update.changes, ["hubPercent: 0 → 10"]);
     assert.equal(a.current().version, 1, "applied locally before resolving");
-    await assert.rejects(b.update({ hubPercent: 20 }, 0), (error: unknown) => error instanceof RoutingConflictError && error.code === "SWY_ERR_ROUTING_CONFLICT" && error.currentVersion === 1);
-    const [winner] = await Promise.allSettled([a.update({ hubPercent: 30 }, 1), b.update({ hubPercent: 40 }, 1)]).then((results) => [results.filter((r) => r.status === "fulfilled")]);
+    await assert.rejects(
+      b.update({ hubPercent: 20 }, 0),
+      (error: unknown) => error instanceof RoutingConflictError && error.code === "SWY_ERR_ROUTING_CONFLICT" && error.currentVersion === 1,
+    );
+    const [winner] = await Promise.allSettled([a.update({ hubPercent: 30 }, 1), b.update({ hubPercent: 40 }, 1)]).then((results) => [
+      results.filter((r) => r.status === "fulfilled"),
+    ]);
     assert.equal(winner!.length, 1, "exactly one of two concurrent writers wins");
     assert.equal(await admin.hget(`${c.prefix}routing`, "version"), "2");
   });
@@ -119,7 +124,10 @@ describe("RedisRoutingStore: routing config", () => {
     await assert.rejects(a.update({ hubPercent: 10, key: { sources: ["body:x"] }, shadow: { percent: 200 } }, 1), (error: unknown) => {
       assert.ok(error instanceof RoutingConfigError);
       assert.equal(error.code, "SWY_ERR_ROUTING_INVALID");
-      assert.deepEqual(error.problems.map((p) => p.slice(0, p.indexOf(":"))), ["key.sources[0]", "shadow.percent"]);
+      assert.deepEqual(
+        error.problems.map((p) => p.slice(0, p.indexOf(":"))),
+        ["key.sources[0]", "shadow.percent"],
+      );
       return true;
     });
     assert.deepEqual(await admin.hgetall(`${c.prefix}routing`), before);
@@ -206,7 +214,13 @@ describe("RedisRoutingStore: sessions, instances, audit, drains", () => {
       return list.length === 2 && list.every((i) => i.appliedVersion === 1) && list[1]!.sessions.hub.websocket === 4 ? list : undefined;
     }, "both instances at v1 with b's counts");
     assert.ok(instances);
-    assert.deepEqual(instances.map((i) => [i.instanceId, i.internalUrl, i.store]), [["a", "http://a.internal:3000", "connected"], ["b", "http://b.internal:3000", "connected"]]);
+    assert.deepEqual(
+      instances.map((i) => [i.instanceId, i.internalUrl, i.store]),
+      [
+        ["a", "http://a.internal:3000", "connected"],
+        ["b", "http://b.internal:3000", "connected"],
+      ],
+    );
     await b.close();
     await eventually(async () => (await a.instances()).length === 1, "a closed instance to leave the list");
   });
@@ -216,9 +230,18 @@ describe("RedisRoutingStore: sessions, instances, audit, drains", () => {
     const logs = new LogLines();
     const a = await c.store("a", { auditLimit: 3, logger: pino({ level: "info" }, logs) });
     const b = await c.store("b");
-    for (let i = 1; i <= 4; i++) await a.audit({ action: "routing.update", changes: [`hubPercent: ${i - 1} → ${i}`], version: i, actor: { address: "10.0.0.5", identity: "token:abcd1234" } });
+    for (let i = 1; i <= 4; i++)
+      await a.audit({
+        action: "routing.update",
+        changes: [`hubPercent: ${i - 1} → ${i}`],
+        version: i,
+        actor: { address: "10.0.0.5", identity: "token:abcd1234" },
+      });
     const entries = await b.recentAudit(10);
-    assert.deepEqual(entries.map((e) => e.version), [4, 3, 2]);
+    assert.deepEqual(
+      entries.map((e) => e.version),
+      [4, 3, 2],
+    );
     assert.equal(entries[0]!.instanceId, "a");
     assert.deepEqual(entries[0]!.actor, { address: "10.0.0.5", identity: "token:abcd1234" });
     assert.ok(!Number.isNaN(Date.parse(entries[0]!.at)));
@@ -262,10 +285,16 @@ describe("RedisRoutingStore: Redis outages", () => {
       assert.match(health.reason!, /Redis unavailable|connection to Redis was lost/);
       assert.deepEqual([b.current().version, b.current().hubPercent], [1, 20], "routing on the last known config");
       // Nothing hangs or throws into callers.
-      await assert.rejects(b.update({ hubPercent: 99 }, 1), (error: unknown) => error instanceof SwitchyardError && error.code === "SWY_ERR_STORE_UNAVAILABLE");
+      await assert.rejects(
+        b.update({ hubPercent: 99 }, 1),
+        (error: unknown) => error instanceof SwitchyardError && error.code === "SWY_ERR_STORE_UNAVAILABLE",
+      );
       assert.equal(await b.registerSession("during-outage"), false);
       assert.deepEqual(await b.sessionOwner("before-outage"), { instanceId: "b", internalUrl: "http://b.internal:3000" });
-      assert.deepEqual((await b.instances()).map((i) => i.instanceId), ["b"]);
+      assert.deepEqual(
+        (await b.instances()).map((i) => i.instanceId),
+        ["b"],
+      );
       await b.audit({ action: "drain", changes: ["drain hub 10%"], actor: { address: "127.0.0.1", identity: "test" } });
       assert.equal((await b.publishDrain("hub", 10)).scope, "local");
       await a.update({ hubPercent: 30 }, 1);
@@ -275,9 +304,15 @@ describe("RedisRoutingStore: Redis outages", () => {
       await connected;
       await eventually(() => b.current().version === 2, "b to catch up to v2");
       assert.equal(b.current().hubPercent, 30);
-      await eventually(async () => (await a.sessionOwner("during-outage"))?.instanceId === "b", "the session registered during the outage to reach Redis");
+      await eventually(
+        async () => (await a.sessionOwner("during-outage"))?.instanceId === "b",
+        "the session registered during the outage to reach Redis",
+      );
       assert.equal((await a.sessionOwner("before-outage"))?.instanceId, "b");
-      await eventually(async () => (await a.recentAudit(10)).some((e) => e.instanceId === "b" && e.action === "drain"), "the buffered audit entry to reach Redis");
+      await eventually(
+        async () => (await a.recentAudit(10)).some((e) => e.instanceId === "b" && e.action === "drain"),
+        "the buffered audit entry to reach Redis",
+      );
     });
   }
 
@@ -295,12 +330,17 @@ describe("RedisRoutingStore: Redis outages", () => {
     await connected;
     // The subscription is re-established asynchronously after "ready": retry until a change gets through.
     let expected = 0;
-    await eventually(async () => {
-      const update = await a.update({ hubPercent: (expected % 100) + 1 }, a.current().version);
-      expected = update.config.version;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      return b.current().version === expected;
-    }, "b to apply a change notified by pub/sub", 10_000, 0);
+    await eventually(
+      async () => {
+        const update = await a.update({ hubPercent: (expected % 100) + 1 }, a.current().version);
+        expected = update.config.version;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return b.current().version === expected;
+      },
+      "b to apply a change notified by pub/sub",
+      10_000,
+      0,
+    );
   });
 
   it("starts degraded on the initial config when Redis is unreachable, then connects", async () => {

@@ -13,7 +13,15 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import type { MismatchEvidence } from "../../src/shadow/evidence.js";
-import { connected, createClient, emitWithAck, waitFor, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
+import {
+  connected,
+  createClient,
+  emitWithAck,
+  waitFor,
+  type AnySocket,
+  type ClientVersion,
+  type TransportMode,
+} from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { FaultyHub, type FrameTransform } from "../helpers/faulty-hub.js";
 import { SHADOW_ADMIN_TOKEN, ShadowTelemetry, fetchDiffs, metricValue, runCli, scrapeMetrics } from "../helpers/shadow-probe.js";
@@ -100,7 +108,11 @@ async function startRun(transform: FrameTransform | undefined, env: Record<strin
   await eventually(() => telemetry.count("match", "$connect") === MEMBERS.length, "every shadow session to connect", 10_000);
   for (const socket of run.clients) await emitWithAck(socket, "join", ROOM);
   // A broadcast reaches a shadow recipient only once its shadow joined the room in the hub's shadow world.
-  await eventually(() => hub.runtime.roomsOf(true).get("/")?.get(ROOM)?.size === MEMBERS.length, "every shadow session to join the room", 10_000);
+  await eventually(
+    () => hub.runtime.roomsOf(true).get("/")?.get(ROOM)?.size === MEMBERS.length,
+    "every shadow session to join the room",
+    10_000,
+  );
   return run;
 }
 
@@ -126,10 +138,15 @@ async function broadcast(run: Run, tag: string): Promise<string[]> {
   await eventually(() => run.received.every((n) => n === BROADCASTS), "every member to receive every broadcast", 60_000, 50);
   // Every primary delivery resolves once its window has passed: a match, a mismatch or missing.
   const deliveries = BROADCASTS * MEMBERS.length;
-  await eventually(() => {
-    const t = run.telemetry.tally("msg");
-    return t.match + t.mismatch + t.missing >= deliveries;
-  }, "every msg delivery to be compared", 30_000, 50);
+  await eventually(
+    () => {
+      const t = run.telemetry.tally("msg");
+      return t.match + t.mismatch + t.missing >= deliveries;
+    },
+    "every msg delivery to be compared",
+    30_000,
+    50,
+  );
   return texts;
 }
 
@@ -165,7 +182,9 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
     const truth = { missing: dropped / BROADCASTS, mismatch: altered / BROADCASTS };
     const summary = `truth missing ${percent(truth.missing)} mismatch ${percent(truth.mismatch)}; reported missing ${percent(reported.missing)} mismatch ${percent(reported.mismatch)}; ${JSON.stringify(tally)} over ${deliveries} deliveries`;
     const delays = run.telemetry.comparisons.filter((c) => c.event === "msg" && c.delaySeconds !== undefined).map((c) => c.delaySeconds!);
-    process.stdout.write(`# ${summary}; msg match delay max ${(Math.max(...delays) * 1000).toFixed(1)} ms, min ${(Math.min(...delays) * 1000).toFixed(1)} ms\n`);
+    process.stdout.write(
+      `# ${summary}; msg match delay max ${(Math.max(...delays) * 1000).toFixed(1)} ms, min ${(Math.min(...delays) * 1000).toFixed(1)} ms\n`,
+    );
     // The hash draw must actually exercise both faults at about the intended shares.
     assert.ok(Math.abs(truth.missing - DROP_SHARE) < 0.02 && Math.abs(truth.mismatch - ALTER_SHARE) < 0.02, summary);
     assert.ok(Math.abs(reported.missing - truth.missing) <= 0.01, `missing rate off by more than 1 point: ${summary}`);
@@ -181,8 +200,14 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
     const delays = run.telemetry.comparisons.filter((c) => c.delaySeconds !== undefined).length;
     assert.equal(metricValue(samples, "switchyard_shadow_delay_seconds_count"), delays);
     assert.equal(metricValue(samples, "switchyard_shadow_sessions_open", { target: "hub" }), MEMBERS.length);
-    assert.equal(samples.filter((s) => s.name === "switchyard_shadow_errors_total").reduce((sum, s) => sum + s.value, 0), 0);
-    assert.equal(samples.filter((s) => s.name === "switchyard_shadow_overflow_total").reduce((sum, s) => sum + s.value, 0), 0);
+    assert.equal(
+      samples.filter((s) => s.name === "switchyard_shadow_errors_total").reduce((sum, s) => sum + s.value, 0),
+      0,
+    );
+    assert.equal(
+      samples.filter((s) => s.name === "switchyard_shadow_overflow_total").reduce((sum, s) => sum + s.value, 0),
+      0,
+    );
   });
 
   it("shows the mismatch evidence through GET /admin/shadow/diffs: both payloads, the diff, session, event, time", async () => {
@@ -213,11 +238,18 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
       assert.ok((entry.shadow as [{ text: string }])[0].text.endsWith(ALTERED_SUFFIX), JSON.stringify(entry.shadow));
       assert.ok(!(entry.primary as [{ text: string }])[0].text.endsWith(ALTERED_SUFFIX), JSON.stringify(entry.primary));
     }
-    const ownOriginal = msgEntries.filter((entry) => (entry.shadow as [{ text: string }])[0].text === (entry.primary as [{ text: string }])[0].text + ALTERED_SUFFIX).length;
-    process.stdout.write(`# ${ownOriginal} of the newest ${msgEntries.length} msg mismatches pair an altered delivery with its own original\n`);
+    const ownOriginal = msgEntries.filter(
+      (entry) => (entry.shadow as [{ text: string }])[0].text === (entry.primary as [{ text: string }])[0].text + ALTERED_SUFFIX,
+    ).length;
+    process.stdout.write(
+      `# ${ownOriginal} of the newest ${msgEntries.length} msg mismatches pair an altered delivery with its own original\n`,
+    );
     // Newest first.
     const times = msgEntries.map((entry) => Date.parse(entry.at));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+    );
   });
 
   it("shows the same evidence through `switchyard diffs`", async () => {
@@ -237,7 +269,18 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
     const answer = JSON.parse(json.stdout) as { entries: MismatchEvidence[] };
     assert.equal(answer.entries.length, 2);
     assert.deepEqual(answer.entries[0], newest);
-    assert.deepEqual(Object.keys(answer.entries[0]!).sort(), ["at", "delayMs", "diff", "event", "instanceId", "kind", "nsp", "primary", "sessionId", "shadow"]);
+    assert.deepEqual(Object.keys(answer.entries[0]!).sort(), [
+      "at",
+      "delayMs",
+      "diff",
+      "event",
+      "instanceId",
+      "kind",
+      "nsp",
+      "primary",
+      "sessionId",
+      "shadow",
+    ]);
   });
 
   it("keeps the evidence in a Redis stream capped near SHADOW_EVIDENCE_LIMIT", async () => {
@@ -247,7 +290,10 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
     // XADD MAXLEN ~ trims whole stream nodes: the stream may exceed the limit by less than one node.
     const [, nodeEntries] = (await redis.config("GET", "stream-node-max-entries")) as [string, string];
     assert.ok(mismatches > EVIDENCE_LIMIT + Number(nodeEntries), `enough mismatches to need trimming (${mismatches})`);
-    assert.ok(length >= EVIDENCE_LIMIT && length <= EVIDENCE_LIMIT + Number(nodeEntries), `XLEN ${length} for a limit of ${EVIDENCE_LIMIT} (${mismatches} mismatches recorded)`);
+    assert.ok(
+      length >= EVIDENCE_LIMIT && length <= EVIDENCE_LIMIT + Number(nodeEntries),
+      `XLEN ${length} for a limit of ${EVIDENCE_LIMIT} (${mismatches} mismatches recorded)`,
+    );
     const rows = await redis.xrevrange(key, "+", "-", "COUNT", 5);
     const fromRedis = rows.map(([, fields]) => JSON.parse(fields[1]!) as MismatchEvidence);
     const fromApi = (await fetchDiffs(run.stack.switchyard.opsUrl, 5)).entries;
@@ -271,7 +317,10 @@ describe("shadow accuracy: an identical hub", () => {
     assert.deepEqual(run.telemetry.overflowKinds(), []);
     assert.deepEqual(run.telemetry.tally("msg"), { match: BROADCASTS * MEMBERS.length, mismatch: 0, missing: 0, extra: 0 });
     // The msg acks match too (their ts is ignored by the msg rule).
-    assert.equal(run.telemetry.count("mismatch", "$ack") + run.telemetry.count("missing", "$ack") + run.telemetry.count("extra", "$ack"), 0);
+    assert.equal(
+      run.telemetry.count("mismatch", "$ack") + run.telemetry.count("missing", "$ack") + run.telemetry.count("extra", "$ack"),
+      0,
+    );
     assert.deepEqual((await fetchDiffs(run.stack.switchyard.opsUrl, 10)).entries, []);
   });
 });

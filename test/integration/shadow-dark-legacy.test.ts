@@ -96,7 +96,19 @@ describe("shadow to a slow dark legacy deployment", () => {
     stack = await startStack({
       hub: true,
       env: { LEGACY_SHADOW_URL: latency.url },
-      routing: { hubPercent: 100, shadow: { percent: 100, windowMs: 4 * DELAY_MS, rules: [{ event: "msg", ignore: ["ts", "id"] }, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }, { event: "left", ignore: ["id"] }] } },
+      routing: {
+        hubPercent: 100,
+        shadow: {
+          percent: 100,
+          windowMs: 4 * DELAY_MS,
+          rules: [
+            { event: "msg", ignore: ["ts", "id"] },
+            { event: "welcome", ignore: ["ts"] },
+            { event: "joined", ignore: ["id"] },
+            { event: "left", ignore: ["id"] },
+          ],
+        },
+      },
     });
     // v5 clients (3.x/4.x) send their CONNECT themselves, and their first events as soon as the (fast) primary accepted it.
     const msgOutcomes = () => telemetry.comparisons.filter((c) => c.event === "msg").length;

@@ -69,23 +69,36 @@ async function assertIsolated(
   shadowed: Shadowed,
   baseline: readonly WorkloadResult[],
   midpoint: (index: number, clients: { readonly alice: AnySocket; readonly bob: AnySocket }) => Promise<unknown>,
-  options: { readonly settleFirst?: boolean; readonly onStep?: () => void; readonly beforeClose?: (index: number) => Promise<unknown> } = {},
+  options: {
+    readonly settleFirst?: boolean;
+    readonly onStep?: () => void;
+    readonly beforeClose?: (index: number) => Promise<unknown>;
+  } = {},
 ): Promise<void> {
   for (const [index, workload] of WORKLOADS.entries()) {
     const manager = shadowed.stack.switchyard.shadow;
     const result = await runWorkload(shadowed.stack.url, {
       ...workload,
       // A fault meant to hit an established shadow session waits for the shadow to accept "/" first.
-      ...(options.settleFirst === true ? { afterConnect: () => until(shadowed, () => newestShadowsSettled(manager, 2), "both shadows to accept their namespace") } : {}),
+      ...(options.settleFirst === true
+        ? { afterConnect: () => until(shadowed, () => newestShadowsSettled(manager, 2), "both shadows to accept their namespace") }
+        : {}),
       midpoint: (clients) => midpoint(index, clients),
       ...(options.beforeClose ? { beforeClose: () => options.beforeClose!(index) } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
     });
     assert.ok(result.stillConnected, `workload ${workload.tag}: both clients stay connected on their first session`);
-    assert.deepEqual(result.alice, baseline[index]!.alice, `workload ${workload.tag}: alice received exactly what she receives without shadowing`);
+    assert.deepEqual(
+      result.alice,
+      baseline[index]!.alice,
+      `workload ${workload.tag}: alice received exactly what she receives without shadowing`,
+    );
     assert.deepEqual(result.bob, baseline[index]!.bob, `workload ${workload.tag}: bob received exactly what he receives without shadowing`);
     // The sessions ended because the clients closed them, not because of their shadows.
-    await eventually(() => result.sessionIds.every((id) => shadowed.telemetry.closedSessions.some((c) => c.sessionId === id)), "the sessions to close");
+    await eventually(
+      () => result.sessionIds.every((id) => shadowed.telemetry.closedSessions.some((c) => c.sessionId === id)),
+      "the sessions to close",
+    );
     for (const id of result.sessionIds) {
       const closed = shadowed.telemetry.closedSessions.find((c) => c.sessionId === id)!;
       assert.deepEqual([closed.reason, closed.code], ["client closed", undefined], `session ${id}`);
@@ -118,15 +131,28 @@ describe("shadow isolation", () => {
       // answered its CONNECT. The shadow must absorb that, as it absorbs being late everywhere else.
       // The sessions live on until the late shadow has caught up with each phase (5 then 3 broadcasts to
       // both clients): what a shadow delivers after its session closed is not compared.
-      const caughtUp = (count: number) => until(shadowed, () => shadowed.telemetry.count("match", "msg") >= count, "the late shadow to catch up");
-      await assertIsolated(shadowed, baseline, (index) => caughtUp(16 * index + 10), { beforeClose: (index) => caughtUp(16 * (index + 1)) });
-      await until(shadowed, () => liveShadows(shadowed) === 0 && shadowed.telemetry.comparisons.filter((c) => c.event === "msg").length >= 2 * WORKLOADS.length * 8, "the late shadow deliveries to be compared");
+      const caughtUp = (count: number) =>
+        until(shadowed, () => shadowed.telemetry.count("match", "msg") >= count, "the late shadow to catch up");
+      await assertIsolated(shadowed, baseline, (index) => caughtUp(16 * index + 10), {
+        beforeClose: (index) => caughtUp(16 * (index + 1)),
+      });
+      await until(
+        shadowed,
+        () =>
+          liveShadows(shadowed) === 0 && shadowed.telemetry.comparisons.filter((c) => c.event === "msg").length >= 2 * WORKLOADS.length * 8,
+        "the late shadow deliveries to be compared",
+      );
       assert.deepEqual(shadowed.telemetry.errorCodes(), [], `a late shadow is not an error; ${shadowed.telemetry.summary()}`);
       assert.deepEqual(shadowed.telemetry.protocolErrors, [], "nobody broke the protocol");
       const tally = shadowed.telemetry.tally("msg");
       assert.deepEqual(tally, { match: 2 * WORKLOADS.length * 8, mismatch: 0, missing: 0, extra: 0 });
-      const delays = shadowed.telemetry.comparisons.filter((c) => c.event === "msg" && c.result === "match").map((c) => c.delaySeconds ?? -1);
-      assert.ok(delays.every((d) => d > 0), `the shadow is behind on every msg: ${delays.join(", ")}`);
+      const delays = shadowed.telemetry.comparisons
+        .filter((c) => c.event === "msg" && c.result === "match")
+        .map((c) => c.delaySeconds ?? -1);
+      assert.ok(
+        delays.every((d) => d > 0),
+        `the shadow is behind on every msg: ${delays.join(", ")}`,
+      );
     } finally {
       await stopShadowed(shadowed, proxy);
     }
@@ -136,7 +162,10 @@ describe("shadow isolation", () => {
     const LIMIT = 1024 * 1024;
     const ECHO_CHARS = 128 * 1024;
     const stalled = await FaultyHub.start({ kind: "stalled" });
-    const shadowed = await startShadowed(stalled.url, { UPSTREAM_BUFFER_HIGH_WATER: String(LIMIT / 4), UPSTREAM_BUFFER_LIMIT: String(LIMIT) });
+    const shadowed = await startShadowed(stalled.url, {
+      UPSTREAM_BUFFER_HIGH_WATER: String(LIMIT / 4),
+      UPSTREAM_BUFFER_LIMIT: String(LIMIT),
+    });
     const peaks = new ShadowPeaks(shadowed.stack.switchyard.shadow);
     let echoes = 0;
     try {
@@ -157,9 +186,14 @@ describe("shadow isolation", () => {
         { settleFirst: true },
       );
       peaks.sample();
-      process.stdout.write(`# ${echoes} echoes of ${ECHO_CHARS} characters; at most ${peaks.maxShadowBuffered} bytes waited for a shadow\n`);
+      process.stdout.write(
+        `# ${echoes} echoes of ${ECHO_CHARS} characters; at most ${peaks.maxShadowBuffered} bytes waited for a shadow\n`,
+      );
       assert.deepEqual(shadowed.telemetry.overflowKinds(), ["buffer", "buffer"], "one shadow dropped per workload, counted");
-      assert.equal(metricValue(await scrapeMetrics(shadowed.stack.switchyard.opsUrl), "switchyard_shadow_overflow_total", { kind: "buffer" }), 2);
+      assert.equal(
+        metricValue(await scrapeMetrics(shadowed.stack.switchyard.opsUrl), "switchyard_shadow_overflow_total", { kind: "buffer" }),
+        2,
+      );
       assert.deepEqual(shadowed.telemetry.errorCodes(), []);
       // The bound is checked after each mirrored message: it can be passed by one message at most.
       assert.ok(peaks.maxShadowBuffered <= LIMIT + ECHO_CHARS + 1024, `${peaks.maxShadowBuffered} bytes waited for the shadow`);
@@ -189,7 +223,11 @@ describe("shadow isolation", () => {
         shadowed,
         baseline,
         async (index) => {
-          await until(shadowed, () => liveShadows(shadowed) === 2 && shadowed.telemetry.count("match", "msg") === 10 * (index + 1), "the shadows to be alive and matching");
+          await until(
+            shadowed,
+            () => liveShadows(shadowed) === 2 && shadowed.telemetry.count("match", "msg") === 10 * (index + 1),
+            "the shadows to be alive and matching",
+          );
           proxy.cutConnections();
           await until(shadowed, () => liveShadows(shadowed) === 0, "the shadows to notice");
         },
@@ -262,13 +300,19 @@ describe("shadow isolation", () => {
     ["an event whose data is not an array", [JSON.stringify({ type: "event", nsp: "/", data: "nonsense" })], "SWY_ERR_UPSTREAM_PROTOCOL"],
     ["a binary frame nobody announced", [Buffer.from([0xde, 0xad, 0xbe, 0xef])], "SWY_ERR_UPSTREAM_PROTOCOL"],
     ["a second hello", [JSON.stringify({ type: "hello", version: 1 })], "SWY_ERR_UPSTREAM_PROTOCOL"],
-    ["an event nested deeper than the packet reader allows", [JSON.stringify({ type: "event", nsp: "/", data: ["msg", deep(150)] })], "SWY_ERR_SHADOW"],
+    [
+      "an event nested deeper than the packet reader allows",
+      [JSON.stringify({ type: "event", nsp: "/", data: ["msg", deep(150)] })],
+      "SWY_ERR_SHADOW",
+    ],
   ] as const) {
     it(`garbage: ${name}`, async () => {
       const hub = await FaultyHub.start({ kind: "garbage", frames });
       const shadowed = await startShadowed(hub.url);
       try {
-        await assertIsolated(shadowed, baseline, () => until(shadowed, () => liveShadows(shadowed) === 0, "the shadows to give up"), { settleFirst: true });
+        await assertIsolated(shadowed, baseline, () => until(shadowed, () => liveShadows(shadowed) === 0, "the shadows to give up"), {
+          settleFirst: true,
+        });
         assert.deepEqual(shadowed.telemetry.errorCodes(), Array(2 * WORKLOADS.length).fill(code));
       } finally {
         await stopShadowed(shadowed, hub);
@@ -277,16 +321,28 @@ describe("shadow isolation", () => {
   }
 
   it("garbage: well-formed nonsense events are extras, not errors", async () => {
-    const nonsense = [JSON.stringify({ type: "event", nsp: "/", data: ["msg", { room: "nowhere", text: 42 }] }), JSON.stringify({ type: "event", nsp: "/", data: ["no such event", null] })];
+    const nonsense = [
+      JSON.stringify({ type: "event", nsp: "/", data: ["msg", { room: "nowhere", text: 42 }] }),
+      JSON.stringify({ type: "event", nsp: "/", data: ["no such event", null] }),
+    ];
     const hub = await FaultyHub.start({ kind: "garbage", frames: nonsense });
     const shadowed = await startShadowed(hub.url, {}, { windowMs: 300 });
     try {
       await assertIsolated(shadowed, baseline, async () => {}, { settleFirst: true });
       // Every msg the primary delivered (8 per session) is resolved, and the nonsense shows as such.
-      await until(shadowed, () => shadowed.telemetry.count("extra", "no such event") === 2 * WORKLOADS.length && shadowed.telemetry.tally("msg").missing + shadowed.telemetry.tally("msg").mismatch === 2 * WORKLOADS.length * 8, "the nonsense to be reported");
+      await until(
+        shadowed,
+        () =>
+          shadowed.telemetry.count("extra", "no such event") === 2 * WORKLOADS.length &&
+          shadowed.telemetry.tally("msg").missing + shadowed.telemetry.tally("msg").mismatch === 2 * WORKLOADS.length * 8,
+        "the nonsense to be reported",
+      );
       assert.deepEqual(shadowed.telemetry.errorCodes(), []);
       // The nonsense msg pairs with the first real msg the primary delivers (a mismatch) or with none (extra).
-      assert.ok(shadowed.telemetry.count("extra", "msg") + shadowed.telemetry.count("mismatch", "msg") >= 2 * WORKLOADS.length, shadowed.telemetry.summary());
+      assert.ok(
+        shadowed.telemetry.count("extra", "msg") + shadowed.telemetry.count("mismatch", "msg") >= 2 * WORKLOADS.length,
+        shadowed.telemetry.summary(),
+      );
     } finally {
       await stopShadowed(shadowed, hub);
     }
@@ -318,12 +374,25 @@ describe("shadow isolation", () => {
       sample();
       const overflows = shadowed.telemetry.overflowKinds();
       process.stdout.write(`# ${peaks.samples} samples; peak pending ${peaks.budgetUsed}/${MAX_PENDING}; ${overflows.length} overflows\n`);
-      assert.ok(peaks.budgetUsed <= MAX_PENDING && peaks.maxSessionPending <= MAX_PENDING, `peak ${peaks.budgetUsed} pending for a cap of ${MAX_PENDING}`);
+      assert.ok(
+        peaks.budgetUsed <= MAX_PENDING && peaks.maxSessionPending <= MAX_PENDING,
+        `peak ${peaks.budgetUsed} pending for a cap of ${MAX_PENDING}`,
+      );
       assert.equal(peaks.budgetUsed, MAX_PENDING, "the cap was reached");
       assert.deepEqual(inconsistent, [], "every pending comparison is charged to the budget");
-      assert.ok(overflows.length > 40 && overflows.every((kind) => kind === "pending"), `${overflows.length} overflows: ${overflows.join(",")}`);
-      assert.equal(overflows.length, (manager as unknown as { budget: { overflowed: number } }).budget.overflowed, "every refused comparison is counted once");
-      assert.equal(metricValue(await scrapeMetrics(shadowed.stack.switchyard.opsUrl), "switchyard_shadow_overflow_total", { kind: "pending" }), overflows.length);
+      assert.ok(
+        overflows.length > 40 && overflows.every((kind) => kind === "pending"),
+        `${overflows.length} overflows: ${overflows.join(",")}`,
+      );
+      assert.equal(
+        overflows.length,
+        (manager as unknown as { budget: { overflowed: number } }).budget.overflowed,
+        "every refused comparison is counted once",
+      );
+      assert.equal(
+        metricValue(await scrapeMetrics(shadowed.stack.switchyard.opsUrl), "switchyard_shadow_overflow_total", { kind: "pending" }),
+        overflows.length,
+      );
       assert.deepEqual(shadowed.telemetry.errorCodes(), [], "a mute shadow is not an error");
     } finally {
       peaks.stop();

@@ -68,9 +68,19 @@ describe("shadow noise rules change without restart", () => {
     proxy = await FaultyHub.start({ kind: "proxy", target: hub.url, transform: renameSender });
     stack = await startStack({
       env: { HUB_SHADOW_URL: proxy.url, ADMIN_TOKEN: SHADOW_ADMIN_TOKEN },
-      routing: { hubPercent: 0, shadow: { percent: 100, windowMs: 300, rules: [STRICT_MSG_RULE, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }] } },
+      routing: {
+        hubPercent: 0,
+        shadow: {
+          percent: 100,
+          windowMs: 300,
+          rules: [STRICT_MSG_RULE, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }],
+        },
+      },
     });
-    for (const [version, transport, name] of [["3", "websocket", "alice"], ["2", "polling", "bob"]] as const) {
+    for (const [version, transport, name] of [
+      ["3", "websocket", "alice"],
+      ["2", "polling", "bob"],
+    ] as const) {
       const socket = createClient(version, stack.url, "/", { transport, query: { name }, auth: { name } });
       clients.push(socket);
       const welcome = waitFor(socket, "welcome");
@@ -109,7 +119,9 @@ describe("shadow noise rules change without restart", () => {
   });
 
   it("matches once PUT /admin/routing ignores that field, on the same open sessions", async () => {
-    const updated = await putShadow(stack, { rules: [LENIENT_MSG_RULE, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }] });
+    const updated = await putShadow(stack, {
+      rules: [LENIENT_MSG_RULE, { event: "welcome", ignore: ["ts"] }, { event: "joined", ignore: ["id"] }],
+    });
     assert.deepEqual(updated.shadow.rules[0]?.ignore, ["ts", "id", "from"]);
     await eventually(() => stack.switchyard.store.current().version === updated.version, "the gateway to apply the new version");
     telemetry.clear();
@@ -117,7 +129,10 @@ describe("shadow noise rules change without restart", () => {
     await eventually(() => msgOutcomes() === 6, "3 broadcasts to 2 members to be compared");
     assert.deepEqual(telemetry.tally("msg"), { match: 6, mismatch: 0, missing: 0, extra: 0 });
     // Nothing was restarted: same sessions, same shadows, no session closed.
-    assert.deepEqual(clients.map((socket) => socket.io.engine.id), sessionIds);
+    assert.deepEqual(
+      clients.map((socket) => socket.io.engine.id),
+      sessionIds,
+    );
     assert.ok(clients.every((socket) => socket.connected));
     assert.deepEqual(telemetry.closedSessions, []);
     assert.deepEqual(telemetry.sessions, [], "no shadow session was opened or closed");
@@ -129,7 +144,10 @@ describe("shadow noise rules change without restart", () => {
     await putShadow(stack, { windowMs: 600_000, rules: [STRICT_MSG_RULE] });
     telemetry.clear();
     await say();
-    await eventually(() => shadowSnapshot(stack.switchyard.shadow).budgetUsed >= 4, "both members' primary and shadow deliveries to be pending");
+    await eventually(
+      () => shadowSnapshot(stack.switchyard.shadow).budgetUsed >= 4,
+      "both members' primary and shadow deliveries to be pending",
+    );
     assert.equal(msgOutcomes(), 0, "nothing resolved before the window");
     await putShadow(stack, { rules: [LENIENT_MSG_RULE] });
     await eventually(() => msgOutcomes() === 2, "the pending pairs to be re-judged");

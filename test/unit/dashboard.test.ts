@@ -26,13 +26,17 @@ import {
 
 const dashboard = loadDashboard();
 const alerts = loadAlertRules();
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template literal
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
 /** Series Prometheus itself writes for every target; alerts may use them, panels have no instance_id on them. */
 const PROMETHEUS_SERIES = new Set(["up"]);
 
 /** The series names of prom-client's default metrics as this gateway exports them (minus the dropped ones). */
 async function defaultSeriesNames(): Promise<Set<string>> {
-  const metrics = createMetrics({ sessionCounts: () => ({ legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } }) }, "dashboard-test");
+  const metrics = createMetrics(
+    { sessionCounts: () => ({ legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } }) },
+    "dashboard-test",
+  );
   try {
     const names = new Set<string>();
     for (const metric of await metrics.registry.getMetricsAsJSON()) {
@@ -47,7 +51,11 @@ async function defaultSeriesNames(): Promise<Set<string>> {
 }
 
 function allQueries(): NamedQuery[] {
-  return [...panelQueries(dashboard), ...annotationQueries(dashboard), ...alerts.map((rule) => ({ where: `alert ${rule.alert}`, expr: rule.expr }))];
+  return [
+    ...panelQueries(dashboard),
+    ...annotationQueries(dashboard),
+    ...alerts.map((rule) => ({ where: `alert ${rule.alert}`, expr: rule.expr })),
+  ];
 }
 
 test("the dashboard is a Grafana JSON model with a datasource and a multi-value instance variable", () => {
@@ -131,7 +139,10 @@ test("every expression passes promtool's parser and type checks (Prometheus 2.42
 
 test("queries read only catalog metrics or the gateway's own process/nodejs metrics", async () => {
   const defaults = await defaultSeriesNames();
-  assert.ok(defaults.has("process_cpu_seconds_total") && defaults.has("nodejs_eventloop_lag_p99_seconds"), "the default metrics are exported");
+  assert.ok(
+    defaults.has("process_cpu_seconds_total") && defaults.has("nodejs_eventloop_lag_p99_seconds"),
+    "the default metrics are exported",
+  );
   for (const dropped of DROPPED_DEFAULT_METRICS) assert.ok(!defaults.has(dropped), `${dropped} is dropped`);
   for (const { where, expr } of allQueries()) {
     const isAlert = where.startsWith("alert ");
@@ -161,7 +172,11 @@ test("every panel and annotation selector is filtered by the instance variable",
 });
 
 test("every catalog metric is on the dashboard or in an alert, and the cutover essentials have panels", () => {
-  const used = new Set(allQueries().flatMap((q) => metricsOf(q.expr)).map((series) => catalogEntryOf(series)?.name ?? series));
+  const used = new Set(
+    allQueries()
+      .flatMap((q) => metricsOf(q.expr))
+      .map((series) => catalogEntryOf(series)?.name ?? series),
+  );
   for (const entry of CATALOG) assert.ok(used.has(entry.name), `${entry.name} is neither charted nor alerted on`);
   const panelMetrics = new Set(panelQueries(dashboard).flatMap((q) => metricsOf(q.expr)));
   for (const essential of [
@@ -183,10 +198,17 @@ test("every catalog metric is on the dashboard or in an alert, and the cutover e
 
 test("alerts carry a severity, a summary, a description and a documented threshold", () => {
   const names = alerts.map((rule) => rule.alert).sort();
-  assert.deepEqual(names, ["SwitchyardConfigDrift", "SwitchyardInstanceDown", "SwitchyardRedisUnreachable", "SwitchyardShadowMismatchRateHigh", "SwitchyardUpstreamErrorRateHigh"]);
+  assert.deepEqual(names, [
+    "SwitchyardConfigDrift",
+    "SwitchyardInstanceDown",
+    "SwitchyardRedisUnreachable",
+    "SwitchyardShadowMismatchRateHigh",
+    "SwitchyardUpstreamErrorRateHigh",
+  ]);
   for (const rule of alerts) {
     assert.match(rule.labels?.severity ?? "", /^(warning|critical)$/, `${rule.alert}: severity`);
-    for (const key of ["summary", "description", "threshold"]) assert.ok((rule.annotations?.[key] ?? "").length > 0, `${rule.alert}: annotation ${key}`);
+    for (const key of ["summary", "description", "threshold"])
+      assert.ok((rule.annotations?.[key] ?? "").length > 0, `${rule.alert}: annotation ${key}`);
     assert.match(rule.for ?? "", /^\d+m$/, `${rule.alert}: a for duration`);
   }
 });

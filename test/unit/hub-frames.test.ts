@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { closeReason, encodeConnectFrame, encodeDisconnectFrame, encodeMessageFrame, HubFrameError, parseHubFrame, placeholdersResolve } from "../../src/protocol/hub-frames.js";
+import {
+  closeReason,
+  encodeConnectFrame,
+  encodeDisconnectFrame,
+  encodeMessageFrame,
+  HubFrameError,
+  parseHubFrame,
+  placeholdersResolve,
+} from "../../src/protocol/hub-frames.js";
 import { HubTranslator, queryObject, type TranslationVerdict } from "../../src/protocol/hub-translator.js";
 import type { SocketIoRevision } from "../../src/protocol/versions.js";
 
@@ -20,7 +28,9 @@ function harness(revision: SocketIoRevision) {
     start: () => translator.start(out),
     client: (message: string | Buffer) => translator.fromClient(message, out),
     hub: (frame: object | string | Buffer) =>
-      Buffer.isBuffer(frame) ? translator.fromHub(frame, true, out) : translator.fromHub(typeof frame === "string" ? frame : JSON.stringify(frame), false, out),
+      Buffer.isBuffer(frame)
+        ? translator.fromHub(frame, true, out)
+        : translator.fromHub(typeof frame === "string" ? frame : JSON.stringify(frame), false, out),
     /** Drains what was written since the last call. */
     take: () => ({ hub: toHub.splice(0), client: toClient.splice(0) }),
   };
@@ -54,13 +64,37 @@ describe("parseHubFrame", () => {
   const valid: [string, object, object][] = [
     ["hello", { type: "hello", version: 1, server: "go-hub" }, { type: "hello", version: 1, server: "go-hub" }],
     ["connect reply", { type: "connect", nsp: "/", sid: "abc", extra: 1 }, { type: "connect", nsp: "/", sid: "abc" }],
-    ["connect_error", { type: "connect_error", nsp: "/a", data: { message: "no", data: { code: 1 } } }, { type: "connect_error", nsp: "/a", error: { message: "no", data: { code: 1 } }, invalidNamespace: false }],
-    ["connect_error without data", { type: "connect_error", nsp: "/a", data: { message: "no" } }, { type: "connect_error", nsp: "/a", error: { message: "no" }, invalidNamespace: false }],
-    ["connect_error with null data", { type: "connect_error", nsp: "/", data: { message: "no", data: null } }, { type: "connect_error", nsp: "/", error: { message: "no", data: null }, invalidNamespace: false }],
-    ["invalid namespace", { type: "connect_error", nsp: "/x", code: "invalid_namespace" }, { type: "connect_error", nsp: "/x", error: { message: "Invalid namespace" }, invalidNamespace: true }],
+    [
+      "connect_error",
+      { type: "connect_error", nsp: "/a", data: { message: "no", data: { code: 1 } } },
+      { type: "connect_error", nsp: "/a", error: { message: "no", data: { code: 1 } }, invalidNamespace: false },
+    ],
+    [
+      "connect_error without data",
+      { type: "connect_error", nsp: "/a", data: { message: "no" } },
+      { type: "connect_error", nsp: "/a", error: { message: "no" }, invalidNamespace: false },
+    ],
+    [
+      "connect_error with null data",
+      { type: "connect_error", nsp: "/", data: { message: "no", data: null } },
+      { type: "connect_error", nsp: "/", error: { message: "no", data: null }, invalidNamespace: false },
+    ],
+    [
+      "invalid namespace",
+      { type: "connect_error", nsp: "/x", code: "invalid_namespace" },
+      { type: "connect_error", nsp: "/x", error: { message: "Invalid namespace" }, invalidNamespace: true },
+    ],
     ["event", { type: "event", nsp: "/", data: ["hi", 1] }, { type: "event", nsp: "/", data: ["hi", 1], id: undefined, attachments: 0 }],
-    ["event with numeric name and id", { type: "event", nsp: "/", data: [3], id: 0 }, { type: "event", nsp: "/", data: [3], id: 0, attachments: 0 }],
-    ["binary ack", { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] }, { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] }],
+    [
+      "event with numeric name and id",
+      { type: "event", nsp: "/", data: [3], id: 0 },
+      { type: "event", nsp: "/", data: [3], id: 0, attachments: 0 },
+    ],
+    [
+      "binary ack",
+      { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] },
+      { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] },
+    ],
     ["empty ack", { type: "ack", nsp: "/", id: 4, data: [] }, { type: "ack", nsp: "/", id: 4, attachments: 0, data: [] }],
     ["disconnect", { type: "disconnect", nsp: "/" }, { type: "disconnect", nsp: "/", close: false }],
     ["disconnect close", { type: "disconnect", nsp: "/", close: true }, { type: "disconnect", nsp: "/", close: true }],
@@ -88,7 +122,11 @@ describe("parseHubFrame", () => {
     ["placeholder out of range", '{"type":"event","nsp":"/","data":["a",{"_placeholder":true,"num":1}],"attachments":1}', /placeholder/],
   ];
   for (const [name, text, reason] of invalid) {
-    it(`refuses ${name}`, () => assert.throws(() => parseHubFrame(text, 10), (e: unknown) => e instanceof HubFrameError && reason.test(e.message)));
+    it(`refuses ${name}`, () =>
+      assert.throws(
+        () => parseHubFrame(text, 10),
+        (e: unknown) => e instanceof HubFrameError && reason.test(e.message),
+      ));
   }
 
   it("checks placeholders at any depth", () => {
@@ -115,7 +153,11 @@ describe("gateway frame encoders", () => {
   });
 
   it("folds the query like engine.io (last value wins, __proto__ stays a key)", () => {
-    const query = queryObject([["a", "1"], ["a", "2"], ["__proto__", "x"]]);
+    const query = queryObject([
+      ["a", "1"],
+      ["a", "2"],
+      ["__proto__", "x"],
+    ]);
     assert.equal(JSON.stringify(query), '{"a":"2","__proto__":"x"}');
   });
 });
@@ -123,8 +165,18 @@ describe("gateway frame encoders", () => {
 describe("HubTranslator, client → hub", () => {
   const cases: [SocketIoRevision, string, (string | Buffer)[], unknown[]][] = [
     [5, "CONNECT / without auth", ["0"], [{ type: "connect", nsp: "/", auth: {}, query: QUERY }]],
-    [5, "CONNECT /admin with auth", ['0/admin,{"role":"admin"}'], [{ type: "connect", nsp: "/admin", auth: { role: "admin" }, query: QUERY }]],
-    [4, "CONNECT /admin with a namespace query", ["0/admin?role=admin&x=1&x=2,"], [{ type: "connect", nsp: "/admin", auth: { role: "admin", x: "2" }, query: QUERY, sid: `/admin#${SID}` }]],
+    [
+      5,
+      "CONNECT /admin with auth",
+      ['0/admin,{"role":"admin"}'],
+      [{ type: "connect", nsp: "/admin", auth: { role: "admin" }, query: QUERY }],
+    ],
+    [
+      4,
+      "CONNECT /admin with a namespace query",
+      ["0/admin?role=admin&x=1&x=2,"],
+      [{ type: "connect", nsp: "/admin", auth: { role: "admin", x: "2" }, query: QUERY, sid: `/admin#${SID}` }],
+    ],
     [4, "CONNECT /admin without query", ["0/admin,"], [{ type: "connect", nsp: "/admin", auth: {}, query: QUERY, sid: `/admin#${SID}` }]],
   ];
   for (const [revision, name, input, expected] of cases) {
@@ -133,7 +185,10 @@ describe("HubTranslator, client → hub", () => {
       h.start();
       h.take();
       for (const message of input) assert.deepEqual(h.client(message), OK);
-      assert.deepEqual(h.take().hub.map((f) => JSON.parse(f as string)), expected);
+      assert.deepEqual(
+        h.take().hub.map((f) => JSON.parse(f as string)),
+        expected,
+      );
     });
   }
 
@@ -163,7 +218,10 @@ describe("HubTranslator, client → hub", () => {
   it("v4: 2.x clients get / connected unprompted, with the engine id as sid", () => {
     const h = harness(4);
     h.start();
-    assert.deepEqual(h.take().hub.map((f) => JSON.parse(f as string)), [{ type: "connect", nsp: "/", auth: {}, query: QUERY, sid: SID }]);
+    assert.deepEqual(
+      h.take().hub.map((f) => JSON.parse(f as string)),
+      [{ type: "connect", nsp: "/", auth: {}, query: QUERY, sid: SID }],
+    );
     const v5 = harness(5);
     v5.start();
     assert.deepEqual(v5.take().hub, []);
@@ -233,13 +291,33 @@ describe("HubTranslator, hub → client", () => {
   const replies: [SocketIoRevision, string, object, string][] = [
     [5, "connect /", { type: "connect", nsp: "/", sid: "S1" }, '0{"sid":"S1"}'],
     [4, "connect /", { type: "connect", nsp: "/", sid: SID }, "0"],
-    [5, "refusal with data", { type: "connect_error", nsp: "/", data: { message: "not authorized", data: { code: "E_AUTH" } } }, '4{"message":"not authorized","data":{"code":"E_AUTH"}}'],
-    [4, "refusal with data", { type: "connect_error", nsp: "/", data: { message: "not authorized", data: { code: "E_AUTH" } } }, '4{"code":"E_AUTH"}'],
+    [
+      5,
+      "refusal with data",
+      { type: "connect_error", nsp: "/", data: { message: "not authorized", data: { code: "E_AUTH" } } },
+      '4{"message":"not authorized","data":{"code":"E_AUTH"}}',
+    ],
+    [
+      4,
+      "refusal with data",
+      { type: "connect_error", nsp: "/", data: { message: "not authorized", data: { code: "E_AUTH" } } },
+      '4{"code":"E_AUTH"}',
+    ],
     [5, "refusal without data", { type: "connect_error", nsp: "/", data: { message: "nope" } }, '4{"message":"nope"}'],
     [4, "refusal without data", { type: "connect_error", nsp: "/", data: { message: "nope" } }, '4"nope"'],
     [4, "refusal with falsy data", { type: "connect_error", nsp: "/", data: { message: "nope", data: 0 } }, '4"nope"'],
-    [5, "refusal with null data", { type: "connect_error", nsp: "/", data: { message: "nope", data: null } }, '4{"message":"nope","data":null}'],
-    [5, "unknown namespace", { type: "connect_error", nsp: "/", code: "invalid_namespace", data: { message: "ignored" } }, '4{"message":"Invalid namespace"}'],
+    [
+      5,
+      "refusal with null data",
+      { type: "connect_error", nsp: "/", data: { message: "nope", data: null } },
+      '4{"message":"nope","data":null}',
+    ],
+    [
+      5,
+      "unknown namespace",
+      { type: "connect_error", nsp: "/", code: "invalid_namespace", data: { message: "ignored" } },
+      '4{"message":"Invalid namespace"}',
+    ],
     [4, "unknown namespace", { type: "connect_error", nsp: "/", code: "invalid_namespace" }, '4{"message":"Invalid namespace"}'],
   ];
   for (const [revision, name, frame, expected] of replies) {
@@ -275,7 +353,10 @@ describe("HubTranslator, hub → client", () => {
       const bytes = Buffer.from([7, 8]);
       assert.deepEqual(h.hub({ type: "event", nsp: "/admin", data: ["question", "why?"], id: 0 }), OK);
       assert.deepEqual(h.hub({ type: "ack", nsp: "/admin", data: [{ ok: true }], id: 12 }), OK);
-      assert.deepEqual(h.hub({ type: "event", nsp: "/admin", data: ["uploaded", { size: 2 }, { _placeholder: true, num: 0 }], attachments: 1 }), OK);
+      assert.deepEqual(
+        h.hub({ type: "event", nsp: "/admin", data: ["uploaded", { size: 2 }, { _placeholder: true, num: 0 }], attachments: 1 }),
+        OK,
+      );
       assert.deepEqual(h.hub(bytes), OK);
       assert.deepEqual(h.hub({ type: "ack", nsp: "/admin", id: 3, data: [{ _placeholder: true, num: 0 }], attachments: 1 }), OK);
       assert.deepEqual(h.hub(bytes), OK);
@@ -322,9 +403,21 @@ describe("HubTranslator, hub → client", () => {
     ["an unsolicited connect", (h) => h.hub({ type: "connect", nsp: "/other", sid: "x" })],
     ["an unsolicited connect_error", (h) => h.hub({ type: "connect_error", nsp: "/", data: { message: "x" } })],
     ["a binary frame nobody announced", (h) => h.hub(Buffer.from([1]))],
-    ["text while attachments are due", (h) => (h.hub({ type: "event", nsp: "/", data: ["a", { _placeholder: true, num: 0 }], attachments: 1 }), h.hub({ type: "event", nsp: "/", data: ["b"] }))],
+    [
+      "text while attachments are due",
+      (h) => {
+        h.hub({ type: "event", nsp: "/", data: ["a", { _placeholder: true, num: 0 }], attachments: 1 });
+        return h.hub({ type: "event", nsp: "/", data: ["b"] });
+      },
+    ],
     ["a second hello", (h) => h.hub({ type: "hello", version: 1 })],
-    ["a disconnect before the connect answer", (h) => (h.client("0/p,"), h.hub({ type: "disconnect", nsp: "/p" }))],
+    [
+      "a disconnect before the connect answer",
+      (h) => {
+        h.client("0/p,");
+        return h.hub({ type: "disconnect", nsp: "/p" });
+      },
+    ],
     ["invalid JSON", (h) => h.hub("{nope")],
   ];
   for (const [name, act] of hubErrors) {

@@ -58,7 +58,11 @@ for (const { name, fixture } of fixtures) {
 // The reference: socket.io-parser as the socket.io server itself resolves it.
 const requireFromSocketIo = createRequire(createRequire(import.meta.url).resolve("socket.io"));
 const referenceParser = requireFromSocketIo("socket.io-parser") as {
-  Decoder: new () => { on(event: "decoded", listener: (packet: ReferencePacket) => void): void; add(chunk: string | Buffer): void; destroy(): void };
+  Decoder: new () => {
+    on(event: "decoded", listener: (packet: ReferencePacket) => void): void;
+    add(chunk: string | Buffer): void;
+    destroy(): void;
+  };
 };
 interface ReferencePacket {
   type: number;
@@ -97,8 +101,10 @@ describe("protocol round trip of every recorded Socket.IO packet", () => {
         const reference = referenceDecode(packet);
         const expected = { type: reference.type, nsp: reference.nsp, id: reference.id, attachments: reference.attachments ?? 0 };
         const actual = { type: header.type, nsp: header.nsp, id: header.id, attachments: header.attachments };
-        if (JSON.stringify(actual) !== JSON.stringify(expected)) failures.push(`header ${JSON.stringify(actual)} != ${JSON.stringify(expected)}: ${where}`);
-        if (encodePacket(decoded) !== packet) failures.push(`re-encoded as ${JSON.stringify(encodePacket(decoded).slice(0, 120))}: ${where}`);
+        if (JSON.stringify(actual) !== JSON.stringify(expected))
+          failures.push(`header ${JSON.stringify(actual)} != ${JSON.stringify(expected)}: ${where}`);
+        if (encodePacket(decoded) !== packet)
+          failures.push(`re-encoded as ${JSON.stringify(encodePacket(decoded).slice(0, 120))}: ${where}`);
         if (JSON.stringify(decoded.data) !== JSON.stringify(reference.data)) failures.push(`data differs: ${where}`);
       }
       assert.ok(rows.length > 0);
@@ -109,7 +115,9 @@ describe("protocol round trip of every recorded Socket.IO packet", () => {
 
 describe("InboundPacketStream accepts every recorded client→server stream", () => {
   for (const { name, fixture } of fixtures) {
-    const streams = Object.entries(fixture.raw).flatMap(([label, sessions]) => sessions.map((session, i) => ({ label: `${label}#${i}`, session })));
+    const streams = Object.entries(fixture.raw).flatMap(([label, sessions]) =>
+      sessions.map((session, i) => ({ label: `${label}#${i}`, session })),
+    );
     test(name, () => {
       for (const { label, session } of streams) {
         const stream = new InboundPacketStream(MAX_ATTACHMENTS);
@@ -136,11 +144,21 @@ interface MalformedRow {
 
 const placeholder = '{"_placeholder":true,"num":0}';
 const MALFORMED: readonly MalformedRow[] = [
-  { why: "empty message (socket.io-parser reads it as CONNECT /)", messages: [""], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: false },
+  {
+    why: "empty message (socket.io-parser reads it as CONNECT /)",
+    messages: [""],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: false,
+  },
   { why: "unknown packet type", messages: ["7"], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "non-digit type", messages: ["x"], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "reserved event name", messages: ['2["connect"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
-  { why: "reserved event name (disconnecting)", messages: ['2["disconnecting"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
+  {
+    why: "reserved event name (disconnecting)",
+    messages: ['2["disconnecting"]'],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: true,
+  },
   { why: "event payload is not an array", messages: ['2{"a":1}'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "event without a name", messages: ["2[]"], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "event name is an object", messages: ['2[{"a":1}]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
@@ -150,16 +168,56 @@ const MALFORMED: readonly MalformedRow[] = [
   { why: "ACK payload is not an array", messages: ["3{}"], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "namespace followed by garbage", messages: ["2/admin,x"], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "ack id followed by garbage", messages: ['21a["x"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
-  { why: "ack id beyond 2^53 (socket.io-parser accepts it, rounded)", messages: ['299999999999999999999["x"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: false },
-  { why: "binary event without an attachment count", messages: [`5-["a",${placeholder}]`], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
+  {
+    why: "ack id beyond 2^53 (socket.io-parser accepts it, rounded)",
+    messages: ['299999999999999999999["x"]'],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: false,
+  },
+  {
+    why: "binary event without an attachment count",
+    messages: [`5-["a",${placeholder}]`],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: true,
+  },
   { why: "binary event announcing 0 attachments", messages: ['50-["a"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
   { why: "non-digit attachment count", messages: ['5a-["a"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
-  { why: "attachment count without its dash", messages: [`51["a",${placeholder}]`], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
-  { why: "more attachments than allowed", messages: [`5${MAX_ATTACHMENTS + 1}-["a",${placeholder}]`], code: "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS", referenceRejects: true },
-  { why: "binary ack announcing far too many", messages: [`6999-[${placeholder}]`], code: "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS", referenceRejects: true },
-  { why: "a binary message nothing announced", messages: [Buffer.from([1, 2, 3])], code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", referenceRejects: true },
-  { why: "one attachment more than announced", messages: [`51-["a",${placeholder}]`, Buffer.from([1]), Buffer.from([2])], code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY", referenceRejects: true },
-  { why: "a text packet while attachments are due", messages: [`52-["a",${placeholder},${placeholder}]`, Buffer.from([1]), '2["b"]'], code: "SWY_ERR_PROTOCOL_MALFORMED", referenceRejects: true },
+  {
+    why: "attachment count without its dash",
+    messages: [`51["a",${placeholder}]`],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: true,
+  },
+  {
+    why: "more attachments than allowed",
+    messages: [`5${MAX_ATTACHMENTS + 1}-["a",${placeholder}]`],
+    code: "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS",
+    referenceRejects: true,
+  },
+  {
+    why: "binary ack announcing far too many",
+    messages: [`6999-[${placeholder}]`],
+    code: "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS",
+    referenceRejects: true,
+  },
+  {
+    why: "a binary message nothing announced",
+    messages: [Buffer.from([1, 2, 3])],
+    code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY",
+    referenceRejects: true,
+  },
+  {
+    why: "one attachment more than announced",
+    messages: [`51-["a",${placeholder}]`, Buffer.from([1]), Buffer.from([2])],
+    code: "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY",
+    referenceRejects: true,
+  },
+  {
+    why: "a text packet while attachments are due",
+    messages: [`52-["a",${placeholder},${placeholder}]`, Buffer.from([1]), '2["b"]'],
+    code: "SWY_ERR_PROTOCOL_MALFORMED",
+    referenceRejects: true,
+  },
 ];
 
 /** Feeds the messages to socket.io-parser; true if it throws on any of them. */
@@ -182,12 +240,16 @@ describe("malformed client packets are refused with the right code", () => {
       const stream = new InboundPacketStream(MAX_ATTACHMENTS);
       const verdicts = row.messages.map((message) => stream.accept(message));
       const last = verdicts.pop()!;
-      assert.ok(verdicts.every((verdict) => verdict.ok), "the messages before the last one are valid");
+      assert.ok(
+        verdicts.every((verdict) => verdict.ok),
+        "the messages before the last one are valid",
+      );
       assert.equal(last.ok, false);
       assert.equal(last.ok ? undefined : last.code, row.code);
       assert.equal(referenceRejects(row.messages), row.referenceRejects, "socket.io-parser's verdict changed: update the row");
       const text = row.messages.at(-1);
-      if (typeof text === "string" && row.messages.length === 1) assert.throws(() => decodePacket(text, MAX_ATTACHMENTS), PacketDecodeError);
+      if (typeof text === "string" && row.messages.length === 1)
+        assert.throws(() => decodePacket(text, MAX_ATTACHMENTS), PacketDecodeError);
     });
   }
 });

@@ -13,7 +13,9 @@ function config(document: Record<string, unknown>): RoutingConfig {
   return routingConfigOrThrow({ hubPercent: 0, ...document });
 }
 
-function input(parts: { query?: Record<string, string>; headers?: IncomingHttpHeaders; address?: string; eio?: 3 | 4; auth?: unknown } = {}): RouteInput {
+function input(
+  parts: { query?: Record<string, string>; headers?: IncomingHttpHeaders; address?: string; eio?: 3 | 4; auth?: unknown } = {},
+): RouteInput {
   const query = new URLSearchParams({ EIO: String(parts.eio ?? 4), transport: "polling", ...parts.query });
   const base = { query, headers: parts.headers ?? {}, remoteAddress: parts.address ?? "203.0.113.7" };
   return "auth" in parts ? { ...base, auth: parts.auth } : base;
@@ -115,7 +117,14 @@ describe("route decider: split", () => {
   });
 
   it("tries sources in order and reports which one yielded the key, never the key itself", () => {
-    const route = routed(decideRoute(SPLIT, input({ query: { userId: "  " }, headers: { "x-user-id": "secret-user-123", cookie: "uid=other" } }), NO_LEGACY_SHADOW, true));
+    const route = routed(
+      decideRoute(
+        SPLIT,
+        input({ query: { userId: "  " }, headers: { "x-user-id": "secret-user-123", cookie: "uid=other" } }),
+        NO_LEGACY_SHADOW,
+        true,
+      ),
+    );
     assert.equal(route.keySource, "header:x-user-id");
     assert.equal(route.reason, "split");
     assert.equal(route.bucket, bucketOf(SPLIT.key.salt, "secret-user-123"));
@@ -162,7 +171,10 @@ describe("route decider: auth source", () => {
     const decider = createRouteDecider(() => authFirst, NO_LEGACY_SHADOW);
     const verdict = decider.decideAtHandshake(input({ eio: 3, query: { userId: "q" } }));
     assert.equal(routed(verdict).keySource, "query:userId");
-    const fromQueryParam = decider.decideAtHandshake({ ...input({ query: { userId: "q" } }), query: new URLSearchParams({ EIO: "3", userId: "q" }) });
+    const fromQueryParam = decider.decideAtHandshake({
+      ...input({ query: { userId: "q" } }),
+      query: new URLSearchParams({ EIO: "3", userId: "q" }),
+    });
     assert.equal(routed(fromQueryParam).keySource, "query:userId");
   });
 });
@@ -171,11 +183,16 @@ describe("route decider: overrides and lists", () => {
   const overridable = config({
     hubPercent: 0,
     key: { sources: ["query:userId"], fallback: "address" },
-    overrides: { enabled: true, sources: ["header:x-switchyard-backend", "cookie:swy", "query:swy"], trustedNetworks: ["10.0.0.0/8", "127.0.0.1", "2001:db8::/32"] },
+    overrides: {
+      enabled: true,
+      sources: ["header:x-switchyard-backend", "cookie:swy", "query:swy"],
+      trustedNetworks: ["10.0.0.0/8", "127.0.0.1", "2001:db8::/32"],
+    },
   });
 
   it("honours a forced backend only from trusted networks", () => {
-    const forced = (address: string, parts: Parameters<typeof input>[0] = { headers: { "x-switchyard-backend": "HUB" } }) => routed(decideRoute(overridable, input({ ...parts, address }), NO_LEGACY_SHADOW, true));
+    const forced = (address: string, parts: Parameters<typeof input>[0] = { headers: { "x-switchyard-backend": "HUB" } }) =>
+      routed(decideRoute(overridable, input({ ...parts, address }), NO_LEGACY_SHADOW, true));
     for (const trusted of ["10.1.2.3", "::ffff:10.9.9.9", "127.0.0.1", "::ffff:127.0.0.1", "2001:db8::42"]) {
       const route = forced(trusted);
       assert.deepEqual([route.backend, route.reason], ["hub", "override"], trusted);
@@ -191,7 +208,9 @@ describe("route decider: overrides and lists", () => {
 
   it("ignores overrides when disabled", () => {
     const disabled = config({ key: overridable.key, overrides: { ...overridable.overrides, enabled: false } });
-    const route = routed(decideRoute(disabled, input({ address: "10.0.0.1", headers: { "x-switchyard-backend": "hub" } }), NO_LEGACY_SHADOW, true));
+    const route = routed(
+      decideRoute(disabled, input({ address: "10.0.0.1", headers: { "x-switchyard-backend": "hub" } }), NO_LEGACY_SHADOW, true),
+    );
     assert.equal(route.backend, "legacy");
     assert.notEqual(route.reason, "override");
   });
@@ -234,14 +253,21 @@ describe("route decider: shadow target", () => {
     const shadowed = legacy.filter((route) => route.shadow === "hub").length;
     const share = (shadowed / legacy.length) * 100;
     assert.ok(Math.abs(share - 20) <= 2, `${share}% of legacy sessions shadowed`);
-    keys.slice(0, 300).forEach((key, i) => assert.equal(byUser(cfg, key).shadow, routes[i]!.shadow));
+    for (const [i, key] of keys.slice(0, 300).entries()) assert.equal(byUser(cfg, key).shadow, routes[i]!.shadow);
   });
 });
 
 describe("cookies and networks", () => {
   it("parses cookies: first occurrence wins, quotes and percent-encoding removed", () => {
     const cookies = parseCookies('a=1; uid="user%20one"; uid=second; bad; =x; pct=%E0%A4%A');
-    assert.deepEqual([...cookies], [["a", "1"], ["uid", "user one"], ["pct", "%E0%A4%A"]]);
+    assert.deepEqual(
+      [...cookies],
+      [
+        ["a", "1"],
+        ["uid", "user one"],
+        ["pct", "%E0%A4%A"],
+      ],
+    );
     assert.equal(parseCookies(undefined).size, 0);
   });
 

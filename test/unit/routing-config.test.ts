@@ -18,7 +18,11 @@ const ISSUE_EXAMPLE = {
   version: 7,
   hubPercent: 30,
   key: { sources: ["query:userId", "header:x-user-id", "cookie:uid", "auth:userId"], fallback: "address" },
-  overrides: { enabled: true, sources: ["header:x-switchyard-backend"], trustedNetworks: ["10.0.0.0/8", "::ffff:192.168.0.0/112", "fd00::/8"] },
+  overrides: {
+    enabled: true,
+    sources: ["header:x-switchyard-backend"],
+    trustedNetworks: ["10.0.0.0/8", "::ffff:192.168.0.0/112", "fd00::/8"],
+  },
   shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts"] }] },
 };
 
@@ -42,7 +46,12 @@ describe("routing config validation", () => {
     assert.deepEqual(config.key.sources, ISSUE_EXAMPLE.key.sources);
     assert.equal(config.key.salt, DEFAULT_ROUTING_CONFIG.key.salt);
     assert.deepEqual(config.lists, { alwaysHub: [], neverHub: [] });
-    assert.deepEqual(config.shadow, { percent: 100, windowMs: 5000, maxPending: 10_000, rules: [{ event: "msg", ignore: ["ts"], tolerance: 0, unordered: false }] });
+    assert.deepEqual(config.shadow, {
+      percent: 100,
+      windowMs: 5000,
+      maxPending: 10_000,
+      rules: [{ event: "msg", ignore: ["ts"], tolerance: 0, unordered: false }],
+    });
   });
 
   it("returns a deep-frozen copy that shares nothing with the input", () => {
@@ -57,7 +66,9 @@ describe("routing config validation", () => {
   it("validates hubPercent: 0-100, at most two decimals, required", () => {
     for (const ok of [0, 0.01, 12.5, 33.33, 99.99, 100, 0.29]) assert.equal(valid({ hubPercent: ok }).hubPercent, ok);
     for (const bad of [-1, 100.01, 12.345, "30", null, Number.NaN]) {
-      assert.deepEqual(problemsOf({ hubPercent: bad }), [`hubPercent: must be a number 0-100 with at most two decimals (got ${bad === "30" ? '"30"' : String(bad)})`]);
+      assert.deepEqual(problemsOf({ hubPercent: bad }), [
+        `hubPercent: must be a number 0-100 with at most two decimals (got ${bad === "30" ? '"30"' : String(bad)})`,
+      ]);
     }
     assert.match(problemsOf({})[0]!, /^hubPercent: is required/);
     assert.equal(hubThresholdOf(valid({ hubPercent: 0.29 })), 29);
@@ -78,7 +89,12 @@ describe("routing config validation", () => {
       key: { sources: ["query:userId", "body:x", "header:bad header", "query:userId", "auth:a..b"], fallback: "random" },
       overrides: { enabled: "yes", sources: ["auth:userId"], trustedNetworks: ["10.0.0.1/8", "300.1.1.1", "::1/129", 5] },
       lists: { alwaysHub: ["alice", ""], neverHub: ["alice"] },
-      shadow: { percent: 101, windowMs: 0, maxPending: 1.5, rules: [{ event: "" }, { event: "m", ignore: ["a..b"], tolerance: -1, unordered: "members" }, { event: "n", namespace: "chat" }] },
+      shadow: {
+        percent: 101,
+        windowMs: 0,
+        maxPending: 1.5,
+        rules: [{ event: "" }, { event: "m", ignore: ["a..b"], tolerance: -1, unordered: "members" }, { event: "n", namespace: "chat" }],
+      },
     });
     const paths = problems.map((p) => p.slice(0, p.indexOf(":")));
     assert.deepEqual(paths, [
@@ -127,7 +143,10 @@ describe("routing config validation", () => {
     assert.equal(shadowRuleFor(config.shadow, "/chat", "msg")?.namespace, "/chat");
     assert.equal(shadowRuleFor(config.shadow, "/", "msg")?.unordered, true);
     assert.deepEqual(shadowRuleFor(config.shadow, "/", "other")?.ignore, ["ts"]);
-    assert.match(problemsOf({ hubPercent: 0, shadow: { rules: [{ event: "a" }, { event: "a" }] } })[0]!, /^shadow\.rules\[1\]: duplicate of shadow\.rules\[0\]/);
+    assert.match(
+      problemsOf({ hubPercent: 0, shadow: { rules: [{ event: "a" }, { event: "a" }] } })[0]!,
+      /^shadow\.rules\[1\]: duplicate of shadow\.rules\[0\]/,
+    );
   });
 
   it("parses JSON text, refusing non-JSON and non-objects", () => {
@@ -144,7 +163,8 @@ describe("routing config validation", () => {
     assert.deepEqual({ ...next, hubPercent: 30 }, config);
     assert.throws(
       () => withHubPercent(config, 101),
-      (error: unknown) => error instanceof RoutingConfigError && error.code === "SWY_ERR_ROUTING_INVALID" && error.problems[0]!.startsWith("hubPercent:"),
+      (error: unknown) =>
+        error instanceof RoutingConfigError && error.code === "SWY_ERR_ROUTING_INVALID" && error.problems[0]!.startsWith("hubPercent:"),
     );
   });
 
@@ -171,9 +191,15 @@ describe("ROUTING_CONFIG setting", () => {
   it("names the routing problem in the configuration error", () => {
     assert.throws(
       () => loadStaticConfig({ ...env, ROUTING_CONFIG: '{"hubPercent": 250}' }),
-      (error: unknown) => error instanceof SwitchyardError && error.code === "SWY_ERR_CONFIG_INVALID" && /ROUTING_CONFIG is not a valid routing config: hubPercent: must be a number 0-100/.test(error.message),
+      (error: unknown) =>
+        error instanceof SwitchyardError &&
+        error.code === "SWY_ERR_CONFIG_INVALID" &&
+        /ROUTING_CONFIG is not a valid routing config: hubPercent: must be a number 0-100/.test(error.message),
     );
-    assert.throws(() => loadStaticConfig({ ...env, ROUTING_CONFIG: "/nonexistent/routing.json" }), /ROUTING_CONFIG must be a JSON document or the path of one/);
+    assert.throws(
+      () => loadStaticConfig({ ...env, ROUTING_CONFIG: "/nonexistent/routing.json" }),
+      /ROUTING_CONFIG must be a JSON document or the path of one/,
+    );
   });
 
   it("validates the shadow URLs", () => {

@@ -78,8 +78,18 @@ function encode(i: number, side: "primary" | "shadow", at: number, altered: bool
 function deliveries(scenario: Scenario, truth: Truth): Delivery[] {
   const random = prng(scenario.seed);
   const list: Delivery[] = [
-    { side: "primary", at: 0, messages: [`0${JSON.stringify({ sid: PRIMARY_SID })}`, `0/chat,${JSON.stringify({ sid: PRIMARY_SID })}`], broadcast: -1 },
-    { side: "shadow", at: 3, messages: [`0${JSON.stringify({ sid: SHADOW_SID })}`, `0/chat,${JSON.stringify({ sid: SHADOW_SID })}`], broadcast: -1 },
+    {
+      side: "primary",
+      at: 0,
+      messages: [`0${JSON.stringify({ sid: PRIMARY_SID })}`, `0/chat,${JSON.stringify({ sid: PRIMARY_SID })}`],
+      broadcast: -1,
+    },
+    {
+      side: "shadow",
+      at: 3,
+      messages: [`0${JSON.stringify({ sid: SHADOW_SID })}`, `0/chat,${JSON.stringify({ sid: SHADOW_SID })}`],
+      broadcast: -1,
+    },
   ];
   for (let i = 0; i < scenario.broadcasts; i++) {
     const sentAt = 10 + i * 4;
@@ -100,8 +110,7 @@ function deliveries(scenario: Scenario, truth: Truth): Delivery[] {
     if (altered) {
       truth.altered++;
       tally[1]++;
-    }
-    else if (i % 5 <= 2) truth.messageDelays.set(i, shadowAt - primaryAt);
+    } else if (i % 5 <= 2) truth.messageDelays.set(i, shadowAt - primaryAt);
     list.push({ side: "shadow", at: shadowAt, messages: encode(i, "shadow", shadowAt, altered, random), broadcast: i });
   }
   // Stable sort: equal times keep primary-then-shadow order.
@@ -119,7 +128,11 @@ function run(scenario: Scenario): { truth: Truth; outcomes: ComparisonOutcome[] 
     ],
   };
   const outcomes: ComparisonOutcome[] = [];
-  const comparator = new SessionComparator({ config: () => config, budget: new PendingBudget(() => config.maxPending), onOutcome: (outcome) => outcomes.push(outcome) });
+  const comparator = new SessionComparator({
+    config: () => config,
+    budget: new PendingBudget(() => config.maxPending),
+    onOutcome: (outcome) => outcomes.push(outcome),
+  });
   const readers = { primary: new PacketReader(), shadow: new PacketReader() };
   const truth: Truth = { dropped: 0, altered: 0, byEvent: new Map(), messageDelays: new Map() };
   let last = 0;
@@ -139,7 +152,9 @@ function run(scenario: Scenario): { truth: Truth; outcomes: ComparisonOutcome[] 
 }
 
 function count(outcomes: ComparisonOutcome[], result: ComparisonOutcome["result"], event?: string): number {
-  return outcomes.filter((outcome) => outcome.result === result && !outcome.event.startsWith("$") && (event === undefined || outcome.event === event)).length;
+  return outcomes.filter(
+    (outcome) => outcome.result === result && !outcome.event.startsWith("$") && (event === undefined || outcome.event === event),
+  ).length;
 }
 
 describe("shadow comparator accuracy (synthetic)", () => {
@@ -161,16 +176,29 @@ describe("shadow comparator accuracy (synthetic)", () => {
       // among equals is ambiguous (see the comparator's known limit) and only the overall rates hold.
       for (const name of ["msg", "presence"]) {
         const [dropped, altered] = truth.byEvent.get(name) ?? [0, 0];
-        assert.deepEqual([count(outcomes, "missing", name), count(outcomes, "mismatch", name), count(outcomes, "extra", name)], [dropped, altered, 0], name);
+        assert.deepEqual(
+          [count(outcomes, "missing", name), count(outcomes, "mismatch", name), count(outcomes, "extra", name)],
+          [dropped, altered, 0],
+          name,
+        );
       }
       // Unique messages pair with their own counterpart: the delays are exactly the generated ones.
       const messageMatches = outcomes.filter((outcome) => outcome.result === "match" && outcome.event === "msg");
       assert.equal(messageMatches.length, truth.messageDelays.size);
       const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
       assert.equal(sum(messageMatches.map((outcome) => outcome.delayMs ?? Number.NaN)), sum(truth.messageDelays.values()));
-      assert.ok(outcomes.some((outcome) => outcome.reordered === true), "the shuffled deliveries are seen as reordered");
-      assert.ok(outcomes.some((outcome) => outcome.result === "match" && (outcome.delayMs ?? 0) < 0), "the shadow is sometimes first");
-      assert.deepEqual(outcomes.filter((outcome) => outcome.event.startsWith("$")).map((outcome) => `${outcome.result} ${outcome.nsp} ${outcome.event}`), ["match / $connect", "match /chat $connect"]);
+      assert.ok(
+        outcomes.some((outcome) => outcome.reordered === true),
+        "the shuffled deliveries are seen as reordered",
+      );
+      assert.ok(
+        outcomes.some((outcome) => outcome.result === "match" && (outcome.delayMs ?? 0) < 0),
+        "the shadow is sometimes first",
+      );
+      assert.deepEqual(
+        outcomes.filter((outcome) => outcome.event.startsWith("$")).map((outcome) => `${outcome.result} ${outcome.nsp} ${outcome.event}`),
+        ["match / $connect", "match /chat $connect"],
+      );
     });
   }
 

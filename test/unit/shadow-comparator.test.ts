@@ -28,7 +28,11 @@ class Harness {
 
   /** The outcomes so far, without the payload fields, for compact assertions. */
   results(): string[] {
-    return this.outcomes.map((o) => [o.result, o.kind, o.nsp, o.event, o.delayMs === undefined ? "" : `${o.delayMs}ms`, o.reordered ? "reordered" : ""].filter(Boolean).join(" "));
+    return this.outcomes.map((o) =>
+      [o.result, o.kind, o.nsp, o.event, o.delayMs === undefined ? "" : `${o.delayMs}ms`, o.reordered ? "reordered" : ""]
+        .filter(Boolean)
+        .join(" "),
+    );
   }
 }
 
@@ -105,7 +109,10 @@ describe("shadow comparator: events", () => {
       h.comparator.primaryEvent("/", "msg", [`s${t}`], t + 10);
       h.comparator.expire(t + 10);
     }
-    assert.deepEqual(h.outcomes.filter((o) => o.result !== "match").map((o) => o.result), ["missing"]);
+    assert.deepEqual(
+      h.outcomes.filter((o) => o.result !== "match").map((o) => o.result),
+      ["missing"],
+    );
     assert.ok(h.outcomes.findIndex((o) => o.result === "missing") <= 4, "resolved by 200 ms");
   });
 
@@ -129,7 +136,12 @@ describe("shadow comparator: events", () => {
     h.comparator.shadowEvent("/", "msg", ["a"], 60);
     h.comparator.shadowEvent("/", "msg", ["a"], 70);
     h.comparator.shadowEvent("/", "msg", ["c"], 80);
-    assert.deepEqual(h.results(), ["match event / msg 40ms", "match event / msg 60ms reordered", "match event / msg 50ms", "match event / msg 50ms"]);
+    assert.deepEqual(h.results(), [
+      "match event / msg 40ms",
+      "match event / msg 60ms reordered",
+      "match event / msg 50ms",
+      "match event / msg 50ms",
+    ]);
   });
 
   it("compares $connect by the fact, $connect_error by payload, and maps socket ids from CONNECT replies", () => {
@@ -150,7 +162,12 @@ describe("shadow comparator: events", () => {
     feed("primary", "1/chat,", 30);
     feed("shadow", "1/chat,", 31);
     h.comparator.expire(10_000);
-    assert.deepEqual(h.results(), ["match event / $connect 5ms", "match event / joined 2ms", "match event /chat $disconnect 1ms", "mismatch event /admin $connect_error 1ms"]);
+    assert.deepEqual(h.results(), [
+      "match event / $connect 5ms",
+      "match event / joined 2ms",
+      "match event /chat $disconnect 1ms",
+      "mismatch event /admin $connect_error 1ms",
+    ]);
     assert.deepEqual(h.outcomes[3]?.diff, [{ path: "$[0].message", primary: "not authorized", shadow: "forbidden" }]);
   });
 
@@ -208,8 +225,17 @@ describe("shadow comparator: acks", () => {
     h.comparator.shadowAck("/", 3, ["ok"], 21);
     h.comparator.shadowAck("/", 99, ["?"], 22);
     h.comparator.expire(10_000);
-    assert.deepEqual(h.results(), ["mismatch ack /chat load -6ms", "match ack / save 2ms", "missing ack / save", "extra ack / save", "extra ack / $ack"]);
-    assert.deepEqual(h.outcomes.map((o) => o.ackId), [1, 1, 2, 3, 99]);
+    assert.deepEqual(h.results(), [
+      "mismatch ack /chat load -6ms",
+      "match ack / save 2ms",
+      "missing ack / save",
+      "extra ack / save",
+      "extra ack / $ack",
+    ]);
+    assert.deepEqual(
+      h.outcomes.map((o) => o.ackId),
+      [1, 1, 2, 3, 99],
+    );
     assert.deepEqual(h.outcomes[0]?.diff, [{ path: "$[0].items[1]", primary: 2, shadow: undefined, note: "only in primary" }]);
   });
 

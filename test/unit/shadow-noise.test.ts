@@ -2,7 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ShadowConfig, ShadowRule } from "../../src/config/shadow-config.js";
 import { EventLabels, OTHER_EVENT_LABEL, PendingBudget } from "../../src/shadow/budget.js";
-import { compileRule, diffPayloads, IdMapping, NO_RULE, payloadKey, payloadsEqual, preview, ruleFor, type CompiledRule, type IdMap } from "../../src/shadow/noise.js";
+import {
+  compileRule,
+  diffPayloads,
+  IdMapping,
+  NO_RULE,
+  payloadKey,
+  payloadsEqual,
+  preview,
+  ruleFor,
+  type CompiledRule,
+  type IdMap,
+} from "../../src/shadow/noise.js";
 
 function rule(partial: Partial<ShadowRule>): CompiledRule {
   return compileRule({ event: "msg", ignore: [], tolerance: 0, unordered: false, ...partial });
@@ -33,21 +44,115 @@ describe("shadow noise: normalization", () => {
     ["ignore a top-level path", rule({ ignore: ["ts"] }), [{ text: "a", ts: 1 }], [{ text: "a", ts: 2 }], true],
     ["ignore a path present on one side only", rule({ ignore: ["ts"] }), [{ text: "a", ts: 1 }], [{ text: "a" }], true],
     ["ignore does not hide other changes", rule({ ignore: ["ts"] }), [{ text: "a", ts: 1 }], [{ text: "b", ts: 2 }], false],
-    ["ignore a nested path", rule({ ignore: ["user.lastSeen"] }), [{ user: { name: "x", lastSeen: 1 } }], [{ user: { name: "x", lastSeen: 9 } }], true],
-    ["ignore a wildcard path", rule({ ignore: ["items.*.id"] }), [{ items: [{ id: 1, v: "a" }, { id: 2, v: "b" }] }], [{ items: [{ id: 7, v: "a" }, { id: 8, v: "b" }] }], true],
-    ["a wildcard path still compares the rest", rule({ ignore: ["items.*.id"] }), [{ items: [{ id: 1, v: "a" }] }], [{ items: [{ id: 7, v: "z" }] }], false],
-    ["a wildcard over object keys", rule({ ignore: ["users.*.seen"] }), [{ users: { a: { seen: 1, n: 1 } } }], [{ users: { a: { seen: 2, n: 1 } } }], true],
+    [
+      "ignore a nested path",
+      rule({ ignore: ["user.lastSeen"] }),
+      [{ user: { name: "x", lastSeen: 1 } }],
+      [{ user: { name: "x", lastSeen: 9 } }],
+      true,
+    ],
+    [
+      "ignore a wildcard path",
+      rule({ ignore: ["items.*.id"] }),
+      [
+        {
+          items: [
+            { id: 1, v: "a" },
+            { id: 2, v: "b" },
+          ],
+        },
+      ],
+      [
+        {
+          items: [
+            { id: 7, v: "a" },
+            { id: 8, v: "b" },
+          ],
+        },
+      ],
+      true,
+    ],
+    [
+      "a wildcard path still compares the rest",
+      rule({ ignore: ["items.*.id"] }),
+      [{ items: [{ id: 1, v: "a" }] }],
+      [{ items: [{ id: 7, v: "z" }] }],
+      false,
+    ],
+    [
+      "a wildcard over object keys",
+      rule({ ignore: ["users.*.seen"] }),
+      [{ users: { a: { seen: 1, n: 1 } } }],
+      [{ users: { a: { seen: 2, n: 1 } } }],
+      true,
+    ],
     ["ignore paths only reach the first argument", rule({ ignore: ["ts"] }), [{ ts: 1 }, { ts: 1 }], [{ ts: 2 }, { ts: 2 }], false],
     ["an ignored index keeps positions", rule({ ignore: ["1"] }), [["a", "x", "c"]], [["a", "y", "c"]], true],
     ["an ignored index still counts the length", rule({ ignore: ["2"] }), [["a", "b", "c"]], [["a", "b"]], false],
     ["numbers within tolerance", rule({ tolerance: 0.01 }), [{ price: 1.0 }, 5], [{ price: 1.005 }, 5.01], true],
     ["numbers beyond tolerance", rule({ tolerance: 0.01 }), [{ price: 1.0 }], [{ price: 1.02 }], false],
     ["an unordered path", rule({ unordered: ["members"] }), [{ members: ["a", "b", "c"] }], [{ members: ["c", "a", "b"] }], true],
-    ["an unordered path counts duplicates", rule({ unordered: ["members"] }), [{ members: ["a", "a", "b"] }], [{ members: ["a", "b", "b"] }], false],
-    ["only the unordered path is unordered", rule({ unordered: ["members"] }), [{ members: [1, 2], order: [1, 2] }], [{ members: [2, 1], order: [2, 1] }], false],
-    ["an unordered wildcard path", rule({ unordered: ["rooms.*.members"] }), [{ rooms: [{ members: [1, 2] }, { members: [3, 4] }] }], [{ rooms: [{ members: [2, 1] }, { members: [4, 3] }] }], true],
-    ["unordered everywhere, nested and in every argument", rule({ unordered: true }), [[[1, 2], [3, 4]], ["x", "y"]], [[[4, 3], [2, 1]], ["y", "x"]], true],
-    ["multiset elements with ignored fields", rule({ unordered: ["items"], ignore: ["items.*.ts"] }), [{ items: [{ v: 1, ts: 1 }, { v: 2, ts: 2 }] }], [{ items: [{ v: 2, ts: 5 }, { v: 1, ts: 6 }] }], true],
+    [
+      "an unordered path counts duplicates",
+      rule({ unordered: ["members"] }),
+      [{ members: ["a", "a", "b"] }],
+      [{ members: ["a", "b", "b"] }],
+      false,
+    ],
+    [
+      "only the unordered path is unordered",
+      rule({ unordered: ["members"] }),
+      [{ members: [1, 2], order: [1, 2] }],
+      [{ members: [2, 1], order: [2, 1] }],
+      false,
+    ],
+    [
+      "an unordered wildcard path",
+      rule({ unordered: ["rooms.*.members"] }),
+      [{ rooms: [{ members: [1, 2] }, { members: [3, 4] }] }],
+      [{ rooms: [{ members: [2, 1] }, { members: [4, 3] }] }],
+      true,
+    ],
+    [
+      "unordered everywhere, nested and in every argument",
+      rule({ unordered: true }),
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        ["x", "y"],
+      ],
+      [
+        [
+          [4, 3],
+          [2, 1],
+        ],
+        ["y", "x"],
+      ],
+      true,
+    ],
+    [
+      "multiset elements with ignored fields",
+      rule({ unordered: ["items"], ignore: ["items.*.ts"] }),
+      [
+        {
+          items: [
+            { v: 1, ts: 1 },
+            { v: 2, ts: 2 },
+          ],
+        },
+      ],
+      [
+        {
+          items: [
+            { v: 2, ts: 5 },
+            { v: 1, ts: 6 },
+          ],
+        },
+      ],
+      true,
+    ],
     ["multisets with a tolerance", rule({ unordered: ["p"], tolerance: 0.1 }), [{ p: [1, 2, 3] }], [{ p: [3.05, 1.02, 1.98] }], true],
     ["multisets beyond a tolerance", rule({ unordered: ["p"], tolerance: 0.1 }), [{ p: [1, 2, 3] }], [{ p: [3.05, 1.02, 2.5] }], false],
     ["equal buffers", NO_RULE, [Buffer.from("abc")], [Buffer.from("abc")], true],
@@ -110,7 +215,11 @@ describe("shadow noise: structural diff", () => {
   });
 
   it("previews big values", () => {
-    const [difference] = diffPayloads([{ blob: Buffer.alloc(500, 1), text: "a".repeat(1000) }], [{ blob: Buffer.alloc(500, 2), text: "a".repeat(1000) }], NO_RULE);
+    const [difference] = diffPayloads(
+      [{ blob: Buffer.alloc(500, 1), text: "a".repeat(1000) }],
+      [{ blob: Buffer.alloc(500, 2), text: "a".repeat(1000) }],
+      NO_RULE,
+    );
     assert.deepEqual(difference?.primary, { $buffer: Buffer.alloc(48, 1).toString("base64"), length: 500 });
     const clipped = preview({ text: "a".repeat(1000), list: Array.from({ length: 50 }, (_, i) => i) }) as { text: string; list: unknown[] };
     assert.ok(clipped.text.length < 250 && clipped.text.endsWith("(+800 chars)"));
@@ -140,16 +249,27 @@ describe("shadow noise: rules", () => {
 
   it("never applies * to the lifecycle pseudo-events", () => {
     assert.equal(ruleFor(config, "/", "$connect_error"), NO_RULE);
-    const named: ShadowConfig = { ...config, rules: [...config.rules, { event: "$connect_error", ignore: ["data"], tolerance: 0, unordered: false }] };
+    const named: ShadowConfig = {
+      ...config,
+      rules: [...config.rules, { event: "$connect_error", ignore: ["data"], tolerance: 0, unordered: false }],
+    };
     assert.equal(ruleFor(named, "/", "$connect_error").source?.event, "$connect_error");
   });
 });
 
 describe("shadow bounds", () => {
   it("labels the first names, then _other, always keeping names with rules", () => {
-    let config: ShadowConfig = { percent: 100, windowMs: 5000, maxPending: 10, rules: [{ event: "vip", ignore: [], tolerance: 0, unordered: false }] };
+    let config: ShadowConfig = {
+      percent: 100,
+      windowMs: 5000,
+      maxPending: 10,
+      rules: [{ event: "vip", ignore: [], tolerance: 0, unordered: false }],
+    };
     const labels = new EventLabels(() => config, 3);
-    assert.deepEqual(["a", "b", "a", "c", "d", "vip", "$connect", "x".repeat(500)].map((name) => labels.label(name)), ["a", "b", "a", "c", OTHER_EVENT_LABEL, "vip", "$connect", OTHER_EVENT_LABEL]);
+    assert.deepEqual(
+      ["a", "b", "a", "c", "d", "vip", "$connect", "x".repeat(500)].map((name) => labels.label(name)),
+      ["a", "b", "a", "c", OTHER_EVENT_LABEL, "vip", "$connect", OTHER_EVENT_LABEL],
+    );
     config = { ...config, rules: [{ event: "d", ignore: [], tolerance: 0, unordered: false }] };
     assert.equal(labels.label("d"), "d", "a rule added later keeps the name");
     assert.equal(labels.label("e"), OTHER_EVENT_LABEL);

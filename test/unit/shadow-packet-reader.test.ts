@@ -61,7 +61,10 @@ describe("shadow packet reader: binary reassembly", () => {
       Buffer.from("first"),
       Buffer.from("second"),
     ]);
-    assert.deepEqual(results.slice(0, 2), [{ ok: true, packet: undefined }, { ok: true, packet: undefined }]);
+    assert.deepEqual(results.slice(0, 2), [
+      { ok: true, packet: undefined },
+      { ok: true, packet: undefined },
+    ]);
     const packet = packetOf(results[2] as PacketReadResult);
     assert.equal(packet.type, 6);
     assert.equal(packet.nsp, "/files");
@@ -96,9 +99,18 @@ describe("shadow packet reader: garbage yields coded failures, never exceptions"
     ["an ack without arguments", ["3/chat,4"], "malformed packet"],
     ["a reserved event name", ['2["connect"]'], "malformed packet"],
     ["a binary frame nobody announced", [Buffer.from("x")], "unexpected binary"],
-    ["text while attachments are expected", ['52-["up",{"_placeholder":true,"num":0}]', Buffer.from("a"), '2["msg"]'], "missing attachments"],
+    [
+      "text while attachments are expected",
+      ['52-["up",{"_placeholder":true,"num":0}]', Buffer.from("a"), '2["msg"]'],
+      "missing attachments",
+    ],
     ["too many attachments", ['511-["up"]'], "too many attachments", { maxAttachments: 10 }],
-    ["attachments beyond the byte cap", ['52-["up",{"_placeholder":true,"num":0}]', Buffer.alloc(600), Buffer.alloc(600)], "attachments too large", { maxAttachmentBytes: 1000 }],
+    [
+      "attachments beyond the byte cap",
+      ['52-["up",{"_placeholder":true,"num":0}]', Buffer.alloc(600), Buffer.alloc(600)],
+      "attachments too large",
+      { maxAttachmentBytes: 1000 },
+    ],
     ["a placeholder out of range", ['51-["up",{"_placeholder":true,"num":1}]', Buffer.from("a")], "invalid placeholder"],
     ["a placeholder with a string index", ['51-["up",{"_placeholder":true,"num":"0"}]', Buffer.from("a")], "invalid placeholder"],
     ["nesting deeper than the limit", [deep], "too deep"],
@@ -108,7 +120,10 @@ describe("shadow packet reader: garbage yields coded failures, never exceptions"
       const reader = new PacketReader(limits);
       const results = readAll(reader, messages);
       const last = results[results.length - 1] as PacketReadResult;
-      assert.ok(results.slice(0, -1).every((result) => result.ok), "only the last message fails");
+      assert.ok(
+        results.slice(0, -1).every((result) => result.ok),
+        "only the last message fails",
+      );
       assert.equal(last.ok, false);
       if (last.ok) return;
       assert.equal(last.code, "SWY_ERR_SHADOW");
@@ -128,12 +143,18 @@ describe("shadow packet reader: garbage yields coded failures, never exceptions"
 
   it("survives random bytes and strings", () => {
     let seed = 7;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const reader = new PacketReader();
     const alphabet = '0123456789[]{}",:/-_placeholdernum#?truefalsenull ';
     for (let i = 0; i < 5000; i++) {
       const length = Math.floor(random() * 40);
-      const message = random() < 0.2 ? Buffer.from(Array.from({ length }, () => Math.floor(random() * 256))) : Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+      const message =
+        random() < 0.2
+          ? Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)))
+          : Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
       const result = reader.read(message);
       assert.equal(typeof result.ok, "boolean");
     }

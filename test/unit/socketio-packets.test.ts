@@ -19,7 +19,19 @@ describe("Socket.IO packet codec", () => {
     ['4{"message":"Invalid namespace"}', { type: 4, nsp: "/", data: { message: "Invalid namespace" } }],
     ['4/x,"nope"', { type: 4, nsp: "/x", data: "nope" }],
     ['51-["up",{"_placeholder":true,"num":0}]', { type: 5, nsp: "/", attachments: 1, data: ["up", { _placeholder: true, num: 0 }] }],
-    ['62-/admin,3[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]', { type: 6, nsp: "/admin", id: 3, attachments: 2, data: [{ _placeholder: true, num: 0 }, { _placeholder: true, num: 1 }] }],
+    [
+      '62-/admin,3[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]',
+      {
+        type: 6,
+        nsp: "/admin",
+        id: 3,
+        attachments: 2,
+        data: [
+          { _placeholder: true, num: 0 },
+          { _placeholder: true, num: 1 },
+        ],
+      },
+    ],
   ];
   for (const [wire, expected] of valid) {
     it(`decodes and re-encodes ${wire}`, () => {
@@ -47,11 +59,14 @@ describe("Socket.IO packet codec", () => {
     ['1{"a":1}', "invalid payload"],
     ['0"str"', "invalid payload"],
     ["3{}", "invalid payload"],
-    ["2999999999999999999999[\"a\"]", "illegal ack id"],
+    ['2999999999999999999999["a"]', "illegal ack id"],
   ];
   for (const [wire, reason] of invalid) {
     it(`rejects ${JSON.stringify(wire)} (${reason})`, () => {
-      assert.throws(() => decodePacket(wire, 10), (error: unknown) => error instanceof PacketDecodeError && error.reason === reason);
+      assert.throws(
+        () => decodePacket(wire, 10),
+        (error: unknown) => error instanceof PacketDecodeError && error.reason === reason,
+      );
     });
   }
 

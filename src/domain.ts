@@ -1,0 +1,22 @@
+/**
+ * The gateway's domain vocabulary: the names every layer (routing, store, downstream, upstream, shadow,
+ * telemetry, ops) shares. It imports nothing, so any module may import it without pulling in a layer.
+ */
+
+/** Where a session is served: the legacy socket.io server or the new backend (the hub). */
+export type Backend = "legacy" | "hub";
+
+/** The client's Engine.IO transport (after an upgrade, `websocket`). */
+export type ClientTransport = "polling" | "websocket";
+
+/** How the gateway serves a session: proxied byte for byte (`pipe`) or terminated and relayed packet by packet. */
+export type SessionMode = "terminate" | "pipe";
+
+/** Which way a packet travels. */
+export type Direction = "client_to_server" | "server_to_client";
+
+/** Why a session ended. Error closes also carry an ErrorCode. */
+export type SessionCloseReason = "client closed" | "upstream closed" | "error" | "drained" | "shutdown";
+
+/** What a backend session is for: serving the client (`primary`) or mirroring it for comparison (`shadow`). */
+export type UpstreamRole = "primary" | "shadow";
