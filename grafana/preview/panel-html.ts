@@ -1,7 +1,7 @@
 /**
  * A static, Grafana-like HTML rendering of the dashboard JSON model from real Prometheus range data: the
  * same grid positions, titles, units and legends, time series as SVG lines and stat panels as values. It
- * exists to put a picture of the dashboard in the README without a Grafana server; it is not Grafana.
+ * exists to put a picture of the dashboard in docs/metrics.md without a Grafana server; it is not Grafana.
  */
 
 export interface Series {

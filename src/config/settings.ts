@@ -1,7 +1,7 @@
 /**
  * The static settings: one row per environment variable (the same names are accepted as keys of the
  * optional JSON/YAML file named by SWITCHYARD_CONFIG). Each row parses and validates its raw value; the
- * README's configuration table is checked against this list by a unit test.
+ * table in docs/configuration.md is generated from this list (`npm run docs:config`) and a unit test checks it.
  */
 import { readFileSync } from "node:fs";
 import { parseRoutingConfig, type RoutingConfig } from "./routing-config.js";
@@ -11,7 +11,7 @@ export type RawValue = string | number | boolean;
 export interface SettingSpec<T> {
   readonly name: string;
   readonly doc: string;
-  /** Printed in the README; `undefined` means "unset" (the setting is optional). */
+  /** Printed in docs/configuration.md; `undefined` means "unset" (the setting is optional). */
   readonly defaultValue: T | undefined;
   readonly parse: (raw: RawValue) => T;
 }

@@ -233,7 +233,7 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
       assert.ok(!entry.diff.some((d) => d.path.endsWith(".ts") || d.path.endsWith(".id")), "ignored fields are not differences");
     }
     // Only an altered shadow delivery can mismatch. (Which primary it is paired with is another matter:
-    // under load the oldest expired primary of the bucket, often a dropped one; see "Limitations" in the README.)
+    // under load the oldest expired primary of the bucket, often a dropped one; see "Limitations" in docs/shadowing.md.)
     for (const entry of msgEntries) {
       assert.ok((entry.shadow as [{ text: string }])[0].text.endsWith(ALTERED_SUFFIX), JSON.stringify(entry.shadow));
       assert.ok(!(entry.primary as [{ text: string }])[0].text.endsWith(ALTERED_SUFFIX), JSON.stringify(entry.primary));

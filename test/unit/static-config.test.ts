@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { SETTINGS } from "../../src/config/settings.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import { SwitchyardError } from "../../src/errors.js";
+import { CONFIG_PAGE, renderConfigTable, tableIn } from "../../scripts/config-table.js";
 
 function problemsOf(env: Record<string, string>): string {
   try {
@@ -101,10 +102,17 @@ describe("static configuration", () => {
     assert.match(problemsOf({ SWITCHYARD_CONFIG: join(dir, "missing.json") }), /cannot read/);
   });
 
-  it("documents every setting in the README configuration table", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  it("documents every setting in docs/configuration.md, exactly as settings.ts declares it", () => {
+    const page = readFileSync(CONFIG_PAGE, "utf8");
+    const table = tableIn(page);
+    assert.ok(table !== undefined, "docs/configuration.md keeps the generated table between its markers");
     for (const name of Object.keys(SETTINGS)) {
-      assert.match(readme, new RegExp(`\\| \`${name}\` \\|`), `README lacks a row for ${name}`);
+      assert.match(
+        table,
+        new RegExp(`^\\| \`${name}\` \\|`, "m"),
+        `docs/configuration.md lacks a row for ${name}: run \`npm run docs:config\``,
+      );
     }
+    assert.equal(table, renderConfigTable(), "docs/configuration.md is out of date with src/config/settings.ts: run `npm run docs:config`");
   });
 });
