@@ -1,234 +1,125 @@
 #!/usr/bin/env node
 /**
  * `switchyard`: the operator CLI for the admin API of a running gateway (any instance of a cluster).
- * See HELP below; exit codes are in admin-client.ts (EXIT).
+ * Commands live in commands/ (one file each, listed in commands/index.ts); exit codes are in
+ * admin-client.ts (EXIT).
  */
 import { parseArgs } from "node:util";
-import type { RoutingConfig } from "../config/routing-config.js";
 import { AdminClient, CliError, EXIT } from "./admin-client.js";
-import type { MismatchEvidence } from "../shadow/evidence.js";
-import { formatDiffs, formatDrain, formatInstances, formatRouting, formatSessions, type DrainView, type SessionsView } from "./format.js";
+import { programName, usageError, type Command, type CommandOption, type GlobalOptions } from "./command.js";
+import { COMMANDS } from "./commands/index.js";
 
-const HELP = `usage: switchyard <command> [options]
+const GLOBAL_OPTIONS: Readonly<Record<string, CommandOption>> = {
+  url: { type: "string", help: "--url URL       the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL or http://127.0.0.1:9464" },
+  token: { type: "string", help: "--token TOKEN   the gateway's ADMIN_TOKEN, for changes and diffs; default $SWITCHYARD_TOKEN" },
+  json: { type: "boolean", help: "--json          print the API's JSON answer instead of text" },
+  help: { type: "boolean", short: "h", help: "-h, --help" },
+};
 
-commands:
-  status                          the routing config and sessions per instance
-  split <percent>                 send <percent> of keys (0-100, two decimals) to the hub
-  drain <hub|legacy> [--percent N] close N% (default 100) of that backend's sessions, paced, on
-                                  every instance; their clients reconnect under the current split
-  rollback                        hubPercent 0 and drain the hub, in one call
-  watch [--interval S]            a live table per instance (desired vs applied version, sessions)
-  diffs [--limit N]               the last N shadow mismatches (default 10): event, session, diff
+const EXIT_CODES = `exit codes: 0 ok, 1 failed, 2 usage, 3 admin API unreachable, 4 token refused or missing,
+            5 version conflict, 6 invalid value, 7 routing store unavailable`;
 
-options:
-  --url URL        the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL or http://127.0.0.1:9464
-  --token TOKEN    the gateway's ADMIN_TOKEN, for split/drain/rollback/diffs; default $SWITCHYARD_TOKEN
-  --json           print the API's JSON answer instead of text
-  --interval S     watch: seconds between refreshes (default 2)
-  --count N        watch: stop after N refreshes
-  --limit N        diffs: how many mismatches (1-1000, default 10)
-  -h, --help
-
-exit codes: 0 ok, 1 failed, 2 usage, 3 admin API unreachable, 4 token refused or missing,
-            5 version conflict, 6 invalid value, 7 routing store unavailable
-`;
-
-interface Options {
-  url?: string;
-  token?: string;
-  percent?: string;
-  interval?: string;
-  count?: string;
-  limit?: string;
-  json?: boolean;
-  help?: boolean;
-}
-
-function usage(message: string, withHelp = false): CliError {
-  return new CliError(withHelp ? `${message}\n\n${HELP}` : `${message} (see switchyard --help)`, EXIT.usage);
-}
-
-function parsePercent(text: string | undefined, what: string, allowZero: boolean): number {
-  const value = text === undefined ? NaN : Number(text.replace(/%$/, ""));
-  const ok =
-    text !== undefined &&
-    text.trim() !== "" &&
-    Number.isFinite(value) &&
-    value <= 100 &&
-    (allowZero ? value >= 0 : value > 0) &&
-    Math.abs(value * 100 - Math.round(value * 100)) < 1e-6;
-  if (!ok)
-    throw usage(
-      `${what} must be a number ${allowZero ? "0" : "above 0"} to 100 with at most two decimals (got ${JSON.stringify(text ?? "")})`,
-    );
-  return value;
-}
-
-function print(options: Options, json: unknown, text: string): void {
-  process.stdout.write(`${options.json === true ? JSON.stringify(json, null, 2) : text}\n`);
-}
-
-async function diffs(client: AdminClient, options: Options): Promise<void> {
-  const limit = options.limit === undefined ? 10 : Number(options.limit);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
-    throw usage(`--limit must be an integer 1-1000 (got ${JSON.stringify(options.limit)})`);
-  // The evidence holds user payloads: the admin API asks for the token on this read.
-  const answer = await client.request<{ entries: MismatchEvidence[] }>("GET", `/admin/shadow/diffs?limit=${limit}`, { auth: true });
-  print(options, answer.body, formatDiffs(answer.body.entries));
-}
-
-async function status(client: AdminClient, options: Options): Promise<void> {
-  const [routing, sessions] = await Promise.all([
-    client.request<RoutingConfig>("GET", "/admin/routing"),
-    client.request<SessionsView>("GET", "/admin/sessions"),
-  ]);
-  print(options, { routing: routing.body, sessions: sessions.body }, `${formatRouting(routing.body)}\n\n${formatSessions(sessions.body)}`);
-}
-
-async function split(client: AdminClient, options: Options, percentText: string | undefined): Promise<void> {
-  const hubPercent = parsePercent(percentText, "<percent>", true);
-  for (let attempt = 1; ; attempt++) {
-    const { body: config } = await client.request<RoutingConfig>("GET", "/admin/routing");
-    try {
-      const { body: updated } = await client.request<RoutingConfig>("PUT", "/admin/routing", {
-        body: { ...config, hubPercent },
-        ifMatch: config.version,
-        auth: true,
-      });
-      const hint =
-        hubPercent > config.hubPercent
-          ? "\nopen sessions keep their backend; `switchyard drain legacy --percent N` moves some of them now"
-          : "";
-      print(
-        options,
-        updated,
-        `hubPercent ${config.hubPercent}% → ${updated.hubPercent}% (config v${config.version} → v${updated.version})${hint}`,
-      );
-      return;
-    } catch (error) {
-      // Someone changed the config between our GET and PUT: read it again and retry, once.
-      if (!(error instanceof CliError && error.exitCode === EXIT.conflict) || attempt >= 2) throw error;
-    }
-  }
-}
-
-async function drain(client: AdminClient, options: Options, backend: string | undefined): Promise<void> {
-  if (backend !== "hub" && backend !== "legacy") throw usage(`drain needs a backend, hub or legacy (got ${JSON.stringify(backend ?? "")})`);
-  const percent = options.percent === undefined ? 100 : parsePercent(options.percent, "--percent", false);
-  const { body } = await client.request<DrainView>("POST", "/admin/drain", { body: { backend, percent }, auth: true });
-  print(options, body, formatDrain(body));
-}
-
-async function rollback(client: AdminClient, options: Options): Promise<void> {
-  const { body } = await client.request<{ config: RoutingConfig; drain: DrainView }>("POST", "/admin/rollback", { auth: true });
-  print(options, body, `rolled back: hubPercent ${body.config.hubPercent}% (config v${body.config.version})\n${formatDrain(body.drain)}`);
-}
-
-async function watch(client: AdminClient, options: Options): Promise<void> {
-  const intervalS = options.interval === undefined ? 2 : Number(options.interval);
-  if (!Number.isFinite(intervalS) || intervalS < 0.1 || intervalS > 3600)
-    throw usage(`--interval must be seconds between 0.1 and 3600 (got ${JSON.stringify(options.interval)})`);
-  const count = options.count === undefined ? Infinity : Number(options.count);
-  if (!(Number.isSafeInteger(count) && count > 0) && count !== Infinity)
-    throw usage(`--count must be a positive integer (got ${JSON.stringify(options.count)})`);
-  const tty = process.stdout.isTTY === true;
-  let stop = false;
-  process.once("SIGINT", () => {
-    stop = true;
+function helpText(program: string): string {
+  const width = Math.max(...COMMANDS.map((command) => command.usage.length)) + 2;
+  const commands = COMMANDS.map((command) => {
+    const [first, ...more] = command.summary.split("\n");
+    return [`  ${command.usage.padEnd(width)}${first}`, ...more.map((line) => `  ${" ".repeat(width)}${line}`)].join("\n");
   });
-  let failure: CliError | undefined;
-  for (let round = 1; round <= count && !stop; round++) {
-    let text: string;
-    try {
-      const [routing, sessions] = await Promise.all([
-        client.request<RoutingConfig>("GET", "/admin/routing"),
-        client.request<SessionsView>("GET", "/admin/sessions"),
-      ]);
-      const { body: view } = sessions;
-      const store = view.store.state === "connected" ? view.store.kind : `${view.store.kind} DEGRADED (${view.store.reason ?? "?"})`;
-      text =
-        options.json === true
-          ? JSON.stringify({ routing: routing.body, sessions: view })
-          : `${new Date().toISOString()}  ${client.baseUrl}  desired v${view.desiredVersion} (hubPercent ${routing.body.hubPercent}%)  store ${store}\n${formatInstances(view)}`;
-      failure = undefined;
-    } catch (error) {
-      if (!(error instanceof CliError)) throw error;
-      // Keep watching through an outage: the table comes back with the gateway.
-      failure = error;
-      text = `${new Date().toISOString()}  ${error.message}`;
-    }
-    process.stdout.write(tty && options.json !== true ? `\x1b[2J\x1b[H${text}\n` : `${text}\n${options.json === true ? "" : "\n"}`);
-    if (round < count && !stop) await new Promise((resolve) => setTimeout(resolve, intervalS * 1000));
+  const commandOptions = COMMANDS.flatMap((command) => Object.values(command.options ?? {}).map((option) => `  ${option.help}`));
+  return [
+    `usage: ${program} <command> [options]`,
+    "",
+    "commands:",
+    ...commands,
+    "",
+    "options:",
+    ...Object.values(GLOBAL_OPTIONS).map((option) => `  ${option.help}`),
+    ...commandOptions,
+    "",
+    EXIT_CODES,
+    "",
+  ].join("\n");
+}
+
+/** Every option any command knows, for one parse; each command then refuses the options that are not its own. */
+function allOptions(): Record<string, { type: "string" | "boolean"; short?: string }> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const [name, option] of [
+    ...Object.entries(GLOBAL_OPTIONS),
+    ...COMMANDS.flatMap((command) => Object.entries(command.options ?? {})),
+  ]) {
+    const known = options[name];
+    if (known !== undefined && known.type !== option.type) throw new Error(`CLI option --${name} is declared with two types`);
+    options[name] = option.short === undefined ? { type: option.type } : { type: option.type, short: option.short };
   }
-  if (failure !== undefined) throw failure;
+  return options;
+}
+
+/** `switchyard <command> --help`: that command's usage, what it does, and its options. */
+function commandHelp(command: Command, program: string): string {
+  const options = Object.values(command.options ?? {}).map((option) => `  ${option.help}`);
+  return [
+    `usage: ${program} ${command.usage}`,
+    "",
+    ...command.summary.split("\n"),
+    ...(options.length > 0 ? ["", "options:", ...options] : []),
+    "",
+    `global options: --url, --token, --json (see ${program} --help)`,
+    "",
+  ].join("\n");
+}
+
+function usageWithHelp(message: string, program: string): CliError {
+  return new CliError(`${message}\n\n${helpText(program)}`, EXIT.usage);
 }
 
 async function run(argv: string[]): Promise<number> {
+  const program = programName();
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        percent: { type: "string" },
-        interval: { type: "string" },
-        count: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: allOptions() });
   } catch (error) {
-    throw usage((error as Error).message, true);
+    throw usageWithHelp((error as Error).message, program);
   }
-  const options = parsed.values as Options;
-  const [command, ...rest] = parsed.positionals;
-  if (options.help === true || command === "help") {
-    process.stdout.write(HELP);
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const [name, ...args] = parsed.positionals;
+  const helpFor = name === "help" ? args[0] : name;
+  const command: Command | undefined = COMMANDS.find((candidate) => candidate.name === helpFor);
+  if (values.help === true || name === "help") {
+    process.stdout.write(command === undefined ? helpText(program) : commandHelp(command, program));
     return EXIT.ok;
   }
+  if (name === undefined) throw usageWithHelp("a command is required", program);
+  if (command === undefined) throw usageWithHelp(`unknown command ${JSON.stringify(name)}`, program);
+  const own = new Set([...Object.keys(GLOBAL_OPTIONS), ...Object.keys(command.options ?? {})]);
+  const foreign = Object.keys(values).filter((option) => !own.has(option));
+  if (foreign.length > 0) throw usageError(`${name} takes no option ${foreign.map((option) => `--${option}`).join(", ")}`);
+  if (args.length > (command.maxArgs ?? 0))
+    throw usageError(`too many arguments for ${name}: ${args.slice(command.maxArgs ?? 0).join(" ")}`);
+
+  const options: GlobalOptions = {
+    url: values.url as string | undefined,
+    token: values.token as string | undefined,
+    json: values.json as boolean | undefined,
+  };
   const url = options.url ?? process.env.SWITCHYARD_URL ?? "http://127.0.0.1:9464";
   try {
     new URL(url);
   } catch {
-    throw usage(`--url must be a URL such as http://127.0.0.1:9464 (got ${JSON.stringify(url)})`);
+    throw new CliError(
+      `--url must be a URL such as http://127.0.0.1:9464 (got ${JSON.stringify(url)}) (see ${program} --help)`,
+      EXIT.usage,
+    );
   }
   const client = new AdminClient(url, options.token ?? process.env.SWITCHYARD_TOKEN);
-  const expectArgs = (n: number) => {
-    if (rest.length > n) throw usage(`too many arguments for ${command}: ${rest.slice(n).join(" ")}`);
-  };
-  switch (command) {
-    case "status":
-      expectArgs(0);
-      await status(client, options);
-      break;
-    case "split":
-      expectArgs(1);
-      await split(client, options, rest[0]);
-      break;
-    case "drain":
-      expectArgs(1);
-      await drain(client, options, rest[0]);
-      break;
-    case "rollback":
-      expectArgs(0);
-      await rollback(client, options);
-      break;
-    case "watch":
-      expectArgs(0);
-      await watch(client, options);
-      break;
-    case "diffs":
-      expectArgs(0);
-      await diffs(client, options);
-      break;
-    case undefined:
-      throw usage("a command is required", true);
-    default:
-      throw usage(`unknown command ${JSON.stringify(command)}`, true);
-  }
+  await command.run({
+    client,
+    options,
+    values,
+    args,
+    program,
+    print: (json, text) => process.stdout.write(`${options.json === true ? JSON.stringify(json, null, 2) : text}\n`),
+  });
   return EXIT.ok;
 }
 

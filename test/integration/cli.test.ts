@@ -145,12 +145,27 @@ describe("switchyard CLI", () => {
       ["drain", "hub", "--percent", "0"],
       ["frobnicate"],
       ["status", "--bogus"],
+      ["status", "--percent", "3"],
+      ["rollback", "now"],
       [],
     ]) {
       const usage = await cli(args, env);
       assert.equal(usage.code, 2, `${args.join(" ")}: ${usage.stderr}`);
     }
     assert.equal(h.store.current().version, version, "no failed command changed anything");
+  });
+
+  it("lists every command in --help, and prints one command's usage and options with <command> --help", async () => {
+    const help = await cli(["--help"]);
+    assert.equal(help.code, 0);
+    for (const command of ["status", "split <percent>", "drain <hub|legacy>", "rollback", "watch", "diffs"])
+      assert.match(help.stdout, new RegExp(`^  ${command.replace(/[|<>[\]]/g, "\\$&")}`, "m"));
+    const drain = await cli(["drain", "--help"]);
+    assert.equal(drain.code, 0);
+    assert.match(drain.stdout, /^usage: npx switchyard drain <hub\|legacy> \[--percent N\]/);
+    assert.match(drain.stdout, /--percent N/);
+    assert.doesNotMatch(drain.stdout, /--limit/);
+    assert.equal((await cli(["help", "drain"])).stdout, drain.stdout);
   });
 
   it("explains that admin changes are disabled when the gateway has no ADMIN_TOKEN", async () => {
