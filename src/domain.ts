@@ -20,3 +20,6 @@ export type SessionCloseReason = "client closed" | "upstream closed" | "error" |
 
 /** What a backend session is for: serving the client (`primary`) or mirroring it for comparison (`shadow`). */
 export type UpstreamRole = "primary" | "shadow";
+
+/** Open sessions of one instance, per backend and client transport. */
+export type SessionCounts = Record<Backend, Record<ClientTransport, number>>;

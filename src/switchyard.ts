@@ -3,22 +3,35 @@
  * fallback), the gateway, the operations listener with metrics and the admin API. Used by main.ts and,
  * in-process, by the integration tests.
  */
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { StaticConfig } from "./config/static-config.js";
-import { effectiveHandshake, type HandshakeValues } from "./downstream/engine-options.js";
+import type { ClientSession } from "./downstream/client-session.js";
+import { hasEngineSession } from "./downstream/engine-internals.js";
+import { createEngine, type HandshakeValues } from "./downstream/engine-options.js";
 import { Gateway } from "./downstream/gateway.js";
+import { HandshakeLearner } from "./downstream/handshake-learner.js";
+import { HandshakeOrchestrator, type HandshakeOrchestratorDeps } from "./downstream/handshake-orchestrator.js";
+import { OwnerRouting } from "./downstream/owner-routing.js";
+import { PendingHandshakes } from "./downstream/pending-handshakes.js";
+import { RequestDispatcher } from "./downstream/request-dispatch.js";
+import type { SessionDirectory } from "./downstream/session-directory.js";
+import { SessionTable } from "./downstream/session-table.js";
 import { createLogger } from "./logger.js";
 import { registerAdminApi, storeReadinessCheck, type AdminApi } from "./ops/admin-api.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { createOpsServer, type OpsServer } from "./ops/ops-server.js";
+import { LegacyProxy } from "./passthrough/legacy-proxy.js";
+import { OwnerForwarder } from "./passthrough/owner-forwarder.js";
+import { PipeSessions } from "./passthrough/pipe-sessions.js";
 import { createRouteDecider } from "./routing/route-decider.js";
+import { generateSessionId } from "./session-id.js";
 import { createRoutingStore, type RedisStoreTuning } from "./store/create-store.js";
 import type { RoutingStore } from "./store/routing-store.js";
 import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
 import { ShadowManager } from "./shadow/shadow-manager.js";
-import { probeLegacyHandshake } from "./upstream/legacy-probe.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
 
 export interface SwitchyardOptions {
@@ -52,8 +65,6 @@ export interface Switchyard {
   close(): Promise<void>;
 }
 
-const PROBE_RETRY_MS = 5_000;
-
 function urlOf(address: AddressInfo): string {
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`;
@@ -70,26 +81,9 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const { config, legacyUrl } = options;
   const hubUrl = options.hubUrl ?? config.hubUrl;
   const logger = options.logger ?? createLogger(config.logLevel, config.instanceId);
-  const overridden =
-    config.handshake.pingIntervalMs !== undefined &&
-    config.handshake.pingTimeoutMs !== undefined &&
-    config.handshake.maxPayloadBytes !== undefined;
-
   const store = createRoutingStore(config, logger, options.storeTuning);
-  const [probe] = await Promise.all([
-    overridden
-      ? undefined
-      : probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).catch((error: Error) => error),
-    store.start(),
-  ]);
-  let learned: HandshakeValues | undefined;
-  if (probe instanceof Error)
-    logger.warn({ err: probe.message }, "legacy probe handshake failed; using socket.io defaults until it succeeds");
-  else if (probe !== undefined) {
-    learned = effectiveHandshake(config, probe);
-    logger.info({ handshake: learned }, "learned the legacy server's handshake values");
-  }
-  const handshake = learned ?? effectiveHandshake(config, undefined);
+  const learner = HandshakeLearner.forLegacy(config, legacyUrl, logger);
+  await Promise.all([learner.probeOnce(), store.start()]);
 
   const connector = new UpstreamConnector({
     legacyUrl,
@@ -123,13 +117,13 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     },
     logger,
   });
-  const gateway = new Gateway({
+  const gateway = composeGateway({
     config,
     legacyUrl,
+    handshake: learner.current,
     logger,
     router,
     connector,
-    handshake,
     directory: store,
     onSessionBound: (session, route, context) => shadow.attach(session, route, context),
   });
@@ -147,27 +141,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const ops = createOpsServer(metrics, logger);
   const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
 
-  let probeTimer: NodeJS.Timeout | undefined;
-  const handshakeLearned = new Promise<HandshakeValues>((resolve) => {
-    if (overridden || learned !== undefined) return resolve(handshake);
-    const retry = () => {
-      probeLegacyHandshake(legacyUrl, config.socketIoPath, config.upstreamConnectTimeoutMs).then(
-        (value) => {
-          const values = effectiveHandshake(config, value);
-          learned = values;
-          gateway.updateHandshake(values);
-          logger.info({ handshake: values }, "learned the legacy server's handshake values");
-          resolve(values);
-        },
-        () => {
-          probeTimer = setTimeout(retry, PROBE_RETRY_MS);
-          probeTimer.unref();
-        },
-      );
-    };
-    probeTimer = setTimeout(retry, PROBE_RETRY_MS);
-    probeTimer.unref();
-  });
+  const handshakeLearned = learner.untilLearned((values) => gateway.updateHandshake(values));
 
   ops.addReadinessCheck({
     name: "accepting sessions",
@@ -176,8 +150,8 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   ops.addReadinessCheck({
     name: "legacy handshake",
     check: () => ({
-      ok: overridden || learned !== undefined,
-      detail: overridden ? "overridden" : learned === undefined ? "not learned yet (legacy unreachable)" : "learned",
+      ok: learner.state !== "defaults",
+      detail: learner.state === "defaults" ? "not learned yet (legacy unreachable)" : learner.state,
     }),
   });
   ops.addReadinessCheck(storeReadinessCheck(store));
@@ -190,7 +164,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
 
   let closing: Promise<void> | undefined;
   const finish = async (graceful: boolean, spreadMs: number, graceMs: number) => {
-    clearTimeout(probeTimer);
+    learner.stop();
     admin.close();
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
@@ -214,4 +188,58 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     shutdown: (spreadMs = config.drainTimeoutMs / 2, graceMs = config.drainTimeoutMs / 4) => (closing ??= finish(true, spreadMs, graceMs)),
     close: () => (closing ??= finish(false, 0, 0)),
   };
+}
+
+/** Everything composeGateway needs from outside the downstream layer. */
+interface GatewayInputs extends Pick<HandshakeOrchestratorDeps, "router" | "connector" | "logger" | "onSessionBound"> {
+  readonly config: StaticConfig;
+  readonly legacyUrl: string;
+  readonly handshake: HandshakeValues;
+  readonly directory: SessionDirectory;
+}
+
+/** Builds the gateway's parts and wires them: engine.io, the legacy proxy and pipes, owner forwarding, handshakes. */
+function composeGateway(inputs: GatewayInputs): Gateway {
+  const { config, legacyUrl, handshake, directory } = inputs;
+  const engine = createEngine(config, handshake);
+  const proxy = new LegacyProxy({ target: legacyUrl, trustProxy: config.trustProxy });
+  const pipes = new PipeSessions({
+    proxy,
+    legacyUrl,
+    path: config.socketIoPath,
+    idleTimeoutMs: handshake.pingInterval + handshake.pingTimeout,
+  });
+  const forwarder = new OwnerForwarder(directory.instanceId);
+  const sessions = new SessionTable<ClientSession>();
+  const pending = new PendingHandshakes(directory);
+  const handshakes = new HandshakeOrchestrator({
+    trustProxy: config.trustProxy,
+    forwardHeaders: config.forwardHeaders,
+    legacyMode: config.legacyMode,
+    limits: config.limits,
+    router: inputs.router,
+    connector: inputs.connector,
+    directory,
+    pending,
+    sessions,
+    logger: inputs.logger,
+    ...(inputs.onSessionBound !== undefined ? { onSessionBound: inputs.onSessionBound } : {}),
+  });
+  engine.generateId = (req) => pending.sessionIdOf(req) ?? generateSessionId();
+  engine.on("connection", (socket) => handshakes.connect(socket));
+  engine.on("connection_error", (error: { req: IncomingMessage }) => pending.refuse(error.req));
+  const dispatcher = new RequestDispatcher({
+    socketIoPath: config.socketIoPath,
+    legacy: proxy,
+    engine: {
+      hasSession: (sid) => hasEngineSession(engine, sid),
+      handleRequest: (req, res) => engine.handleRequest(req, res),
+      handleUpgrade: (req, socket, head) => engine.handleUpgrade(req, socket, head),
+    },
+    pipes,
+    owners: new OwnerRouting(directory),
+    forwarder,
+    handshake: (request) => handshakes.handshake(request),
+  });
+  return new Gateway({ engine, proxy, pipes, forwarder, sessions, handshakes, dispatcher });
 }

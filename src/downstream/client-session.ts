@@ -39,6 +39,8 @@ export interface ClientSessionOptions {
   readonly onError: (session: ClientSession, code: ErrorCode, detail: string | undefined) => void;
   /** The session has its upstream (at once, or after deferred routing): a place to attach a tap. */
   readonly onBound?: (session: ClientSession) => void;
+  /** The client's transport changed (polling → WebSocket). */
+  readonly onUpgraded?: (session: ClientSession) => void;
   readonly onClosed: (session: ClientSession) => void;
 }
 
@@ -79,6 +81,7 @@ export class ClientSession implements UpstreamSink {
     socket.on("upgrade", () => {
       if (this.backend !== undefined)
         publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
+      this.options.onUpgraded?.(this);
     });
     if (typeof bound === "function") {
       this.state = "routing";

@@ -6,11 +6,11 @@
  */
 import type { Logger } from "pino";
 import type { DrainCommand } from "../store/routing-store.js";
-import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
+import type { Backend, ClientTransport, SessionCloseReason, SessionCounts } from "../domain.js";
 
 /** What the admin API needs from the gateway; src/downstream/gateway.ts's Gateway satisfies it. */
 export interface GatewayControl {
-  sessionCounts(): Record<Backend, Record<ClientTransport, number>>;
+  sessionCounts(): SessionCounts;
   /** Closes up to `count` sessions of a backend (oldest first); returns how many it closed. */
   closeSessions(backend: Backend, count: number, reason: SessionCloseReason): number;
 }

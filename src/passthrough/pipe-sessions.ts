@@ -44,6 +44,8 @@ export class PipeSessions {
   /** Polling sessions closed by the gateway whose client has not polled since: its next poll gets the close. */
   private readonly drained = new Map<string, { eio: EngineIoRevision; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Open sessions per transport, kept as sessions open, upgrade and end. */
+  private readonly counts: Record<ClientTransport, number> = { polling: 0, websocket: 0 };
 
   constructor(private readonly options: PipeSessionOptions) {
     options.proxy.onResponse((proxyRes, req) => {
@@ -63,9 +65,7 @@ export class PipeSessions {
   }
 
   countByTransport(): Record<ClientTransport, number> {
-    const counts: Record<ClientTransport, number> = { polling: 0, websocket: 0 };
-    for (const session of this.sessions.values()) counts[session.transport]++;
-    return counts;
+    return { ...this.counts };
   }
 
   /** A polling handshake routed to the legacy server as a pipe. */
@@ -124,6 +124,8 @@ export class PipeSessions {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sid: string): void {
     const session = this.sessions.get(sid);
     if (session !== undefined) {
+      this.counts[session.transport]--;
+      this.counts.websocket++;
       session.transport = "websocket";
       this.bindSocket(session, socket);
       publish("switchyard:session:upgraded", { sessionId: sid, backend: "legacy", mode: "pipe" });
@@ -150,6 +152,7 @@ export class PipeSessions {
     const now = Date.now();
     const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined, pendingPoll: undefined };
     this.sessions.set(key, session);
+    this.counts[transport]++;
     publish("switchyard:session:opened", {
       sessionId: sid ?? key,
       backend: "legacy",
@@ -207,6 +210,7 @@ export class PipeSessions {
   private end(session: PipeSession, reason: SessionCloseReason): void {
     if (this.sessions.get(session.key) !== session) return;
     this.sessions.delete(session.key);
+    this.counts[session.transport]--;
     publish("switchyard:session:closed", {
       sessionId: session.sid ?? session.key,
       backend: "legacy",

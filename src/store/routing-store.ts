@@ -13,7 +13,9 @@
 import type { RoutingConfig } from "../config/routing-config.js";
 import { SwitchyardError } from "../errors.js";
 import type { Unsubscribe } from "../telemetry/events.js";
-import type { Backend, ClientTransport } from "../domain.js";
+import type { Backend, SessionCounts } from "../domain.js";
+
+export type { SessionCounts } from "../domain.js";
 
 export type StoreState = "connected" | "degraded";
 
@@ -53,8 +55,6 @@ export interface SessionOwner {
   /** How other instances reach the owner's client listener (INTERNAL_URL). */
   readonly internalUrl: string;
 }
-
-export type SessionCounts = Record<Backend, Record<ClientTransport, number>>;
 
 export interface InstanceStatus {
   readonly instanceId: string;

@@ -6,7 +6,6 @@
  * handshake, early queue, backpressure, heartbeats and turning every way a hub session can end into
  * one sink.onClose().
  */
-import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
 import {
@@ -21,6 +20,7 @@ import {
 } from "../protocol/hub-frames.js";
 import { HubTranslator, queryObject, type TranslationOutput, type TranslationVerdict } from "../protocol/hub-translator.js";
 import { socketIoRevisionOf } from "../protocol/versions.js";
+import { generateSessionId } from "../session-id.js";
 import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
@@ -52,11 +52,6 @@ export interface HubUpstreamOptions {
 export const HUB_DEFAULTS = Object.freeze({ maxAttachments: 10, pingIntervalMs: 25_000, namespaceConnectTimeoutMs: 45_000 });
 
 const BACKEND: Backend = "hub";
-
-/** engine.io's id format (base64id): 15 random bytes, base64url, 20 characters. */
-export function generateSessionId(): string {
-  return randomBytes(15).toString("base64url");
-}
 
 /** HUB_URL accepts http(s) for convenience; the WebSocket client needs ws(s). */
 export function hubWebSocketUrl(hubUrl: string): string {

@@ -1,5 +1,5 @@
 /**
- * A test-only gateway that routes every session to a hub, wired the way src/downstream/gateway.ts wires
+ * A test-only gateway that routes every session to a hub, wired the way src/downstream/handshake-orchestrator.ts wires
  * the legacy upstream: the upstream opens *before* engine.io completes the client handshake, engine.io's
  * generateId returns the upstream's session id, and a ClientSession binds the two. It lets the hub
  * upstream be tested end to end independently of the gateway's routing.
