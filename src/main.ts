@@ -28,9 +28,12 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, config.instanceId);
   const samples: SampleBackend[] = [];
+  // With Redis, the two samples share their chat history there, as a real migration shares its database.
+  const sampleEnv: Record<string, string> =
+    config.redisUrl === undefined ? {} : { REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix };
   let legacyUrl = config.legacyUrl;
   if (legacyUrl === undefined) {
-    const legacy = await startSampleBackend("legacy", "../examples/legacy-chat/server");
+    const legacy = await startSampleBackend("legacy", "../examples/legacy-chat/server", sampleEnv);
     samples.push(legacy);
     legacyUrl = legacy.url;
     logger.info({ url: legacy.url }, "LEGACY_URL is unset: started the sample legacy chat server");
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
 
   let hubUrl = config.hubUrl;
   if (hubUrl === undefined) {
-    const hub = await startSampleBackend("hub", "../examples/hub/server");
+    const hub = await startSampleBackend("hub", "../examples/hub/server", sampleEnv);
     samples.push(hub);
     hubUrl = hub.url;
     logger.info({ url: hub.url }, "HUB_URL is unset: started the sample hub");

@@ -4,17 +4,8 @@
  * sessions see only each other (their runtime world) and their messages never enter the history.
  */
 import { createHash } from "node:crypto";
+import { ackHistory, type ChatHistory, type ChatMessage } from "../chat-history.js";
 import type { Ack, HubRuntime, HubSocket } from "./runtime.js";
-
-interface ChatMessage {
-  room: string;
-  text: string;
-  from: string;
-  id: string;
-  ts: number;
-}
-
-const HISTORY_LIMIT = 50;
 
 function ackOf(args: unknown[]): Ack | undefined {
   const last = args[args.length - 1];
@@ -34,9 +25,7 @@ function appQuery(socket: HubSocket): Record<string, string> {
   return query;
 }
 
-function attachMainNamespace(runtime: HubRuntime): void {
-  const history = new Map<string, ChatMessage[]>();
-
+function attachMainNamespace(runtime: HubRuntime, history: ChatHistory): void {
   runtime.of("/", {
     authorize: (socket) => {
       const token = stringField(socket.auth, "token") ?? stringField(socket.query, "token");
@@ -72,12 +61,7 @@ function attachMainNamespace(runtime: HubRuntime): void {
         if (room === undefined || text === undefined) return ack?.({ ok: false, error: "E_TEXT" });
         const message: ChatMessage = { room, text, from: name, id: socket.id, ts: Date.now() };
         // A shadow session mirrors a real user: what it says must never become anyone's history.
-        if (!socket.shadow) {
-          const kept = history.get(room) ?? [];
-          kept.push(message);
-          if (kept.length > HISTORY_LIMIT) kept.shift();
-          history.set(room, kept);
-        }
+        if (!socket.shadow) history.append(message);
         socket.broadcast(room, true, "msg", message);
         ack?.({ ok: true, ts: message.ts });
       });
@@ -90,12 +74,16 @@ function attachMainNamespace(runtime: HubRuntime): void {
       });
 
       socket.on("history", (room: unknown, ack: unknown) => {
-        if (typeof ack !== "function") return;
-        (ack as Ack)(typeof room === "string" ? (history.get(room) ?? []) : []);
+        if (typeof ack === "function") ackHistory(history, room, ack as Ack);
       });
 
       socket.on("whoami", (ack: unknown) => {
         if (typeof ack === "function") (ack as Ack)(identity());
+      });
+
+      // The one answer that differs between the two samples, by design: which backend serves this socket.
+      socket.on("backend", (ack: unknown) => {
+        if (typeof ack === "function") (ack as Ack)({ backend: "hub" });
       });
 
       socket.on("echo", (...args: unknown[]) => {
@@ -145,7 +133,7 @@ function attachAdminNamespace(runtime: HubRuntime): void {
   });
 }
 
-export function attachChat(runtime: HubRuntime): void {
-  attachMainNamespace(runtime);
+export function attachChat(runtime: HubRuntime, history: ChatHistory): void {
+  attachMainNamespace(runtime, history);
   attachAdminNamespace(runtime);
 }

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from "n
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
+import { createChatHistory } from "../chat-history.js";
 import { attachChat } from "./chat.js";
 import { HubRuntime } from "./runtime.js";
 import { CLOSE, SESSION_HEADER, SHADOW_HEADER, SUBPROTOCOL } from "./wire.js";
@@ -20,6 +21,9 @@ export interface SampleHubOptions {
   pingIntervalMs?: number;
   /** Largest frame accepted. Default 100 MiB (ws's). */
   maxPayload?: number;
+  /** Share the chat history through this Redis (as the sample legacy chat does with the same URL); unset: in memory. */
+  redisUrl?: string | undefined;
+  redisKeyPrefix?: string | undefined;
 }
 
 export interface SampleHub {
@@ -47,7 +51,8 @@ function offeredProtocols(req: IncomingMessage): string[] {
 
 export async function startSampleHub(options: SampleHubOptions = {}): Promise<SampleHub> {
   const runtime = new HubRuntime();
-  attachChat(runtime);
+  const history = createChatHistory({ redisUrl: options.redisUrl, keyPrefix: options.redisKeyPrefix });
+  attachChat(runtime, history);
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -111,6 +116,7 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
           http.close(() => resolve());
           http.closeAllConnections();
         });
+        await history.close();
       })()),
   };
 }
@@ -121,6 +127,8 @@ if (isMain(import.meta.url)) {
       port: envNumber("PORT") ?? 4100,
       host: process.env.HOST ?? "127.0.0.1",
       pingIntervalMs: envNumber("PING_INTERVAL"),
+      redisUrl: process.env.REDIS_URL,
+      redisKeyPrefix: process.env.REDIS_KEY_PREFIX,
     }),
   );
 }

@@ -9,6 +9,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Server, type Socket } from "socket.io";
+import { ackHistory, createChatHistory, type ChatHistory, type ChatMessage } from "../chat-history.js";
 import { projectRoot } from "../project-root.js";
 import { envNumber, isMain, runSample } from "../sample-cli.js";
 
@@ -18,6 +19,9 @@ export interface LegacyChatOptions {
   pingInterval?: number;
   pingTimeout?: number;
   maxHttpBufferSize?: number;
+  /** Share the chat history through this Redis (as the sample hub does with the same URL); unset: in memory. */
+  redisUrl?: string | undefined;
+  redisKeyPrefix?: string | undefined;
 }
 
 export interface LegacyChat {
@@ -28,17 +32,8 @@ export interface LegacyChat {
   close(): Promise<void>;
 }
 
-interface ChatMessage {
-  room: string;
-  text: string;
-  from: string;
-  id: string;
-  ts: number;
-}
-
 type Ack = (...args: unknown[]) => void;
 
-const HISTORY_LIMIT = 50;
 /** Engine.IO parameters are transport plumbing, not application data: they are left out of `query`. */
 const ENGINE_PARAMS = new Set(["EIO", "transport", "t", "sid", "b64", "j"]);
 const PAGE_PATH = join(projectRoot(import.meta.url), "examples", "public", "index.html");
@@ -66,9 +61,7 @@ function authError(message: string, data: unknown): Error {
   return Object.assign(new Error(message), { data });
 }
 
-function attachMainNamespace(io: Server): void {
-  const history = new Map<string, ChatMessage[]>();
-
+function attachMainNamespace(io: Server, history: ChatHistory): void {
   io.use((socket, next) => {
     const token = stringField(socket.handshake.auth, "token") ?? stringField(socket.handshake.query, "token");
     if (token === "reject") return next(authError("not authorized", { code: "E_AUTH", reason: "token rejected" }));
@@ -103,10 +96,7 @@ function attachMainNamespace(io: Server): void {
       const text = stringField(body, "text");
       if (room === undefined || text === undefined) return ack?.({ ok: false, error: "E_TEXT" });
       const message: ChatMessage = { room, text, from: name, id: socket.id, ts: Date.now() };
-      const kept = history.get(room) ?? [];
-      kept.push(message);
-      if (kept.length > HISTORY_LIMIT) kept.shift();
-      history.set(room, kept);
+      history.append(message);
       io.to(room).emit("msg", message);
       ack?.({ ok: true, ts: message.ts });
     });
@@ -119,12 +109,16 @@ function attachMainNamespace(io: Server): void {
     });
 
     socket.on("history", (room: unknown, ack: unknown) => {
-      if (typeof ack !== "function") return;
-      (ack as Ack)(typeof room === "string" ? (history.get(room) ?? []) : []);
+      if (typeof ack === "function") ackHistory(history, room, ack as Ack);
     });
 
     socket.on("whoami", (ack: unknown) => {
       if (typeof ack === "function") (ack as Ack)(identity());
+    });
+
+    // The one answer that differs between the two samples, by design: which backend serves this socket.
+    socket.on("backend", (ack: unknown) => {
+      if (typeof ack === "function") (ack as Ack)({ backend: "legacy" });
     });
 
     socket.on("echo", (...args: unknown[]) => {
@@ -197,7 +191,8 @@ export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<
     ...(options.pingTimeout !== undefined ? { pingTimeout: options.pingTimeout } : {}),
     ...(options.maxHttpBufferSize !== undefined ? { maxHttpBufferSize: options.maxHttpBufferSize } : {}),
   });
-  attachMainNamespace(io);
+  const history = createChatHistory({ redisUrl: options.redisUrl, keyPrefix: options.redisKeyPrefix });
+  attachMainNamespace(io, history);
   attachAdminNamespace(io);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -214,7 +209,7 @@ export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<
       new Promise<void>((resolve) => {
         io.close(() => resolve());
         http.closeAllConnections();
-      }),
+      }).then(() => history.close()),
   };
 }
 
@@ -226,6 +221,8 @@ if (isMain(import.meta.url)) {
       pingInterval: envNumber("PING_INTERVAL"),
       pingTimeout: envNumber("PING_TIMEOUT"),
       maxHttpBufferSize: envNumber("MAX_HTTP_BUFFER_SIZE"),
+      redisUrl: process.env.REDIS_URL,
+      redisKeyPrefix: process.env.REDIS_KEY_PREFIX,
     }),
   );
 }

@@ -93,6 +93,9 @@ describe("the sample chat in headless Chromium through the gateway", { timeout: 
         const pageUrl = (name: string) => `${stack.url}/?${new URLSearchParams({ name, room })}`;
         await Promise.all([alice.page.goto(pageUrl("alice")), bob.page.goto(pageUrl("bob"))]);
         await Promise.all([waitConnected(alice), waitConnected(bob)]);
+        // Each page shows which backend serves it (its answer to the "backend" event): no hub here.
+        for (const user of [alice, bob])
+          await waitInPage(user, "the backend badge", `document.getElementById("backend").textContent === "backend: legacy"`);
 
         // The page's default transports: a polling handshake, then an upgrade of that same session.
         for (const user of [alice, bob]) {

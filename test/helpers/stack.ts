@@ -3,7 +3,7 @@
  * the sample hub, and a Switchyard instance in front of them, all on 127.0.0.1 with port 0.
  */
 import { startLegacyChat, type LegacyChat, type LegacyChatOptions } from "../../examples/legacy-chat/server.js";
-import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
+import { startSampleHub, type SampleHub, type SampleHubOptions } from "../../examples/hub/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import type { LegacyMode } from "../../src/config/settings.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
@@ -23,6 +23,7 @@ export interface StackOptions {
   readonly legacy?: LegacyChatOptions;
   /** Start the sample hub too (HUB_URL points at it). */
   readonly hub?: boolean;
+  readonly hubOptions?: SampleHubOptions;
   /** A routing config document (ROUTING_CONFIG). */
   readonly routing?: Record<string, unknown>;
 }
@@ -33,7 +34,7 @@ export function gatewayEnv(extra: Record<string, string> = {}): Record<string, s
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const legacy = await startLegacyChat(options.legacy);
-  const hub = options.hub ? await startSampleHub() : undefined;
+  const hub = options.hub ? await startSampleHub(options.hubOptions) : undefined;
   const env = gatewayEnv({
     LEGACY_MODE: options.mode ?? "terminate",
     ...(options.routing ? { ROUTING_CONFIG: JSON.stringify(options.routing) } : {}),
