@@ -33,6 +33,7 @@ import type { RoutingStore } from "./store/routing-store.js";
 import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
 import { ShadowManager } from "./shadow/shadow-manager.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
+import { createLocalRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
 
 export interface SwitchyardOptions {
   readonly config: StaticConfig;
@@ -53,6 +54,8 @@ export interface Switchyard {
   readonly metrics: Metrics;
   readonly admin: AdminApi;
   readonly shadow: ShadowManager;
+  /** Hub sessions' rooms (primary and shadow worlds). */
+  readonly rooms: RoomWorlds;
   readonly logger: Logger;
   /** http://host:port of the client listener. */
   readonly url: string;
@@ -85,6 +88,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const learner = HandshakeLearner.forLegacy(config, legacyUrl, logger);
   await Promise.all([learner.probeOnce(), store.start()]);
 
+  const rooms = createLocalRoomWorlds(config);
   const connector = new UpstreamConnector({
     legacyUrl,
     hubUrl,
@@ -96,6 +100,8 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     maxAttachments: config.limits.maxAttachments,
     hubFallback: config.hubFallback,
     logger,
+    rooms,
+    roomLimits: roomLimitsOf(config),
   });
   const router = createRouteDecider(() => store.current(), {
     legacyShadow: config.legacyShadowUrl !== undefined,
@@ -135,6 +141,10 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
       store: () => ({ kind: store.kind, connected: store.health().state === "connected" }),
       onRoutingConfig: (listener) => store.onChange(() => listener("applied")),
       shadowSessions: () => shadow.openShadows,
+      rooms: {
+        sockets: () => ({ primary: rooms.primary.socketCount, shadow: rooms.shadow.socketCount }),
+        bridgeUp: () => rooms.bridgeUp(),
+      },
     },
     config.instanceId,
   );
@@ -170,6 +180,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     else await gateway.close();
     await ops.close();
     await shadow.close();
+    await rooms.close();
     await store.close();
     metrics.close();
   };
@@ -181,6 +192,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     metrics,
     admin,
     shadow,
+    rooms,
     logger,
     url: urlOf(clientAddress),
     opsUrl: urlOf(opsAddress),

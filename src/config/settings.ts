@@ -81,6 +81,15 @@ function list(raw: RawValue): string[] {
     .filter((item) => item.length > 0);
 }
 
+/** A Redis adapter key: a channel prefix without `#` (the adapter's separator) or glob characters. */
+function adapterKey(raw: RawValue): string {
+  const value = String(raw).trim();
+  if (value.length === 0 || /[#*?[\]\s]/.test(value)) {
+    throw new SettingError(`must be a non-empty channel prefix without "#", "*", "?", "[", "]" or spaces (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
 function path(raw: RawValue): string {
   const value = String(raw).trim();
   if (!/^\/([\w.~-]+\/)*$/.test(value)) {
@@ -305,6 +314,36 @@ export const SETTINGS = {
     undefined,
     "The hub (ws/wss/http/https) that legacy-route sessions are shadowed to. Unset: HUB_URL.",
     url("ws:", "wss:", "http:", "https:"),
+  ),
+  BRIDGE: setting(
+    "BRIDGE",
+    true,
+    "With REDIS_URL set: take part in the socket.io Redis adapter protocol, so that rooms span legacy nodes, gateway instances and emitters (`off`: hub sessions' rooms span this instance only).",
+    boolean,
+  ),
+  ADAPTER_KEY: setting(
+    "ADAPTER_KEY",
+    "socket.io",
+    "The `key` of the legacy deployment's @socket.io/redis-adapter (its channel prefix): the primary room world's.",
+    adapterKey,
+  ),
+  SHADOW_ADAPTER_KEY: setting(
+    "SHADOW_ADAPTER_KEY",
+    "switchyard-shadow",
+    "The adapter key of the shadow room world (shadow hub sessions of every instance): must not overlap ADAPTER_KEY, so that legacy nodes never hear it.",
+    adapterKey,
+  ),
+  ROOMS_PER_FRAME_LIMIT: setting(
+    "ROOMS_PER_FRAME_LIMIT",
+    100,
+    "Room names one hub join, leave or broadcast frame may list (in `rooms`, and in `except`); more is a hub protocol error.",
+    integer(1, 100_000),
+  ),
+  ROOM_NAME_LIMIT: setting(
+    "ROOM_NAME_LIMIT",
+    256,
+    "Characters of one room name in a hub frame; longer is a hub protocol error.",
+    integer(1, 65_536),
   ),
 } as const;
 

@@ -66,6 +66,16 @@ export interface StaticConfig {
   readonly hubFallback: boolean;
   readonly shadowEvidenceLimit: number;
   readonly shadowBacklogLimit: number;
+  readonly rooms: RoomsConfig;
+}
+
+export interface RoomsConfig {
+  /** REDIS_URL set and BRIDGE not off: rooms span legacy nodes and instances through the Redis adapter. */
+  readonly bridge: boolean;
+  readonly adapterKey: string;
+  readonly shadowAdapterKey: string;
+  readonly maxRooms: number;
+  readonly maxRoomLength: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -140,6 +150,11 @@ export function loadStaticConfig(env: Environment = process.env): StaticConfig {
   if (v.CLIENT_BUFFER_HIGH_WATER! > v.CLIENT_BUFFER_LIMIT!) problems.push("CLIENT_BUFFER_HIGH_WATER must not exceed CLIENT_BUFFER_LIMIT");
   if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!)
     problems.push("UPSTREAM_BUFFER_HIGH_WATER must not exceed UPSTREAM_BUFFER_LIMIT");
+  const [key, shadowKey] = [v.ADAPTER_KEY, v.SHADOW_ADAPTER_KEY];
+  // A legacy node PSUBSCRIBEs `<key>#<nsp>#*` and SUBSCRIBEs `<key>-request#…`: a shadow key that starts with
+  // the primary one (or the reverse) could be heard across worlds.
+  if (key !== undefined && shadowKey !== undefined && (key.startsWith(shadowKey) || shadowKey.startsWith(key)))
+    problems.push(`SHADOW_ADAPTER_KEY must not overlap ADAPTER_KEY (${JSON.stringify(shadowKey)} and ${JSON.stringify(key)})`);
   if (problems.length > 0) {
     throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", problems.join("; "));
   }
@@ -197,6 +212,13 @@ function buildConfig(v: Values): StaticConfig {
     hubFallback: v.HUB_FALLBACK!,
     shadowEvidenceLimit: v.SHADOW_EVIDENCE_LIMIT!,
     shadowBacklogLimit: v.SHADOW_BACKLOG_LIMIT!,
+    rooms: Object.freeze({
+      bridge: v.REDIS_URL !== undefined && v.BRIDGE!,
+      adapterKey: v.ADAPTER_KEY!,
+      shadowAdapterKey: v.SHADOW_ADAPTER_KEY!,
+      maxRooms: v.ROOMS_PER_FRAME_LIMIT!,
+      maxRoomLength: v.ROOM_NAME_LIMIT!,
+    }),
   };
   return Object.freeze(config);
 }

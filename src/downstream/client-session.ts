@@ -13,7 +13,7 @@ import { InboundPacketStream } from "../protocol/packet-stream.js";
 import { PACKET_TYPE } from "../protocol/socketio.js";
 import { PACKET_EVENTS, publish, type PacketEvent } from "../telemetry/events.js";
 import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
-import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
+import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
 
 /** Observes a session's traffic (the shadow tap). Must not throw; the session guards against it anyway. */
@@ -227,10 +227,11 @@ export class ClientSession implements UpstreamSink {
 
   // ---- server → client -------------------------------------------------------------------------
 
-  onMessage(message: UpstreamMessage): void {
+  onMessage(message: UpstreamMessage, options?: DeliveryOptions): void {
     if (this.state !== "open") return;
     publish("switchyard:packet", this.packets!.server_to_client);
-    this.socket.send(message);
+    // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
+    this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
     if (this.tap !== undefined) this.safeTap(() => this.tap?.serverMessage(message));
     const waiting = pendingPacketCount(this.socket);
     if (waiting >= this.limits.clientBufferLimit) {

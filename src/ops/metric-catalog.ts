@@ -34,6 +34,9 @@ const SESSION_DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 14400, 86400];
 /** Shadow delivery minus primary delivery: well under a second when both backends are healthy. */
 const SHADOW_DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Redis pub/sub between instances: a millisecond on one network, more under load. */
+const BRIDGE_LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
 export const SWITCHYARD_METRICS = Object.freeze({
   // Sessions and traffic (fed by the core's telemetry events today).
   sessionsOpen: spec(
@@ -171,6 +174,50 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "counter",
     ["kind"],
     "Shadow comparisons abandoned because a bound was reached, by kind (pending/queue/buffer).",
+  ),
+  // Rooms across backends (hub sessions' rooms at the gateway, the Redis adapter bridge).
+  roomBroadcasts: spec(
+    "switchyard_room_broadcasts_total",
+    "counter",
+    ["world", "source"],
+    "Room broadcasts delivered by this instance, by world (primary/shadow) and source (hub frame, another gateway, a legacy node, an emitter).",
+  ),
+  roomDeliveries: spec(
+    "switchyard_room_deliveries_total",
+    "counter",
+    ["world"],
+    "Room broadcast deliveries to hub-routed clients of this instance (one per recipient).",
+  ),
+  roomSockets: spec(
+    "switchyard_room_sockets",
+    "gauge",
+    ["world"],
+    "Hub-routed sockets (session x namespace) in this instance's room worlds.",
+  ),
+  bridgeUp: spec(
+    "switchyard_bridge_up",
+    "gauge",
+    ["world"],
+    "1 when the room bridge (socket.io Redis adapter protocol) is connected, 0 when down; absent without a bridge.",
+  ),
+  bridgePublishFailures: spec(
+    "switchyard_bridge_publish_failures_total",
+    "counter",
+    ["world"],
+    "Bridge publishes that failed (Redis down): broadcasts and answers other nodes missed, the gap of an outage.",
+  ),
+  bridgeMalformed: spec(
+    "switchyard_bridge_malformed_total",
+    "counter",
+    ["world", "kind"],
+    "Bridge inputs (kind: message/request) that break the adapter protocol, dropped.",
+  ),
+  bridgeLag: spec(
+    "switchyard_bridge_lag_seconds",
+    "histogram",
+    ["world"],
+    "From another gateway instance's publish of a hub broadcast to its delivery here (both instances' wall clocks).",
+    BRIDGE_LAG_BUCKETS,
   ),
 } satisfies Record<string, MetricSpec>);
 

@@ -16,6 +16,7 @@ import {
 import { subscribe, type Unsubscribe } from "../telemetry/events.js";
 import type { Backend, ClientTransport, Direction } from "../domain.js";
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
+import { registerRoomMetrics, type RoomsSource } from "./room-metrics.js";
 
 export interface MetricsSources {
   sessionCounts(): Record<Backend, Record<ClientTransport, number>>;
@@ -30,6 +31,8 @@ export interface MetricsSources {
   onRoutingConfig?(listener: (outcome: "applied" | "rejected") => void): Unsubscribe;
   /** Shadow sessions open now, by shadow target: switchyard_shadow_sessions_open. Omitted: not exported. */
   shadowSessions?(): Record<Backend, number>;
+  /** Hub sessions' rooms, read on scrape: switchyard_room_sockets and switchyard_bridge_up. Omitted: not exported. */
+  rooms?: RoomsSource;
 }
 
 export interface Metrics {
@@ -43,11 +46,11 @@ const BACKENDS: readonly Backend[] = ["legacy", "hub"];
 const TRANSPORTS: readonly ClientTransport[] = ["polling", "websocket"];
 const DIRECTIONS: readonly Direction[] = ["client_to_server", "server_to_client"];
 
-function assertType(spec: MetricSpec, type: MetricSpec["type"]): void {
+export function assertType(spec: MetricSpec, type: MetricSpec["type"]): void {
   if (spec.type !== type) throw new Error(`${spec.name} is a ${spec.type} in the catalog, not a ${type}`);
 }
 
-function counterOf(registry: Registry, spec: MetricSpec): Counter {
+export function counterOf(registry: Registry, spec: MetricSpec): Counter {
   assertType(spec, "counter");
   return new Counter({
     name: spec.name,
@@ -57,7 +60,7 @@ function counterOf(registry: Registry, spec: MetricSpec): Counter {
   } satisfies CounterConfiguration<string>);
 }
 
-function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfiguration<string>["collect"]): Gauge {
+export function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfiguration<string>["collect"]): Gauge {
   assertType(spec, "gauge");
   return new Gauge({
     name: spec.name,
@@ -68,7 +71,7 @@ function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfigurat
   });
 }
 
-function histogramOf(registry: Registry, spec: MetricSpec): Histogram {
+export function histogramOf(registry: Registry, spec: MetricSpec): Histogram {
   assertType(spec, "histogram");
   return new Histogram({
     name: spec.name,
@@ -167,6 +170,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     unsubscribers.push(onRoutingConfig((outcome) => reloads.inc({ outcome })));
   }
 
+  unsubscribers.push(...registerRoomMetrics(registry, sources.rooms));
   unsubscribers.push(
     subscribe("switchyard:session:opened", (e) =>
       opened.inc({ backend: e.backend, protocol: String(e.protocol), mode: e.mode, shadowed: String(e.shadowed) }),

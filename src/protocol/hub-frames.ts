@@ -65,10 +65,40 @@ export type HubInboundFrame =
     }
   | { readonly type: "ack"; readonly nsp: string; readonly data: unknown[]; readonly id: number; readonly attachments: number }
   | { readonly type: "disconnect"; readonly nsp: string; readonly close: boolean }
+  /** The session's socket in `nsp` joins or leaves rooms (§2.6). */
+  | { readonly type: "join" | "leave"; readonly nsp: string; readonly rooms: readonly string[] }
+  /**
+   * socket.io's `io.of(nsp).to(rooms).except(except).emit(...data)` (§2.6); `rooms` empty: the whole
+   * namespace. With attachments, `data` still holds placeholders: the binary frames follow.
+   */
+  | {
+      readonly type: "broadcast";
+      readonly nsp: string;
+      readonly rooms: readonly string[];
+      readonly except: readonly string[];
+      readonly data: unknown[];
+      readonly attachments: number;
+    }
   /** A frame type this version does not know: ignored, together with the binary frames it announces. */
   | { readonly type: "unknown"; readonly name: string; readonly attachments: number };
 
 export class HubFrameError extends Error {}
+
+/** Bounds on the rooms frames (ROOMS_PER_FRAME_LIMIT, ROOM_NAME_LIMIT). */
+export interface RoomFrameLimits {
+  /** Room names one join, leave or broadcast frame may list (in `rooms` and in `except`, each). */
+  readonly maxRooms: number;
+  /** Characters (UTF-16 code units) of one room name. */
+  readonly maxRoomLength: number;
+}
+
+export const ROOM_FRAME_DEFAULTS: RoomFrameLimits = Object.freeze({ maxRooms: 100, maxRoomLength: 256 });
+
+/**
+ * Ack ids at or above this are the gateway's own (a broadcast with acks requested by another socket.io
+ * node through the bridge); a hub numbers its events below it (docs/hub-protocol.md §2.6).
+ */
+export const GATEWAY_ACK_ID_BASE = 2 ** 52;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -120,9 +150,9 @@ export function placeholdersResolve(data: unknown, attachments: number): boolean
   return true;
 }
 
-function payloadOf(frame: Record<string, unknown>, type: "event" | "ack", attachments: number): unknown[] {
+function payloadOf(frame: Record<string, unknown>, kind: "event" | "ack", attachments: number, type: string = kind): unknown[] {
   const data = frame.data;
-  const packetType = type === "event" ? PACKET_TYPE.EVENT : PACKET_TYPE.ACK;
+  const packetType = kind === "event" ? PACKET_TYPE.EVENT : PACKET_TYPE.ACK;
   // The same rule socket.io clients apply when they decode the packet (reserved event names included).
   if (!isPayloadValid(packetType, data)) throw new HubFrameError(`${type} frame with an invalid "data"`);
   const args = data as unknown[];
@@ -132,8 +162,60 @@ function payloadOf(frame: Record<string, unknown>, type: "event" | "ack", attach
   return args;
 }
 
+/**
+ * `data` with every placeholder replaced by its binary frame (socket.io-parser's reconstruct), for a frame
+ * whose placeholders were checked by placeholdersResolve. Only what contains a placeholder is copied.
+ */
+export function resolvePlaceholders(data: unknown, buffers: readonly Buffer[]): unknown {
+  if (Array.isArray(data)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < data.length; i++) {
+      const item = data[i];
+      const resolved = typeof item === "object" && item !== null ? resolvePlaceholders(item, buffers) : item;
+      if (resolved !== item) {
+        copy ??= data.slice();
+        copy[i] = resolved;
+      }
+    }
+    return copy ?? data;
+  }
+  if (typeof data !== "object" || data === null) return data;
+  const record = data as Record<string, unknown>;
+  if (record._placeholder === true && typeof record.num === "number") return buffers[record.num];
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    const resolved = typeof item === "object" && item !== null ? resolvePlaceholders(item, buffers) : item;
+    if (resolved !== item) {
+      copy ??= { ...record };
+      copy[key] = resolved;
+    }
+  }
+  return copy ?? data;
+}
+
+function roomsOf(
+  frame: Record<string, unknown>,
+  type: string,
+  field: "rooms" | "except",
+  required: boolean,
+  limits: RoomFrameLimits,
+): string[] {
+  const rooms = frame[field];
+  if (rooms === undefined && !required) return [];
+  if (!Array.isArray(rooms)) throw new HubFrameError(`${type} frame without a valid "${field}" array`);
+  if (rooms.length > limits.maxRooms)
+    throw new HubFrameError(`${type} frame lists ${rooms.length} rooms in "${field}" (limit ${limits.maxRooms})`);
+  for (const room of rooms) {
+    if (typeof room !== "string") throw new HubFrameError(`${type} frame with a room name that is not a string`);
+    if (room.length > limits.maxRoomLength)
+      throw new HubFrameError(`${type} frame with a ${room.length}-character room name (limit ${limits.maxRoomLength})`);
+  }
+  return rooms as string[];
+}
+
 /** Parses and validates one text frame from a hub. Throws HubFrameError. */
-export function parseHubFrame(text: string, maxAttachments: number): HubInboundFrame {
+export function parseHubFrame(text: string, maxAttachments: number, roomLimits: RoomFrameLimits = ROOM_FRAME_DEFAULTS): HubInboundFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -185,6 +267,17 @@ export function parseHubFrame(text: string, maxAttachments: number): HubInboundF
       const nsp = namespaceOf(value, type);
       return { type, nsp, close: value.close === true };
     }
+    case "join":
+    case "leave":
+      return { type, nsp: namespaceOf(value, type), rooms: roomsOf(value, type, "rooms", true, roomLimits) };
+    case "broadcast": {
+      const nsp = namespaceOf(value, type);
+      if (value.id !== undefined) throw new HubFrameError('broadcast frame with an "id" (broadcasts take no acks)');
+      const rooms = roomsOf(value, type, "rooms", false, roomLimits);
+      const except = roomsOf(value, type, "except", false, roomLimits);
+      const attachments = attachmentsOf(value, type, maxAttachments);
+      return { type, nsp, rooms, except, data: payloadOf(value, "event", attachments, type), attachments };
+    }
     default: {
       // Unknown types are ignored; the binary frames they announce still have to be skipped.
       const attachments = value.attachments;
@@ -233,4 +326,13 @@ export function encodeMessageFrame(
 
 export function encodeDisconnectFrame(nsp: string): string {
   return `{"type":"disconnect","nsp":${quote(nsp)}}`;
+}
+
+/**
+ * gateway→hub: the socket joined or left rooms by the gateway's doing (another socket.io node's
+ * `socketsJoin`/`socketsLeave` through the bridge), so that the hub's view of its sockets stays right.
+ * Additive: a hub that does not know the type ignores it.
+ */
+export function encodeRoomsFrame(type: "join" | "leave", nsp: string, rooms: readonly string[]): string {
+  return JSON.stringify({ type, nsp, rooms });
 }

@@ -18,17 +18,38 @@ import {
   encodeConnectFrame,
   encodeDisconnectFrame,
   encodeMessageFrame,
+  GATEWAY_ACK_ID_BASE,
   HubFrameError,
   INVALID_NAMESPACE_MESSAGE,
   parseHubFrame,
   placeholdersResolve,
+  resolvePlaceholders,
+  ROOM_FRAME_DEFAULTS,
   type HubInboundFrame,
+  type RoomFrameLimits,
 } from "./hub-frames.js";
 import { decodePacket, encodePacket, PACKET_TYPE, PacketDecodeError, parseHeader, type PacketHeader } from "./socketio.js";
 import { derivedSocketId, encodeConnectError, serverConnectsDefaultNamespace, type SocketIoRevision } from "./versions.js";
 
+/**
+ * What the translator tells the session's rooms (docs/hub-protocol.md §2.6). Sockets are keyed by
+ * namespace: a session has at most one socket per namespace.
+ */
+export interface RoomEvents {
+  /** The hub accepted `nsp`: the session's socket `sid` exists (before the client hears its CONNECT). */
+  socketOpened(nsp: string, sid: string, auth: Readonly<Record<string, unknown>>): void;
+  /** The socket of `nsp` is gone (either side disconnected the namespace). */
+  socketClosed(nsp: string): void;
+  joinRooms(nsp: string, rooms: readonly string[]): void;
+  leaveRooms(nsp: string, rooms: readonly string[]): void;
+  /** A broadcast frame; binary values are Buffers again (placeholders resolved). */
+  broadcast(nsp: string, rooms: readonly string[], except: readonly string[], data: unknown[]): void;
+  /** The client answered a gateway-numbered event (a broadcast with acks from another node). */
+  gatewayAck(nsp: string, id: number, args: unknown[]): void;
+}
+
 /** Where the translator writes. Calls happen synchronously, in order, inside fromClient/fromHub/start. */
-export interface TranslationOutput {
+export interface TranslationOutput extends Partial<RoomEvents> {
   toHub(frame: string | Buffer): void;
   toClient(message: string | Buffer): void;
 }
@@ -44,6 +65,8 @@ export interface HubTranslatorOptions {
   /** The client's application query (Engine.IO parameters removed), sent with every connect frame. */
   readonly query: Readonly<Record<string, string>>;
   readonly maxAttachments: number;
+  /** Bounds on join/leave/broadcast frames. Default ROOM_FRAME_DEFAULTS. */
+  readonly roomLimits?: RoomFrameLimits;
 }
 
 type NamespaceState = "connecting" | "connected";
@@ -56,6 +79,14 @@ interface NamespaceEntry {
    * connects for one namespace.
    */
   repeats: number;
+  /** The auth the connect carried (the socket's handshake.auth). */
+  auth: Readonly<Record<string, unknown>>;
+}
+
+/** A broadcast frame whose binary frames are still arriving. */
+interface PendingBroadcast {
+  readonly frame: Extract<HubInboundFrame, { type: "broadcast" }>;
+  readonly buffers: Buffer[];
 }
 
 const OK: TranslationVerdict = Object.freeze({ ok: true, endSession: false });
@@ -76,6 +107,8 @@ export class HubTranslator {
   private readonly sessionId: string;
   private readonly query: Readonly<Record<string, string>>;
   private readonly maxAttachments: number;
+  private readonly roomLimits: RoomFrameLimits;
+  private pendingBroadcast: PendingBroadcast | undefined;
   /** Insertion order is the order namespaces *connected* (re-inserted on connect), as socket.io's. */
   private readonly namespaces = new Map<string, NamespaceEntry>();
   private readonly nspCache = new Map<string, string>();
@@ -92,6 +125,7 @@ export class HubTranslator {
     this.sessionId = options.sessionId;
     this.query = options.query;
     this.maxAttachments = options.maxAttachments;
+    this.roomLimits = options.roomLimits ?? ROOM_FRAME_DEFAULTS;
   }
 
   /** True once any namespace connected (socket.io closes a session that joins none within its connectTimeout). */
@@ -142,6 +176,7 @@ export class HubTranslator {
     switch (header.type) {
       case PACKET_TYPE.DISCONNECT:
         this.namespaces.delete(nsp);
+        out.socketClosed?.(nsp);
         out.toHub(encodeDisconnectFrame(nsp));
         return OK;
       case PACKET_TYPE.EVENT:
@@ -161,11 +196,29 @@ export class HubTranslator {
       return clientError("SWY_ERR_PROTOCOL_MALFORMED", "a binary placeholder outside the packet's attachments");
     }
     this.clientAttachments = header.attachments;
+    if (isAck && header.id !== undefined && header.id >= GATEWAY_ACK_ID_BASE) return this.clientGatewayAck(message, header, nsp, out);
     // socket.io ignores an event without arguments and an ack without an id; so does the hub, by never seeing them.
     const forward = header.dataStart < message.length && (!isAck || header.id !== undefined);
     this.forwardClientAttachments = forward;
     if (forward)
       out.toHub(encodeMessageFrame(isAck ? "ack" : "event", nsp, header.id, header.attachments, message.slice(header.dataStart)));
+    return OK;
+  }
+
+  /**
+   * The answer to an event the gateway numbered (a broadcast with acks another socket.io node asked for):
+   * it goes to the requester, never to the hub. Binary answers are dropped (with their attachments).
+   */
+  private clientGatewayAck(message: string, header: PacketHeader, nsp: string, out: TranslationOutput): TranslationVerdict {
+    this.forwardClientAttachments = false;
+    if (header.attachments > 0 || header.dataStart >= message.length) return OK;
+    let args: unknown;
+    try {
+      args = JSON.parse(message.slice(header.dataStart));
+    } catch {
+      return clientError("SWY_ERR_PROTOCOL_MALFORMED", "an ack with an invalid payload");
+    }
+    if (Array.isArray(args)) out.gatewayAck?.(nsp, header.id!, args);
     return OK;
   }
 
@@ -198,7 +251,7 @@ export class HubTranslator {
   }
 
   private requestConnect(nsp: string, auth: Record<string, unknown>, out: TranslationOutput): void {
-    this.namespaces.set(nsp, { state: "connecting", repeats: 0 });
+    this.namespaces.set(nsp, { state: "connecting", repeats: 0, auth });
     const sid = this.revision === 4 ? derivedSocketId(this.sessionId, nsp) : undefined;
     out.toHub(encodeConnectFrame(nsp, auth, this.query, sid));
   }
@@ -219,13 +272,21 @@ export class HubTranslator {
     if (isBinary) {
       if (this.hubAttachments === 0) return hubError("binary frame without an announcing frame");
       this.hubAttachments--;
-      if (this.forwardHubAttachments) out.toClient(typeof data === "string" ? Buffer.from(data) : data);
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      const pending = this.pendingBroadcast;
+      if (pending !== undefined) {
+        pending.buffers.push(bytes);
+        if (this.hubAttachments === 0) {
+          this.pendingBroadcast = undefined;
+          this.emitBroadcast(pending.frame, pending.buffers, out);
+        }
+      } else if (this.forwardHubAttachments) out.toClient(bytes);
       return OK;
     }
     if (this.hubAttachments > 0) return hubError(`text frame while ${this.hubAttachments} binary frame(s) were expected`);
     let frame: HubInboundFrame;
     try {
-      frame = parseHubFrame(typeof data === "string" ? data : data.toString("utf8"), this.maxAttachments);
+      frame = parseHubFrame(typeof data === "string" ? data : data.toString("utf8"), this.maxAttachments, this.roomLimits);
     } catch (error) {
       if (error instanceof HubFrameError) return hubError(error.message);
       throw error;
@@ -271,6 +332,22 @@ export class HubTranslator {
       }
       case "disconnect":
         return this.hubDisconnect(frame.nsp, frame.close, out);
+      case "join":
+      case "leave":
+        // A rooms frame for a namespace that is not connected crossed a disconnect (or came before the
+        // hub's own connect answer): there is no socket to move, so it is ignored.
+        if (this.namespaces.get(frame.nsp)?.state === "connected") {
+          if (frame.type === "join") out.joinRooms?.(frame.nsp, frame.rooms);
+          else out.leaveRooms?.(frame.nsp, frame.rooms);
+        }
+        return OK;
+      case "broadcast":
+        if (frame.attachments > 0) {
+          this.hubAttachments = frame.attachments;
+          this.forwardHubAttachments = false;
+          this.pendingBroadcast = { frame, buffers: [] };
+        } else this.emitBroadcast(frame, [], out);
+        return OK;
       case "hello":
         return hubError("a second hello frame");
       case "unknown":
@@ -278,6 +355,26 @@ export class HubTranslator {
         this.forwardHubAttachments = false;
         return OK;
     }
+  }
+
+  private emitBroadcast(frame: PendingBroadcast["frame"], buffers: readonly Buffer[], out: TranslationOutput): void {
+    const data = buffers.length > 0 ? (resolvePlaceholders(frame.data, buffers) as unknown[]) : frame.data;
+    out.broadcast?.(frame.nsp, frame.rooms, frame.except, data);
+  }
+
+  /**
+   * The gateway disconnects the session's socket of `nsp` on its own (another socket.io node's
+   * `disconnectSockets` through the bridge), as socket.io's server-side `socket.disconnect(close)`: the
+   * client gets its DISCONNECT(s) and the hub a disconnect frame (with `close`, the session ends instead).
+   */
+  serverDisconnect(nsp: string, close: boolean, out: TranslationOutput): TranslationVerdict {
+    if (close) return this.hubDisconnect(nsp, true, out);
+    if (this.namespaces.get(nsp)?.state !== "connected") return OK;
+    this.namespaces.delete(nsp);
+    out.socketClosed?.(nsp);
+    out.toHub(encodeDisconnectFrame(nsp));
+    out.toClient(encodePacket({ type: PACKET_TYPE.DISCONNECT, nsp }));
+    return OK;
   }
 
   private hubConnect(nsp: string, sid: string, out: TranslationOutput): TranslationVerdict {
@@ -290,8 +387,9 @@ export class HubTranslator {
         return hubError(`connect for ${JSON.stringify(nsp)} with sid ${JSON.stringify(sid)} instead of ${JSON.stringify(expected)}`);
     }
     this.namespaces.delete(nsp);
-    this.namespaces.set(nsp, { state: "connected", repeats: 0 });
+    this.namespaces.set(nsp, { state: "connected", repeats: 0, auth: entry.auth });
     this.joinedOnce = true;
+    out.socketOpened?.(nsp, sid, entry.auth);
     const packet = encodePacket({ type: PACKET_TYPE.CONNECT, nsp, data: this.revision === 5 ? { sid } : undefined });
     for (let i = 0; i <= entry.repeats; i++) out.toClient(packet);
     return OK;
@@ -302,7 +400,9 @@ export class HubTranslator {
       // socket.disconnect(true): every connected namespace gets its DISCONNECT, in connection order, then
       // the Engine.IO session closes.
       for (const [name, entry] of this.namespaces) {
-        if (entry.state === "connected") out.toClient(encodePacket({ type: PACKET_TYPE.DISCONNECT, nsp: name }));
+        if (entry.state !== "connected") continue;
+        out.socketClosed?.(name);
+        out.toClient(encodePacket({ type: PACKET_TYPE.DISCONNECT, nsp: name }));
       }
       this.namespaces.clear();
       return END;
@@ -311,6 +411,7 @@ export class HubTranslator {
     if (state === "connecting") return hubError(`disconnect for ${JSON.stringify(nsp)} before answering its connect`);
     if (state === "connected") {
       this.namespaces.delete(nsp);
+      out.socketClosed?.(nsp);
       out.toClient(encodePacket({ type: PACKET_TYPE.DISCONNECT, nsp }));
     }
     return OK;

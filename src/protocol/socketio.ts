@@ -150,3 +150,63 @@ export function namespaceName(nsp: string): string {
   const q = nsp.indexOf("?");
   return q === -1 ? nsp : nsp.slice(0, q);
 }
+
+function isBinary(value: unknown): value is Buffer | ArrayBuffer | ArrayBufferView {
+  return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+}
+
+/** socket.io-parser's hasBinary (toJSON results included). */
+export function hasBinary(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (isBinary(value)) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasBinary(item)) return true;
+    return false;
+  }
+  for (const key in value) if (Object.hasOwn(value, key) && hasBinary((value as Record<string, unknown>)[key])) return true;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === "function" && hasBinary(toJSON.call(value));
+}
+
+function asBuffer(value: Buffer | ArrayBuffer | ArrayBufferView): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof ArrayBuffer) return Buffer.from(value);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** socket.io-parser's deconstructPacket: binary values become placeholders, collected in order. */
+function deconstruct(value: unknown, buffers: Buffer[]): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (isBinary(value)) {
+    buffers.push(asBuffer(value));
+    return { _placeholder: true, num: buffers.length - 1 };
+  }
+  if (Array.isArray(value)) return value.map((item) => deconstruct(item, buffers));
+  if (value instanceof Date) return value.toISOString();
+  const out: Record<string, unknown> = {};
+  for (const key in value) if (Object.hasOwn(value, key)) out[key] = deconstruct((value as Record<string, unknown>)[key], buffers);
+  return out;
+}
+
+/**
+ * Encodes an EVENT/ACK packet whose data may hold binary values, as socket.io-parser's Encoder does:
+ * one string, or a BINARY_EVENT/BINARY_ACK string followed by its attachments. What the broadcast
+ * adapter writes to every recipient (encoded once per broadcast).
+ */
+export function encodePacketParts(packet: Packet): (string | Buffer)[] {
+  const isEventOrAck =
+    packet.type === PACKET_TYPE.EVENT ||
+    packet.type === PACKET_TYPE.ACK ||
+    packet.type === PACKET_TYPE.BINARY_EVENT ||
+    packet.type === PACKET_TYPE.BINARY_ACK;
+  if (!isEventOrAck || !hasBinary(packet.data)) {
+    const type =
+      packet.type === PACKET_TYPE.BINARY_EVENT ? PACKET_TYPE.EVENT : packet.type === PACKET_TYPE.BINARY_ACK ? PACKET_TYPE.ACK : packet.type;
+    return [encodePacket({ type, nsp: packet.nsp, id: packet.id, data: packet.data })];
+  }
+  const buffers: Buffer[] = [];
+  const data = deconstruct(packet.data, buffers);
+  const type =
+    packet.type === PACKET_TYPE.EVENT || packet.type === PACKET_TYPE.BINARY_EVENT ? PACKET_TYPE.BINARY_EVENT : PACKET_TYPE.BINARY_ACK;
+  return [encodePacket({ type, nsp: packet.nsp, id: packet.id, data, attachments: buffers.length }), ...buffers];
+}

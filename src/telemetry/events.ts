@@ -102,6 +102,39 @@ export interface ShadowOverflowEvent {
   readonly kind: "pending" | "queue" | "buffer";
 }
 
+export type RoomWorldName = "primary" | "shadow";
+
+/** One room broadcast delivered on this instance (one event per broadcast, not per recipient). */
+export interface RoomBroadcastEvent {
+  readonly world: RoomWorldName;
+  /** hub: a broadcast frame on this instance; gateway: another instance's; legacy: a socket.io node's; emitter: a Redis emitter's. */
+  readonly source: "hub" | "gateway" | "legacy" | "emitter";
+  /** Hub-routed sockets of this instance it was delivered to. */
+  readonly recipients: number;
+}
+
+export interface BridgeStateEvent {
+  readonly world: RoomWorldName;
+  readonly up: boolean;
+}
+
+/** A publish the bridge could not make (Redis down): a broadcast or an answer other nodes miss. */
+export interface BridgeGapEvent {
+  readonly world: RoomWorldName;
+}
+
+/** A bridge input that breaks the adapter protocol, dropped. */
+export interface BridgeMalformedEvent {
+  readonly world: RoomWorldName;
+  readonly kind: "message" | "request";
+}
+
+/** Another gateway instance's broadcast: its publish to its delivery here (wall clocks of both instances). */
+export interface BridgeLagEvent {
+  readonly world: RoomWorldName;
+  readonly seconds: number;
+}
+
 export interface TelemetryEvents {
   "switchyard:session:opened": SessionOpenedEvent;
   "switchyard:session:closed": SessionClosedEvent;
@@ -119,6 +152,11 @@ export interface TelemetryEvents {
   "switchyard:shadow:session": ShadowSessionEvent;
   "switchyard:shadow:error": ShadowErrorEvent;
   "switchyard:shadow:overflow": ShadowOverflowEvent;
+  "switchyard:rooms:broadcast": RoomBroadcastEvent;
+  "switchyard:bridge:state": BridgeStateEvent;
+  "switchyard:bridge:gap": BridgeGapEvent;
+  "switchyard:bridge:malformed": BridgeMalformedEvent;
+  "switchyard:bridge:lag": BridgeLagEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEvents;

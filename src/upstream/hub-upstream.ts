@@ -9,6 +9,7 @@
 import WebSocket from "ws";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
 import {
+  encodeRoomsFrame,
   HUB_CLOSE_CODE,
   HUB_PROTOCOL_VERSION,
   HUB_SESSION_HEADER,
@@ -17,15 +18,18 @@ import {
   closeReason,
   HubFrameError,
   parseHubFrame,
+  type RoomFrameLimits,
 } from "../protocol/hub-frames.js";
 import { HubTranslator, queryObject, type TranslationOutput, type TranslationVerdict } from "../protocol/hub-translator.js";
+import type { RoomMember, RoomSocket } from "../rooms/room-socket.js";
+import type { RoomWorld } from "../rooms/room-world.js";
 import { socketIoRevisionOf } from "../protocol/versions.js";
 import { generateSessionId } from "../session-id.js";
 import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { SinkGate } from "./sink-gate.js";
-import type { Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
+import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
 import type { UpstreamRole } from "../domain.js";
 
 export interface HubUpstreamOptions {
@@ -47,6 +51,13 @@ export interface HubUpstreamOptions {
   readonly pingIntervalMs?: number;
   /** socket.io's connectTimeout: a session that joins no namespace in this time is closed. Default 45 s. */
   readonly namespaceConnectTimeoutMs?: number;
+  /**
+   * The room world the session's sockets live in (join/leave/broadcast frames, docs/hub-protocol.md
+   * §2.6): the primary world for primary sessions, the shadow world for shadow ones. Without one, rooms
+   * frames are ignored.
+   */
+  readonly rooms?: RoomWorld;
+  readonly roomLimits?: RoomFrameLimits;
 }
 
 export const HUB_DEFAULTS = Object.freeze({ maxAttachments: 10, pingIntervalMs: 25_000, namespaceConnectTimeoutMs: 45_000 });
@@ -84,10 +95,11 @@ export function hubUpgradeHeaders(context: ClientContext, sessionId: string, sha
 
 type State = "open" | "closed";
 
-export class HubUpstream implements Upstream, TranslationOutput {
+export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   readonly backend: Backend = BACKEND;
   readonly role: UpstreamRole;
   readonly sessionId: string;
+  readonly context: ClientContext;
   /** What the hub said about itself in its hello (for logs). */
   readonly hubServer: string | undefined;
   private readonly ws: WebSocket;
@@ -96,6 +108,11 @@ export class HubUpstream implements Upstream, TranslationOutput {
   private readonly pinger: NodeJS.Timeout;
   private namespaceTimer: NodeJS.Timeout | undefined;
   private readonly gate = new SinkGate();
+  private readonly world: RoomWorld | undefined;
+  /** This session's sockets in the room world, by namespace. */
+  private readonly roomSockets = new Map<string, RoomSocket>();
+  /** Set by a room event that breaks the protocol, checked once the frame is handled. */
+  private roomFault: string | undefined;
   private state: State = "open";
   private drainWanted = false;
   private paused = false;
@@ -112,12 +129,15 @@ export class HubUpstream implements Upstream, TranslationOutput {
     this.sessionId = sessionId;
     this.hubServer = hubServer;
     this.role = options.role;
+    this.context = options.context;
+    this.world = options.rooms;
     this.drainLowWater = options.drainLowWater;
     this.translator = new HubTranslator({
       revision: socketIoRevisionOf(options.context.eio),
       sessionId,
       query: queryObject(options.context.query),
       maxAttachments: options.maxAttachments ?? HUB_DEFAULTS.maxAttachments,
+      ...(options.roomLimits !== undefined ? { roomLimits: options.roomLimits } : {}),
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on("pong", () => {
@@ -181,6 +201,57 @@ export class HubUpstream implements Upstream, TranslationOutput {
     this.gate.message(message);
   }
 
+  // ---- RoomEvents (from the translator) -----------------------------------------------------------
+
+  socketOpened(nsp: string, sid: string, auth: Readonly<Record<string, unknown>>): void {
+    if (this.world === undefined) return;
+    const socket = this.world.addSocket(nsp, sid, this, auth);
+    if (socket === undefined)
+      this.roomFault = `connect for ${JSON.stringify(nsp)} with sid ${JSON.stringify(sid)}, which another session uses`;
+    else this.roomSockets.set(nsp, socket);
+  }
+
+  socketClosed(nsp: string): void {
+    const socket = this.roomSockets.get(nsp);
+    if (socket === undefined) return;
+    this.roomSockets.delete(nsp);
+    this.world!.removeSocket(socket);
+  }
+
+  joinRooms(nsp: string, rooms: readonly string[]): void {
+    const socket = this.roomSockets.get(nsp);
+    if (socket !== undefined) this.world!.join(socket, rooms);
+  }
+
+  leaveRooms(nsp: string, rooms: readonly string[]): void {
+    const socket = this.roomSockets.get(nsp);
+    if (socket !== undefined) this.world!.leave(socket, rooms);
+  }
+
+  broadcast(nsp: string, rooms: readonly string[], except: readonly string[], data: unknown[]): void {
+    this.world?.broadcast(nsp, rooms, except, data);
+  }
+
+  gatewayAck(nsp: string, id: number, args: unknown[]): void {
+    this.roomSockets.get(nsp)?.answerAck(id, args);
+  }
+
+  // ---- RoomMember (from the room world) -----------------------------------------------------------
+
+  deliver(message: UpstreamMessage, options: DeliveryOptions | undefined): void {
+    if (this.state === "open") this.gate.message(message, options);
+  }
+
+  disconnectSocket(nsp: string, close: boolean): void {
+    if (this.state !== "open") return;
+    const verdict = this.translator.serverDisconnect(nsp, close, this);
+    if (verdict.ok && verdict.endSession) this.end(undefined, "disconnected by another socket.io node", HUB_CLOSE_CODE.normal);
+  }
+
+  roomsChanged(nsp: string, type: "join" | "leave", rooms: readonly string[]): void {
+    if (this.state === "open") this.toHub(encodeRoomsFrame(type, nsp, rooms));
+  }
+
   // ---- internals ----------------------------------------------------------------------------------
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -192,6 +263,7 @@ export class HubUpstream implements Upstream, TranslationOutput {
       this.fail("SWY_ERR_UPSTREAM_PROTOCOL", (error as Error).message, HUB_CLOSE_CODE.internal);
       return;
     }
+    if (verdict.ok && this.roomFault !== undefined) verdict = { ok: false, code: "SWY_ERR_UPSTREAM_PROTOCOL", detail: this.roomFault };
     if (!verdict.ok) {
       // The hub broke the protocol: the session closes with SWY_ERR_UPSTREAM_PROTOCOL (counted with the
       // session's close, or as a shadow error); switchyard_protocol_errors_total is for clients.
@@ -238,6 +310,9 @@ export class HubUpstream implements Upstream, TranslationOutput {
   private shutdown(closeCode: number | undefined, reason: string): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    // The session's sockets leave every room at once: what is broadcast from now on is not theirs.
+    for (const socket of this.roomSockets.values()) this.world!.removeSocket(socket);
+    this.roomSockets.clear();
     clearInterval(this.pinger);
     clearTimeout(this.namespaceTimer);
     this.namespaceTimer = undefined;

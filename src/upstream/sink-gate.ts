@@ -4,11 +4,16 @@
  * the backend sends, or its ending, in between must wait for `attach` and then arrive in order.
  */
 import type { ErrorCode } from "../errors.js";
-import type { UpstreamMessage, UpstreamSink } from "./upstream.js";
+import type { DeliveryOptions, UpstreamMessage, UpstreamSink } from "./upstream.js";
+
+interface EarlyMessage {
+  readonly message: UpstreamMessage;
+  readonly options: DeliveryOptions | undefined;
+}
 
 export class SinkGate {
   private sink: UpstreamSink | undefined;
-  private early: UpstreamMessage[] | undefined = [];
+  private early: EarlyMessage[] | undefined = [];
   private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
 
   /** Delivers what waited, then anything later; a session that already ended is reported after what came before it. */
@@ -18,13 +23,13 @@ export class SinkGate {
     this.early = undefined;
     this.endedBeforeAttach = undefined;
     if (open) this.sink = sink;
-    if (early !== undefined) for (const message of early) sink.onMessage(message);
+    if (early !== undefined) for (const { message, options } of early) sink.onMessage(message, options);
     if (ended !== undefined) sink.onClose(ended.code, ended.detail);
   }
 
-  message(message: UpstreamMessage): void {
-    if (this.sink !== undefined) this.sink.onMessage(message);
-    else this.early?.push(message);
+  message(message: UpstreamMessage, options?: DeliveryOptions): void {
+    if (this.sink !== undefined) this.sink.onMessage(message, options);
+    else this.early?.push({ message, options });
   }
 
   drain(): void {

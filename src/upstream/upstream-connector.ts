@@ -10,6 +10,8 @@ import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { openEngineIoUpstream } from "./engineio-upstream.js";
 import { openHubUpstream } from "./hub-upstream.js";
+import type { RoomFrameLimits } from "../protocol/hub-frames.js";
+import type { RoomWorlds } from "../rooms/room-worlds.js";
 import type { Upstream } from "./upstream.js";
 import type { UpstreamRole } from "../domain.js";
 
@@ -27,6 +29,9 @@ export interface UpstreamConnectorOptions {
   readonly maxAttachments: number;
   readonly hubFallback: boolean;
   readonly logger: Logger;
+  /** Where hub sessions' sockets and rooms live (primary sessions: the primary world; shadow: the shadow world). */
+  readonly rooms?: RoomWorlds;
+  readonly roomLimits?: RoomFrameLimits;
 }
 
 export interface OpenedUpstream {
@@ -100,6 +105,8 @@ export class UpstreamConnector {
       connectTimeoutMs: this.options.connectTimeoutMs,
       drainLowWater: this.options.drainLowWater,
       maxAttachments: this.options.maxAttachments,
+      ...(this.options.rooms !== undefined ? { rooms: this.options.rooms.of(role) } : {}),
+      ...(this.options.roomLimits !== undefined ? { roomLimits: this.options.roomLimits } : {}),
     });
   }
 }

@@ -9,9 +9,19 @@ import type { Backend, UpstreamRole } from "../domain.js";
 
 export type UpstreamMessage = string | Buffer;
 
+/**
+ * engine.io's send options for one message. A room broadcast shares one object among its recipients:
+ * `wsPreEncodedFrame` is the WebSocket frame built once for all of them (socket.io-adapter's encode-once),
+ * which engine.io's WebSocket transport writes as it is; polling ignores it. engine.io sets `compress`.
+ */
+export interface DeliveryOptions {
+  wsPreEncodedFrame?: unknown;
+  compress?: boolean;
+}
+
 export interface UpstreamSink {
   /** A server→client Engine.IO message, in the client's protocol revision. */
-  onMessage(message: UpstreamMessage): void;
+  onMessage(message: UpstreamMessage, options?: DeliveryOptions): void;
   /** The backend session ended on its own. `code` is undefined for an orderly close by the backend. */
   onClose(code: ErrorCode | undefined, detail: string | undefined): void;
   /** The bytes waiting for the backend fell below the low-water mark after a send over the high-water mark. */

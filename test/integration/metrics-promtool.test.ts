@@ -31,8 +31,11 @@ const LABEL_VALUES: Record<string, RegExp> = {
   code: /^(SWY_ERR_[A-Z_]+|none)$/,
   role: /^(primary|shadow)$/,
   direction: /^(client_to_server|server_to_client)$/,
-  // Pass-through request kinds, and shadow overflow kinds.
-  kind: /^(http|websocket|pending|queue|buffer)$/,
+  // Pass-through request kinds, shadow overflow kinds, and malformed bridge input kinds.
+  kind: /^(http|websocket|pending|queue|buffer|message|request)$/,
+  // Room worlds and broadcast sources.
+  world: /^(primary|shadow)$/,
+  source: /^(hub|gateway|legacy|emitter)$/,
   target: /^(legacy|hub)$/,
   result: /^(match|mismatch|missing|extra)$/,
   // Event names are the application's: bounded in number (64, then "_other") and length by EventLabels.
