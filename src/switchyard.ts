@@ -33,7 +33,7 @@ import type { RoutingStore } from "./store/routing-store.js";
 import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
 import { ShadowManager } from "./shadow/shadow-manager.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
-import { createLocalRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
+import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
 
 export interface SwitchyardOptions {
   readonly config: StaticConfig;
@@ -88,7 +88,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   const learner = HandshakeLearner.forLegacy(config, legacyUrl, logger);
   await Promise.all([learner.probeOnce(), store.start()]);
 
-  const rooms = createLocalRoomWorlds(config);
+  const rooms = createRoomWorlds(config, logger);
   const connector = new UpstreamConnector({
     legacyUrl,
     hubUrl,

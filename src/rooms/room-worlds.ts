@@ -3,9 +3,11 @@
  * socket.io Redis adapter protocol) when REDIS_URL is set and BRIDGE is on, in memory otherwise.
  */
 import { Adapter } from "socket.io-adapter";
+import type { Logger } from "pino";
 import type { StaticConfig } from "../config/static-config.js";
 import type { RoomFrameLimits } from "../protocol/hub-frames.js";
 import type { UpstreamRole } from "../domain.js";
+import { RedisBridge } from "./bridge.js";
 import type { RoomNamespace } from "./room-namespace.js";
 import { RoomWorld, type WorldName } from "./room-world.js";
 
@@ -24,6 +26,21 @@ export interface RoomWorlds {
 
 export function roomLimitsOf(config: StaticConfig): RoomFrameLimits {
   return Object.freeze({ maxRooms: config.rooms.maxRooms, maxRoomLength: config.rooms.maxRoomLength });
+}
+
+/** The worlds the configuration asks for: bridged through Redis (REDIS_URL set, BRIDGE on), or in memory. */
+export function createRoomWorlds(config: StaticConfig, logger: Logger): RoomWorlds {
+  if (!config.rooms.bridge || config.redisUrl === undefined) return createLocalRoomWorlds(config);
+  const bridge = new RedisBridge({ url: config.redisUrl, instanceId: config.instanceId, logger });
+  const limits = roomLimitsOf(config);
+  const world = (name: WorldName, key: string) =>
+    new RoomWorld({ name, limits, idleMs: NAMESPACE_IDLE_MS, createAdapter: (nsp) => bridge.adapter(nsp, name, key) });
+  return worldsOf(
+    world("primary", config.rooms.adapterKey),
+    world("shadow", config.rooms.shadowAdapterKey),
+    () => ({ primary: bridge.isUp, shadow: bridge.isUp }),
+    () => bridge.close(),
+  );
 }
 
 /** Both worlds in memory (no bridge): rooms span the hub sessions of this instance. */

@@ -27,7 +27,8 @@ export interface RoomsHub {
   close(): Promise<void>;
 }
 
-const NAMESPACES = new Set(["/", "/other"]);
+/** "/hub-only" exists on the hub only (legacy nodes never subscribe to it). */
+const NAMESPACES = new Set(["/", "/other", "/hub-only"]);
 
 export async function startRoomsHub(): Promise<RoomsHub> {
   const received: Frame[] = [];

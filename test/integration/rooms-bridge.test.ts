@@ -1,0 +1,160 @@
+/**
+ * The bridge (docs/hub-protocol.md §2.6) against real parts: Redis, a legacy socket.io node on
+ * @socket.io/redis-adapter, two gateway instances with the bridge on, the rooms test hub, real 2.x/3.x/4.x
+ * clients on polling and WebSocket, an emitter in a third process. Rooms mix both backends.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { encode } from "notepack.io";
+import { subscribe } from "../../src/telemetry/events.js";
+import { emitWithAck, waitFor } from "../helpers/clients.js";
+import { SHARED_REDIS_URL } from "../helpers/cluster.js";
+import { eventually } from "../helpers/eventually.js";
+import { expectEveryMessage, type Member, MEMBER_KINDS } from "../helpers/room-members.js";
+import { startRoomsCluster, type RoomsCluster } from "../helpers/rooms-cluster.js";
+
+describe("rooms across backends (the bridge)", () => {
+  let cluster: RoomsCluster;
+  const malformed: string[] = [];
+  const stopMalformed = subscribe("switchyard:bridge:malformed", (e) => malformed.push(e.kind));
+
+  before(async () => {
+    cluster = await startRoomsCluster(SHARED_REDIS_URL, 2);
+  });
+
+  after(async () => {
+    stopMalformed();
+    await cluster.close();
+  });
+
+  /**
+   * `size` members, `hubShare` of them on the hub, every client kind, alternating gateways; resolves once
+   * they are in the room and every node with members in `nsp` (legacy, and each gateway holding hub
+   * members) is subscribed, so nothing is published before a node can hear it.
+   */
+  async function mixedRoom(room: string, size: number, hubShare: number, nsp = "/"): Promise<Member[]> {
+    const hubCount = Math.round(size * hubShare);
+    const members = await Promise.all(
+      Array.from({ length: size }, (_, i) => {
+        const [version, transport] = MEMBER_KINDS[i % MEMBER_KINDS.length]!;
+        return cluster.member(cluster.gateways[i % 2]!, version, transport, i < hubCount ? "hub" : "legacy", nsp);
+      }),
+    );
+    await Promise.all(members.map((m) => m.join(room)));
+    const gatewaysWithHubMembers = Math.min(hubCount, 2);
+    await cluster.nodesSubscribed((nsp === "/hub-only" ? 0 : 1) + gatewaysWithHubMembers, nsp);
+    return members;
+  }
+
+  for (const share of [0.1, 0.5, 0.9]) {
+    it(`mixed room at ${share * 100} % hub: every member gets every message once, in per-sender order`, async () => {
+      const room = `mixed-${share}`;
+      const members = await mixedRoom(room, 10, share);
+      const onLegacy = members.filter((m) => cluster.legacy.io.of("/").sockets.has(m.id)).length;
+      assert.equal(onLegacy, 10 - Math.round(10 * share), "members are not on the backends the test placed them on");
+      const count = 5;
+      for (let seq = 1; seq <= count; seq++) for (const member of members) member.socket.emit("say", room, { seq });
+      await expectEveryMessage(
+        members,
+        members.map((m) => m.id),
+        count,
+      );
+    });
+  }
+
+  it("binary broadcasts, except and namespaces across backends", async () => {
+    const members = await mixedRoom("bx", 6, 0.5);
+    const other = await cluster.member(cluster.gateways[0]!, "4", "websocket", "hub", "/other");
+    await other.join("bx");
+    await cluster.nodesSubscribed(2, "/other");
+    const [hubSender, legacySender] = [members[0]!, members[5]!];
+    const bytes = Buffer.from([1, 2, 3, 255]);
+    hubSender.socket.emit("say-bin", "bx", { seq: 1 }, bytes);
+    legacySender.socket.emit("say-bin", "bx", { seq: 2 }, bytes);
+    await eventually(() => members.every((m) => m.bins.length === 2), "both binary broadcasts everywhere");
+    for (const m of members) for (const bin of m.bins) assert.deepEqual(bin.bytes, bytes, `${m.label} got other bytes`);
+    hubSender.socket.emit("say-others", "bx", { seq: 1 });
+    legacySender.socket.emit("say-others", "bx", { seq: 1 });
+    await eventually(() => members.every((m) => m.said.length === (m === hubSender || m === legacySender ? 1 : 2)), "say-others");
+    assert.deepEqual(hubSender.seqsFrom(hubSender.id), [], "socket.broadcast reached its sender");
+    assert.deepEqual(legacySender.seqsFrom(legacySender.id), []);
+    assert.equal(other.said.length + other.bins.length, 0, "a broadcast crossed namespaces");
+  });
+
+  it("legacy io.to(<hub socket id>), fetchSockets, socketsJoin, serverSideEmitWithAck, acks and disconnectSockets", async () => {
+    const members = await mixedRoom("ops", 4, 0.5);
+    const [hubA, hubB] = [members[0]!, members[1]!];
+    const io = cluster.legacy.io;
+    io.to(hubA.id).emit("said", { from: "legacy-direct", seq: 1 });
+    await eventually(() => hubA.seqsFrom("legacy-direct").length === 1, "a legacy emit to a hub socket id");
+    assert.deepEqual(hubB.seqsFrom("legacy-direct"), []);
+
+    const sockets = await io.in("ops").fetchSockets();
+    assert.deepEqual(sockets.map((s) => s.id).sort(), members.map((m) => m.id).sort(), "fetchSockets does not list every member");
+    const remote = sockets.find((s) => s.id === hubA.id)!;
+    assert.ok(remote.rooms.has("ops") && remote.rooms.has(hubA.id));
+    assert.equal(remote.handshake.query.userId !== undefined, true, "the handshake lacks the client's query");
+
+    const responses = await io.serverSideEmitWithAck("ping");
+    assert.deepEqual(responses, [null, null], "each gateway instance answers serverSideEmitWithAck once");
+
+    io.in("ops").socketsJoin("ops-extra");
+    await eventually(
+      () => cluster.hub.received.some((f) => f.type === "join" && (f.rooms as string[]).includes("ops-extra")),
+      "the hub told",
+    );
+    io.to("ops-extra").emit("said", { from: "legacy-extra", seq: 1 });
+    await eventually(() => members.every((m) => m.seqsFrom("legacy-extra").length === 1), "a room joined through socketsJoin");
+
+    for (const m of members) m.socket.on("question", (n: number, ack: (a: string) => void) => ack(`answer-${n}`));
+    const answers = await io.timeout(3000).to("ops").emitWithAck("question", 7);
+    assert.deepEqual(answers, Array(4).fill("answer-7"), "a broadcast with acks did not collect every member's answer");
+
+    io.in(hubB.id).disconnectSockets();
+    await waitFor(hubB.socket, "disconnect");
+    const after = await io.in("ops").fetchSockets();
+    assert.equal(
+      after.some((s) => s.id === hubB.id),
+      false,
+      "a disconnected hub socket is still listed",
+    );
+  });
+
+  it("an emitter in a third process reaches every member", async () => {
+    const members = await mixedRoom("emit", 4, 0.5);
+    const script = `
+      import { Emitter } from "@socket.io/redis-emitter";
+      import { Redis } from "ioredis";
+      const redis = new Redis(${JSON.stringify(cluster.redisUrl)});
+      new Emitter(redis, { key: ${JSON.stringify(cluster.key)} }).to("emit").emit("said", { from: "emitter", seq: 1 });
+      setTimeout(() => redis.disconnect(), 100);`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
+    assert.equal(result.status, 0, result.stderr);
+    await eventually(() => members.every((m) => m.seqsFrom("emitter").length === 1), "the emitter's broadcast everywhere");
+  });
+
+  // On a namespace only the hub serves: the legacy node's own Redis adapter would throw on this input.
+  it("contains malformed bridge input: counted, never delivered, nothing breaks", async () => {
+    const nsp = "/hub-only";
+    const members = await mixedRoom("bad", 2, 1, nsp);
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      const before = malformed.length;
+      await redis.publish(`${cluster.key}#${nsp}#`, Buffer.from([0xc1, 0xff]));
+      await redis.publish(`${cluster.key}#${nsp}#`, encode(["x", { type: 0, nsp, data: { sid: "evil" } }, { rooms: [], except: [] }]));
+      await redis.publish(`${cluster.key}#${nsp}#`, encode(["x", { type: 2, nsp, data: ["said", { from: "bad-opts" }] }, { rooms: 5 }]));
+      await redis.publish(`${cluster.key}-request#${nsp}#`, "{not json");
+      await redis.publish(`${cluster.key}-request#${nsp}#`, encode({ type: 7, requestId: "r", packet: { type: 1, nsp }, opts: {} }));
+      await redis.publish(`${cluster.key}-request#${nsp}#`, JSON.stringify({ type: 5, requestId: "r2" }));
+      await eventually(() => malformed.length - before >= 2 * 6, "every malformed input counted by both gateways");
+    } finally {
+      redis.disconnect();
+    }
+    members[0]!.socket.emit("say", "bad", { seq: 1 });
+    await expectEveryMessage(members, [members[0]!.id], 1);
+    assert.equal(members[1]!.seqsFrom("bad-opts").length, 0);
+    assert.deepEqual(await emitWithAck(members[1]!.socket, "echo", "still"), ["still"]);
+  });
+});
