@@ -25,6 +25,7 @@ export function registerRoomMetrics(registry: Registry, rooms: RoomsSource | und
     deliveries.inc({ world }, 0);
     publishFailures.inc({ world }, 0);
     for (const kind of ["message", "request"]) malformed.inc({ world, kind }, 0);
+    lag.zero({ world });
   }
   if (rooms) {
     gaugeOf(registry, m.roomSockets, function collect() {
