@@ -4,8 +4,9 @@
  * memory; with Redis, also in a capped stream (XADD MAXLEN ~) so that every instance's evidence can be
  * read from any instance. Redis trouble never reaches the caller: the ring still answers.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { createRedisClient } from "../store/redis-connection.js";
 import type { Difference } from "./noise.js";
 
 export interface MismatchEvidence {
@@ -86,15 +87,7 @@ export class RedisDiffEvidence implements DiffEvidence {
   ) {
     this.local = new MemoryDiffEvidence(capacity);
     this.key = `${keyPrefix}shadow:diffs`;
-    this.redis = new Redis(url, {
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: 1000,
-      connectTimeout: 1000,
-      retryStrategy: (attempt: number) => Math.min(200 * attempt, 2000),
-      connectionName: "switchyard:shadow-evidence",
-    });
+    this.redis = createRedisClient(url, { connectionName: "switchyard:shadow-evidence" });
     this.redis.on("error", () => {});
   }
 

@@ -16,7 +16,7 @@
  * reports "degraded" (health(), a warn log line), and on recovery re-reads the config, re-seeds it if
  * Redis lost it, re-registers its sessions and flushes audit entries written meanwhile.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import {
   DEFAULT_ROUTING_CONFIG,
@@ -29,6 +29,7 @@ import { SwitchyardError } from "../errors.js";
 import type { Unsubscribe } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import { RedisAuditLog } from "./redis-audit-log.js";
+import { createRedisClient, REDIS_COMMAND_TIMEOUT_MS } from "./redis-connection.js";
 import { RedisDrainChannel } from "./redis-drain-channel.js";
 import { RedisInstanceDirectory } from "./redis-instance-directory.js";
 import { RedisSessionRegistry } from "./redis-session-registry.js";
@@ -121,19 +122,14 @@ export class RedisRoutingStore implements RoutingStore {
     this.changeListeners = new Listeners(onError);
     this.healthListeners = new Listeners(onError);
 
-    const timeout = options.commandTimeoutMs ?? 1000;
-    const redisOptions = {
+    // The routing store connects when started, and subscribes again itself on every "ready".
+    const connection = {
+      commandTimeoutMs: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
       lazyConnect: true,
-      // Fail fast instead of queueing while disconnected: callers must never hang on an outage.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: Math.max(timeout, 500),
-      commandTimeout: timeout,
-      retryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
       autoResubscribe: false,
     };
-    this.redis = new Redis(options.url, { ...redisOptions, connectionName: `switchyard:${options.instanceId}` });
-    this.subscriber = new Redis(options.url, { ...redisOptions, connectionName: `switchyard:${options.instanceId}:sub` });
+    this.redis = createRedisClient(options.url, { ...connection, connectionName: `switchyard:${options.instanceId}` });
+    this.subscriber = createRedisClient(options.url, { ...connection, connectionName: `switchyard:${options.instanceId}:sub` });
     const isReachable = () => this.reachable;
     this.registry = new RedisSessionRegistry({
       redis: this.redis,
