@@ -6,6 +6,7 @@
  * than as a client that silently misbehaves) and liberal about what it does not know (unknown frame
  * types and fields are ignored, so the protocol can grow without a new version).
  */
+import { isPlainObject } from "./json-values.js";
 import { isPayloadValid, PACKET_TYPE } from "./socketio.js";
 
 export const HUB_SUBPROTOCOL = "switchyard-hub.v1";
@@ -99,10 +100,6 @@ export const ROOM_FRAME_DEFAULTS: RoomFrameLimits = Object.freeze({ maxRooms: 10
  * node through the bridge); a hub numbers its events below it (docs/hub-protocol.md §2.6).
  */
 export const GATEWAY_ACK_ID_BASE = 2 ** 52;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function isAckId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;

@@ -6,6 +6,8 @@
  * The decoder mirrors socket.io-parser 4.2's rules, including its payload validation, so that what the
  * gateway accepts is what a socket.io server accepts.
  */
+import { isPlainObject } from "./json-values.js";
+
 export const PACKET_TYPE = {
   CONNECT: 0,
   DISCONNECT: 1,
@@ -94,10 +96,6 @@ export function parseHeader(str: string, maxAttachments: number): PacketHeader {
     if (!Number.isSafeInteger(id)) throw new PacketDecodeError("illegal ack id");
   }
   return { type, nsp, id, attachments, dataStart: i };
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return Object.prototype.toString.call(value) === "[object Object]";
 }
 
 /** socket.io-parser 4.2's `isPayloadValid`. */

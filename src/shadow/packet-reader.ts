@@ -13,6 +13,7 @@
  * payloads recursively without risking the stack.
  */
 import type { ErrorCode } from "../errors.js";
+import { isPlainObject } from "../protocol/json-values.js";
 import { decodePacket, isBinaryType, namespaceName, PACKET_TYPE, PacketDecodeError, type PacketType } from "../protocol/socketio.js";
 
 /** One complete Socket.IO packet. `nsp` has no 2.x query; binary placeholders are Buffers again. */
@@ -60,10 +61,6 @@ class ReadFailure extends Error {
 
 function failure(reason: PacketReadFailure, detail: string): PacketReadResult {
   return { ok: false, code: "SWY_ERR_SHADOW", reason, detail };
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
 /** An upper bound of the nesting depth of the JSON in `text`: its number of opening brackets. */
