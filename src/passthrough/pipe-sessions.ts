@@ -11,6 +11,7 @@ import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
 import { publish } from "../telemetry/events.js";
 import type { ClientTransport, SessionCloseReason } from "../domain.js";
 import type { LegacyProxy } from "./legacy-proxy.js";
+import { backendUrl } from "../upstream/backend-url.js";
 
 interface PipeSession {
   readonly key: string;
@@ -196,9 +197,11 @@ export class PipeSessions {
 
   /** Asks the legacy server to close a polling session: its pending poll then carries the close packet. */
   private sendClosePacket(sid: string, eio: EngineIoRevision): void {
-    const url = new URL(this.options.legacyUrl);
-    url.pathname = url.pathname.replace(/\/+$/, "") + this.options.path;
-    url.search = new URLSearchParams({ EIO: String(eio), transport: "polling", sid }).toString();
+    const url = backendUrl(this.options.legacyUrl, this.options.path, [
+      ["EIO", String(eio)],
+      ["transport", "polling"],
+      ["sid", sid],
+    ]);
     const body = eio === 4 ? "1" : "1:1";
     const send = url.protocol === "https:" ? httpsRequest : request;
     const req = send(url, { method: "POST", headers: { "content-type": "text/plain;charset=UTF-8", "content-length": body.length } });

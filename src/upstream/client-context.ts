@@ -6,6 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
+import { backendUrl, webSocketUrl } from "./backend-url.js";
 
 /** Engine.IO's own query parameters; everything else in the query string belongs to the application. */
 export const ENGINE_QUERY_PARAMS: ReadonlySet<string> = new Set(["EIO", "transport", "t", "sid", "b64", "j"]);
@@ -68,14 +69,5 @@ export function upstreamUrl(
   context: ClientContext,
   extra: readonly (readonly [string, string])[] = [],
 ): string {
-  const target = new URL(base);
-  if (target.protocol === "http:") target.protocol = "ws:";
-  else if (target.protocol === "https:") target.protocol = "wss:";
-  const basePath = target.pathname.replace(/\/+$/, "");
-  target.pathname = basePath + path;
-  const params = new URLSearchParams();
-  for (const [key, value] of context.query) params.append(key, value);
-  for (const [key, value] of extra) params.append(key, value);
-  target.search = params.toString();
-  return target.toString();
+  return webSocketUrl(backendUrl(base, path, [...context.query, ...extra])).toString();
 }

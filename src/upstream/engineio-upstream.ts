@@ -5,7 +5,7 @@
  * which halves the per-message cost (see bench/).
  */
 import WebSocket from "ws";
-import { SwitchyardError, type ErrorCode } from "../errors.js";
+import type { ErrorCode } from "../errors.js";
 import {
   decodeFrame,
   EIO_PACKET,
@@ -14,10 +14,10 @@ import {
   type EngineIoHandshake,
   type EngineIoRevision,
 } from "../protocol/engineio.js";
-import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import { upstreamUrl, type ClientContext } from "./client-context.js";
 import { SinkGate } from "./sink-gate.js";
+import { DrainSignal, openUpstreamSocket } from "./upstream-socket.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
 import type { UpstreamRole } from "../domain.js";
 
@@ -89,16 +89,9 @@ export class EngineIoUpstream implements Upstream {
   private readonly ws: WebSocket;
   private readonly revision: EngineIoRevision;
   private readonly heartbeat: Heartbeat;
-  private readonly drainLowWater: number;
   private readonly gate = new SinkGate();
+  private readonly drain: DrainSignal;
   private state: State = "open";
-  private drainWanted = false;
-  private readonly onSent = (): void => {
-    if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
-      this.drainWanted = false;
-      this.gate.drain();
-    }
-  };
 
   constructor(ws: WebSocket, revision: EngineIoRevision, handshake: EngineIoHandshake, options: EngineIoUpstreamOptions) {
     this.ws = ws;
@@ -107,7 +100,7 @@ export class EngineIoUpstream implements Upstream {
     this.sessionId = handshake.sid;
     this.backend = options.backend;
     this.role = options.role;
-    this.drainLowWater = options.drainLowWater;
+    this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
     this.heartbeat = new Heartbeat(
       revision,
       handshake,
@@ -129,8 +122,8 @@ export class EngineIoUpstream implements Upstream {
 
   send(message: UpstreamMessage): void {
     if (this.state !== "open") return;
-    this.ws.send(encodeMessage(this.revision, message), this.onSent);
-    if (this.ws.bufferedAmount > this.drainLowWater) this.drainWanted = true;
+    this.ws.send(encodeMessage(this.revision, message), this.drain.written);
+    this.drain.sent();
   }
 
   pause(): void {
@@ -212,58 +205,26 @@ export function openEngineIoUpstream(options: EngineIoUpstreamOptions): Promise<
     ["EIO", String(revision)],
     ["transport", "websocket"],
   ]);
-  const started = process.hrtime.bigint();
-  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  return new Promise<EngineIoUpstream>((resolve, reject) => {
-    const ws = new WebSocket(url, {
-      headers: { ...options.context.headers, ...options.extraHeaders },
-      perMessageDeflate: false,
-      // The backend is a socket.io server we front, not an untrusted peer: its text frames are UTF-8, and
-      // validating every byte of every delivery again costs CPU on the hottest path.
-      skipUTF8Validation: true,
-      handshakeTimeout: options.connectTimeoutMs,
-      followRedirects: false,
-    });
-    let settled = false;
-    const timer = setTimeout(
-      () => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no handshake within ${options.connectTimeoutMs} ms`),
-      options.connectTimeoutMs,
-    );
-    function failWith(code: ErrorCode, detail: string): void {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.removeAllListeners();
-      ws.on("error", () => {});
-      ws.terminate();
-      publish("switchyard:upstream:failed", { backend: options.backend, role: options.role, code, seconds: seconds() });
-      reject(new SwitchyardError(code, `${options.backend}: ${detail}`));
-    }
-    ws.once("unexpected-response", (_req, res) => {
-      res.resume();
-      failWith("SWY_ERR_UPSTREAM_REJECTED", `HTTP ${res.statusCode ?? "?"}`);
-    });
-    ws.once("error", (error: NodeJS.ErrnoException) => {
-      const timedOut = /timed out/i.test(error.message);
-      failWith(timedOut ? "SWY_ERR_UPSTREAM_TIMEOUT" : "SWY_ERR_UPSTREAM_UNREACHABLE", error.code ?? error.message);
-    });
-    ws.once("close", () => failWith("SWY_ERR_UPSTREAM_HANDSHAKE", "closed before its handshake"));
-    ws.once("message", (data: Buffer, isBinary: boolean) => {
-      if (settled) return;
-      let handshake: EngineIoHandshake;
-      try {
-        const frame = decodeFrame(revision, data, isBinary);
-        if (frame.type !== "open") throw new Error(`expected an open packet, got ${frame.type}`);
-        handshake = parseHandshake(frame.data);
-      } catch (error) {
-        failWith("SWY_ERR_UPSTREAM_HANDSHAKE", (error as Error).message);
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      ws.removeAllListeners();
-      publish("switchyard:upstream:connected", { backend: options.backend, role: options.role, seconds: seconds() });
-      resolve(new EngineIoUpstream(ws, revision, handshake, options));
-    });
+  return openUpstreamSocket({
+    backend: options.backend,
+    role: options.role,
+    connectTimeoutMs: options.connectTimeoutMs,
+    awaiting: "handshake",
+    connect: () =>
+      new WebSocket(url, {
+        headers: { ...options.context.headers, ...options.extraHeaders },
+        perMessageDeflate: false,
+        // The backend is a socket.io server we front, not an untrusted peer: its text frames are UTF-8, and
+        // validating every byte of every delivery again costs CPU on the hottest path.
+        skipUTF8Validation: true,
+        handshakeTimeout: options.connectTimeoutMs,
+        followRedirects: false,
+      }),
+    greeting: (data, isBinary) => {
+      const frame = decodeFrame(revision, data, isBinary);
+      if (frame.type !== "open") throw new Error(`expected an open packet, got ${frame.type}`);
+      return parseHandshake(frame.data);
+    },
+    opened: (ws, handshake) => new EngineIoUpstream(ws, revision, handshake, options),
   });
 }

@@ -7,7 +7,7 @@
  * one sink.onClose().
  */
 import WebSocket from "ws";
-import { SwitchyardError, type ErrorCode } from "../errors.js";
+import type { ErrorCode } from "../errors.js";
 import {
   encodeRoomsFrame,
   HUB_CLOSE_CODE,
@@ -28,6 +28,8 @@ import { generateSessionId } from "../session-id.js";
 import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
+import { webSocketUrl } from "./backend-url.js";
+import { DrainSignal, openUpstreamSocket } from "./upstream-socket.js";
 import { SinkGate } from "./sink-gate.js";
 import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
 import type { UpstreamRole } from "../domain.js";
@@ -64,14 +66,6 @@ export const HUB_DEFAULTS = Object.freeze({ maxAttachments: 10, pingIntervalMs: 
 
 const BACKEND: Backend = "hub";
 
-/** HUB_URL accepts http(s) for convenience; the WebSocket client needs ws(s). */
-export function hubWebSocketUrl(hubUrl: string): string {
-  const url = new URL(hubUrl);
-  if (url.protocol === "http:") url.protocol = "ws:";
-  else if (url.protocol === "https:") url.protocol = "wss:";
-  return url.toString();
-}
-
 /**
  * Headers a forwarded client context must never set on the hub upgrade: the WebSocket handshake's own,
  * and ours (a client must not be able to mark itself a shadow or pick a session id).
@@ -104,7 +98,6 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   readonly hubServer: string | undefined;
   private readonly ws: WebSocket;
   private readonly translator: HubTranslator;
-  private readonly drainLowWater: number;
   private readonly pinger: NodeJS.Timeout;
   private namespaceTimer: NodeJS.Timeout | undefined;
   private readonly gate = new SinkGate();
@@ -113,16 +106,10 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   private readonly roomSockets = new Map<string, RoomSocket>();
   /** Set by a room event that breaks the protocol, checked once the frame is handled. */
   private roomFault: string | undefined;
+  private readonly drain: DrainSignal;
   private state: State = "open";
-  private drainWanted = false;
   private paused = false;
   private awaitingPong = false;
-  private readonly onSent = (): void => {
-    if (this.drainWanted && this.ws.bufferedAmount <= this.drainLowWater) {
-      this.drainWanted = false;
-      this.gate.drain();
-    }
-  };
 
   constructor(ws: WebSocket, sessionId: string, hubServer: string | undefined, options: HubUpstreamOptions) {
     this.ws = ws;
@@ -131,7 +118,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     this.role = options.role;
     this.context = options.context;
     this.world = options.rooms;
-    this.drainLowWater = options.drainLowWater;
+    this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
     this.translator = new HubTranslator({
       revision: socketIoRevisionOf(options.context.eio),
       sessionId,
@@ -171,7 +158,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
       this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
       return;
     }
-    if (this.ws.bufferedAmount > this.drainLowWater) this.drainWanted = true;
+    this.drain.sent();
   }
 
   pause(): void {
@@ -194,7 +181,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   // ---- TranslationOutput --------------------------------------------------------------------------
 
   toHub(frame: string | Buffer): void {
-    this.ws.send(frame, this.onSent);
+    this.ws.send(frame, this.drain.written);
   }
 
   toClient(message: string | Buffer): void {
@@ -330,78 +317,33 @@ export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstrea
   const sessionId = options.sessionId ?? generateSessionId();
   const shadow = options.shadow ?? options.role === "shadow";
   const maxAttachments = options.maxAttachments ?? HUB_DEFAULTS.maxAttachments;
-  const started = process.hrtime.bigint();
-  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  return new Promise<HubUpstream>((resolve, reject) => {
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(hubWebSocketUrl(options.hubUrl), [HUB_SUBPROTOCOL], {
+  return openUpstreamSocket({
+    backend: BACKEND,
+    role: options.role,
+    connectTimeoutMs: options.connectTimeoutMs,
+    awaiting: "hello",
+    connect: () =>
+      new WebSocket(webSocketUrl(new URL(options.hubUrl)), [HUB_SUBPROTOCOL], {
         headers: hubUpgradeHeaders(options.context, sessionId, shadow),
         perMessageDeflate: false,
         handshakeTimeout: options.connectTimeoutMs,
         followRedirects: false,
-      });
-    } catch (error) {
-      publish("switchyard:upstream:failed", {
-        backend: BACKEND,
-        role: options.role,
-        code: "SWY_ERR_UPSTREAM_UNREACHABLE",
-        seconds: seconds(),
-      });
-      reject(new SwitchyardError("SWY_ERR_UPSTREAM_UNREACHABLE", `hub: ${(error as Error).message}`));
-      return;
-    }
-    let settled = false;
-    const timer = setTimeout(
-      () => failWith("SWY_ERR_UPSTREAM_TIMEOUT", `no hello within ${options.connectTimeoutMs} ms`),
-      options.connectTimeoutMs,
-    );
-    function failWith(code: ErrorCode, detail: string): void {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      ws.removeAllListeners();
-      ws.on("error", () => {});
-      ws.terminate();
-      publish("switchyard:upstream:failed", { backend: BACKEND, role: options.role, code, seconds: seconds() });
-      reject(new SwitchyardError(code, `hub: ${detail}`));
-    }
-    ws.once("unexpected-response", (_req, res) => {
-      res.resume();
-      failWith("SWY_ERR_UPSTREAM_REJECTED", `HTTP ${res.statusCode ?? "?"}`);
-    });
-    ws.once("error", (error: NodeJS.ErrnoException) => {
-      if (/subprotocol/i.test(error.message)) failWith("SWY_ERR_UPSTREAM_HANDSHAKE", `${error.message} (expected ${HUB_SUBPROTOCOL})`);
-      else if (/timed out/i.test(error.message)) failWith("SWY_ERR_UPSTREAM_TIMEOUT", error.message);
-      else failWith("SWY_ERR_UPSTREAM_UNREACHABLE", error.code ?? error.message);
-    });
-    ws.once("close", (code: number, reason: Buffer) => {
-      const why = `closed before its hello (${code}${reason.length > 0 ? ` ${reason.toString()}` : ""})`;
-      failWith(code === HUB_CLOSE_CODE.policy ? "SWY_ERR_UPSTREAM_REJECTED" : "SWY_ERR_UPSTREAM_HANDSHAKE", why);
-    });
-    ws.once("message", (data: Buffer, isBinary: boolean) => {
-      if (settled) return;
-      let hubServer: string | undefined;
-      try {
-        if (isBinary) throw new HubFrameError("a binary frame instead of hello");
-        const frame = parseHubFrame(data.toString("utf8"), maxAttachments);
-        if (frame.type !== "hello")
-          throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
-        if (frame.version !== HUB_PROTOCOL_VERSION)
-          throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
-        hubServer = frame.server;
-      } catch (error) {
-        if (!(error instanceof HubFrameError)) throw error;
-        if (ws.readyState === WebSocket.OPEN) ws.close(HUB_CLOSE_CODE.protocolError, closeReason(error.message));
-        failWith("SWY_ERR_UPSTREAM_HANDSHAKE", error.message);
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      ws.removeAllListeners();
-      publish("switchyard:upstream:connected", { backend: BACKEND, role: options.role, seconds: seconds() });
-      // Created synchronously: frames that arrived with the hello are emitted after this handler returns.
-      resolve(new HubUpstream(ws, sessionId, hubServer, options));
-    });
+      }),
+    classifyError: (error) =>
+      /subprotocol/i.test(error.message)
+        ? { code: "SWY_ERR_UPSTREAM_HANDSHAKE", detail: `${error.message} (expected ${HUB_SUBPROTOCOL})` }
+        : undefined,
+    closeCode: (code) => (code === HUB_CLOSE_CODE.policy ? "SWY_ERR_UPSTREAM_REJECTED" : "SWY_ERR_UPSTREAM_HANDSHAKE"),
+    greeting: (data, isBinary) => {
+      if (isBinary) throw new HubFrameError("a binary frame instead of hello");
+      const frame = parseHubFrame(data.toString("utf8"), maxAttachments);
+      if (frame.type !== "hello")
+        throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
+      if (frame.version !== HUB_PROTOCOL_VERSION)
+        throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
+      return frame.server;
+    },
+    refuseGreeting: (ws, detail) => ws.close(HUB_CLOSE_CODE.protocolError, closeReason(detail)),
+    opened: (ws, hubServer) => new HubUpstream(ws, sessionId, hubServer, options),
   });
 }

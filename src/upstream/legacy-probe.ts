@@ -5,11 +5,13 @@
  */
 import { SwitchyardError } from "../errors.js";
 import { parseHandshake, splitV4Payload, type EngineIoHandshake } from "../protocol/engineio.js";
+import { backendUrl } from "./backend-url.js";
 
 export async function probeLegacyHandshake(legacyUrl: string, path: string, timeoutMs: number): Promise<EngineIoHandshake> {
-  const url = new URL(legacyUrl);
-  url.pathname = url.pathname.replace(/\/+$/, "") + path;
-  url.search = "EIO=4&transport=polling";
+  const url = backendUrl(legacyUrl, path, [
+    ["EIO", "4"],
+    ["transport", "polling"],
+  ]);
   let body: string;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { "user-agent": "switchyard-probe" } });
