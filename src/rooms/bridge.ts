@@ -9,11 +9,13 @@
  * never crashes anything: publishes fail fast and are counted (the gap), the subscriber reconnects and
  * ioredis resubscribes every channel, the bridge state is published (switchyard_bridge_up).
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { RedisAdapter } from "@socket.io/redis-adapter";
 import { Adapter } from "socket.io-adapter";
+import { isPlainObject } from "../protocol/json-values.js";
 import { isPayloadValid, PACKET_TYPE } from "../protocol/socketio.js";
+import { createRedisClient } from "../store/redis-connection.js";
 import { publish, type RoomWorldName } from "../telemetry/events.js";
 import type { RoomNamespace } from "./room-namespace.js";
 import { PUBLISHED_AT_FLAG, type BroadcastSource } from "./room-world.js";
@@ -22,8 +24,6 @@ export interface RedisBridgeOptions {
   readonly url: string;
   readonly instanceId: string;
   readonly logger: Logger;
-  /** Reconnect delay cap. Default 1 s. */
-  readonly maxReconnectDelayMs?: number;
 }
 
 /** The emitter's uid in broadcast messages (@socket.io/redis-emitter and its ports). */
@@ -42,14 +42,10 @@ interface RedisAdapterInternals {
   hasRoom(room: string): boolean;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** A packet other nodes may deliver to clients: an EVENT (binary or not) with a valid event payload. */
 function isDeliverable(packet: unknown): packet is { type: number; data: unknown[]; nsp?: string } {
   return (
-    isRecord(packet) &&
+    isPlainObject(packet) &&
     (packet.type === PACKET_TYPE.EVENT || packet.type === PACKET_TYPE.BINARY_EVENT) &&
     isPayloadValid(PACKET_TYPE.EVENT, packet.data) &&
     (packet.nsp === undefined || typeof packet.nsp === "string")
@@ -79,9 +75,10 @@ function onBroadcastMessage(this: RedisAdapterInternals, _pattern: unknown, rawC
     if (!Array.isArray(decoded)) return malformed(nsp, "message");
     const [uid, packet, opts] = decoded as [unknown, unknown, unknown];
     if (uid === this.uid) return;
-    if (!isDeliverable(packet) || !isRecord(opts) || !isRoomList(opts.rooms) || !isRoomList(opts.except)) return malformed(nsp, "message");
+    if (!isDeliverable(packet) || !isPlainObject(opts) || !isRoomList(opts.rooms) || !isRoomList(opts.except))
+      return malformed(nsp, "message");
     if ((packet.nsp ?? "/") !== nsp.name) return;
-    const flags = isRecord(opts.flags) ? opts.flags : {};
+    const flags = isPlainObject(opts.flags) ? opts.flags : {};
     const publishedAt = flags[PUBLISHED_AT_FLAG];
     const source: BroadcastSource = uid === EMITTER_UID ? "emitter" : typeof publishedAt === "number" ? "gateway" : "legacy";
     if (source === "gateway") {
@@ -115,7 +112,7 @@ function onRequest(this: RedisAdapterInternals, rawChannel: Buffer | string, msg
     if (rawChannel.toString().includes("-request#")) {
       // Decoded as the base handler decodes it (JSON when it starts with "{", msgpack otherwise).
       const request = msg[0] === 0x7b ? JSON.parse(msg.toString()) : this.parser.decode(msg);
-      if (isRecord(request) && request.type === BROADCAST_REQUEST && !isDeliverable(request.packet)) {
+      if (isPlainObject(request) && request.type === BROADCAST_REQUEST && !isDeliverable(request.packet)) {
         malformed(nsp, "request");
         return Promise.resolve();
       }
@@ -139,20 +136,12 @@ export class RedisBridge {
   private lastErrorLog = 0;
 
   constructor(private readonly options: RedisBridgeOptions) {
-    const retryStrategy = (attempt: number) => Math.min(100 * attempt, options.maxReconnectDelayMs ?? 1_000);
     // Publishes fail fast while Redis is away (counted as the gap) instead of queueing stale broadcasts.
-    this.pub = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy,
-      connectionName: `switchyard:${options.instanceId}:bridge`,
-    });
+    this.pub = createRedisClient(options.url, { connectionName: `switchyard:${options.instanceId}:bridge` });
     // Subscriptions wait for the connection and are made again on every reconnect (autoResubscribe).
-    this.sub = new Redis(options.url, {
-      maxRetriesPerRequest: null,
-      autoResubscribe: true,
-      retryStrategy,
+    this.sub = createRedisClient(options.url, {
       connectionName: `switchyard:${options.instanceId}:bridge-sub`,
+      queueWhileDisconnected: true,
     });
     this.sub.setMaxListeners(0);
     for (const client of [this.pub, this.sub]) {

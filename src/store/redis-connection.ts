@@ -1,7 +1,8 @@
 /**
  * How every Redis client of the gateway connects (the routing store and its subscriber, the shadow
  * evidence, the rooms bridge): fail fast instead of queueing while disconnected, so that no caller ever
- * hangs on an outage; a bounded command time; reconnects forever with a short, capped backoff.
+ * hangs on an outage; a bounded command time; reconnects forever with a short, capped backoff. The one
+ * exception is a subscriber whose subscriptions must wait out an outage (queueWhileDisconnected).
  */
 import { Redis, type RedisOptions } from "ioredis";
 
@@ -20,17 +21,23 @@ export interface RedisClientOptions {
   readonly lazyConnect?: boolean;
   /** Let ioredis subscribe again after a reconnect. Default true; off when the caller resubscribes itself. */
   readonly autoResubscribe?: boolean;
+  /**
+   * Commands made while disconnected wait for the connection (no command timeout, no failing fast): for
+   * a subscriber whose SUBSCRIBEs must not be lost to an outage. Default false.
+   */
+  readonly queueWhileDisconnected?: boolean;
 }
 
 export function redisClientOptions(options: RedisClientOptions): RedisOptions {
   const commandTimeout = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
+  const queue = options.queueWhileDisconnected ?? false;
   return {
     connectionName: options.connectionName,
     lazyConnect: options.lazyConnect ?? false,
     autoResubscribe: options.autoResubscribe ?? true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout,
+    enableOfflineQueue: queue,
+    maxRetriesPerRequest: queue ? null : 0,
+    ...(queue ? {} : { commandTimeout }),
     connectTimeout: Math.max(commandTimeout, MIN_CONNECT_TIMEOUT_MS),
     retryStrategy: (attempt: number) => Math.min(RECONNECT_STEP_MS * attempt, RECONNECT_MAX_MS),
   };

@@ -20,6 +20,12 @@ describe("redis connection options", () => {
       [evidence.commandTimeout, evidence.connectTimeout, evidence.lazyConnect, evidence.autoResubscribe],
       [1000, 1000, false, true],
     );
+    const subscriber = redisClientOptions({ connectionName: "c", queueWhileDisconnected: true });
+    assert.deepEqual(
+      [subscriber.enableOfflineQueue, subscriber.maxRetriesPerRequest, subscriber.commandTimeout],
+      [true, null, undefined],
+      "a subscriber's commands wait for the connection",
+    );
     const retry = evidence.retryStrategy!;
     assert.deepEqual(
       [1, 2, 5, 10, 100].map((attempt) => retry(attempt)),
