@@ -17,6 +17,7 @@ export const ERROR_CATALOG = {
   SWY_ERR_PROTOCOL_UNEXPECTED_BINARY: "the client sent a binary frame no packet announced",
   SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",
   SWY_ERR_PROTOCOL_INVALID_STATE: "the client sent a packet for a namespace it has not joined (or joined twice)",
+  SWY_ERR_PROTOCOL_INVALID_NAMESPACE: "the client sent a namespace socket.io cannot read (a 2.x client's namespace is parsed as a URL)",
   SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
   SWY_ERR_DRAINING: "this gateway instance is shutting down",
   SWY_ERR_PASSTHROUGH_UNREACHABLE: "the legacy application could not be reached",
@@ -30,6 +31,9 @@ export const ERROR_CATALOG = {
   SWY_ERR_ADMIN_NOT_FOUND: "no such admin resource",
   SWY_ERR_OWNER_UNREACHABLE: "the gateway instance that owns the session could not be reached",
   SWY_ERR_SHADOW: "the shadow session failed",
+  SWY_ERR_BAD_REQUEST: "the HTTP request cannot be served: its URL cannot be parsed",
+  SWY_ERR_STORE_MALFORMED: "an entry read from the routing store is malformed; it is treated as absent",
+  SWY_ERR_INTERNAL: "an unexpected error inside the gateway (a bug); only the session or request it happened in was ended",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

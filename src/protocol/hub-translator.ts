@@ -28,6 +28,7 @@ import {
   type HubInboundFrame,
   type RoomFrameLimits,
 } from "./hub-frames.js";
+import { invalidNamespaceDetail, parseClientNamespace } from "./namespace.js";
 import { decodePacket, encodePacket, PACKET_TYPE, PacketDecodeError, parseHeader, type PacketHeader } from "./socketio.js";
 import { derivedSocketId, encodeConnectError, serverConnectsDefaultNamespace, type SocketIoRevision } from "./versions.js";
 
@@ -96,6 +97,11 @@ const NSP_CACHE_LIMIT = 32;
 
 function clientError(code: ErrorCode, detail: string): TranslationVerdict {
   return { ok: false, code, detail };
+}
+
+/** socket.io's URL parse of a v4 namespace threw: it closes that connection (Client#ondata's catch). */
+function invalidNamespace(raw: string): TranslationVerdict {
+  return clientError("SWY_ERR_PROTOCOL_INVALID_NAMESPACE", invalidNamespaceDetail(raw));
 }
 
 function hubError(detail: string): TranslationVerdict {
@@ -167,6 +173,7 @@ export class HubTranslator {
     }
     if (header.type === PACKET_TYPE.CONNECT) return this.clientConnect(message, header, out);
     const nsp = this.revision === 4 ? this.normalizedNamespace(header.nsp) : header.nsp;
+    if (nsp === undefined) return invalidNamespace(header.nsp);
     if (this.namespaces.get(nsp)?.state !== "connected" || header.type === PACKET_TYPE.CONNECT_ERROR) {
       return clientError(
         "SWY_ERR_PROTOCOL_INVALID_STATE",
@@ -227,9 +234,10 @@ export class HubTranslator {
     let auth: Record<string, unknown>;
     if (this.revision === 4) {
       // socket.io 4 reads a v4 namespace as a URL: the path is the namespace, the query string the auth.
-      const url = new URL(header.nsp, "https://socket.io");
-      nsp = url.pathname;
-      auth = Object.fromEntries(url.searchParams.entries());
+      const parsed = parseClientNamespace(header.nsp, 4);
+      if (!parsed.ok) return invalidNamespace(header.nsp);
+      nsp = parsed.name;
+      auth = parsed.auth ?? {};
     } else {
       nsp = header.nsp;
       let data: unknown;
@@ -256,13 +264,15 @@ export class HubTranslator {
     out.toHub(encodeConnectFrame(nsp, auth, this.query, sid));
   }
 
-  private normalizedNamespace(raw: string): string {
+  /** A v4 namespace as socket.io reads it; undefined when socket.io could not (it closes the connection). */
+  private normalizedNamespace(raw: string): string | undefined {
     if (raw === "/") return raw;
     const cached = this.nspCache.get(raw);
     if (cached !== undefined) return cached;
-    const nsp = new URL(raw, "https://socket.io").pathname;
-    if (this.nspCache.size < NSP_CACHE_LIMIT) this.nspCache.set(raw, nsp);
-    return nsp;
+    const parsed = parseClientNamespace(raw, 4);
+    if (!parsed.ok) return undefined;
+    if (this.nspCache.size < NSP_CACHE_LIMIT) this.nspCache.set(raw, parsed.name);
+    return parsed.name;
   }
 
   // ---- hub → client -----------------------------------------------------------------------------
