@@ -17,6 +17,7 @@ import { HandshakeOrchestrator, type HandshakeOrchestratorDeps } from "./downstr
 import { OwnerRouting } from "./downstream/owner-routing.js";
 import { PendingHandshakes } from "./downstream/pending-handshakes.js";
 import { RequestDispatcher } from "./downstream/request-dispatch.js";
+import { failRequest } from "./downstream/request-guard.js";
 import type { SessionDirectory } from "./downstream/session-directory.js";
 import { SessionTable } from "./downstream/session-table.js";
 import { createLogger } from "./logger.js";
@@ -252,6 +253,7 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     owners: new OwnerRouting(directory),
     forwarder,
     handshake: (request) => handshakes.handshake(request),
+    fail: (target, error, what) => failRequest(inputs.logger, target, error, what),
   });
   return new Gateway({ engine, proxy, pipes, forwarder, sessions, handshakes, dispatcher });
 }

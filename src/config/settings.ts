@@ -270,8 +270,8 @@ export const SETTINGS = {
   INTERNAL_URL: setting<string>(
     "INTERNAL_URL",
     undefined,
-    "How other instances reach this one's client listener, for forwarding sessions it owns. Unset: http://<hostname>:PORT.",
-    url("http:", "https:"),
+    "How other instances reach this one's client listener (plain http: like the listener itself), for forwarding sessions it owns. Unset: http://<hostname>:PORT.",
+    url("http:"),
   ),
   REDIS_KEY_PREFIX: setting(
     "REDIS_KEY_PREFIX",

@@ -11,7 +11,8 @@ import type { Limits } from "../config/static-config.js";
 import { errorCodeOf, type ErrorCode } from "../errors.js";
 import { InboundPacketStream } from "../protocol/packet-stream.js";
 import { PACKET_TYPE } from "../protocol/socketio.js";
-import { PACKET_EVENTS, publish, type PacketEvent } from "../telemetry/events.js";
+import { guard, reportContained } from "../telemetry/containment.js";
+import { PACKET_EVENTS, publish, type ContainmentBoundary, type PacketEvent } from "../telemetry/events.js";
 import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
 import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
@@ -75,14 +76,19 @@ export class ClientSession implements UpstreamSink {
     this.protocol = engineProtocol(socket);
     this.limits = options.limits;
     this.inbound = new InboundPacketStream(options.limits.maxAttachments);
-    socket.on("message", this.onClientMessage);
-    socket.on("drain", this.onClientDrain);
-    socket.once("close", this.onClientClose);
-    socket.on("upgrade", () => {
-      if (this.backend !== undefined)
-        publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
-      this.options.onUpgraded?.(this);
-    });
+    // Every listener is guarded: an exception in this session's handling ends this session, never the process.
+    const fromClient = (error: unknown) => this.crash("client", error);
+    socket.on("message", guard(this.onClientMessage, fromClient));
+    socket.on("drain", guard(this.onClientDrain, fromClient));
+    socket.once("close", guard(this.onClientClose, fromClient));
+    socket.on(
+      "upgrade",
+      guard(() => {
+        if (this.backend !== undefined)
+          publish("switchyard:session:upgraded", { sessionId: this.id, backend: this.backend, mode: "terminate" });
+        this.options.onUpgraded?.(this);
+      }, fromClient),
+    );
     if (typeof bound === "function") {
       this.state = "routing";
       this.queue = [];
@@ -178,17 +184,20 @@ export class ClientSession implements UpstreamSink {
     this.route = undefined;
     // A v5 client's first packet is its CONNECT; anything else is routed without auth.
     route(connectAuth ?? {}).then(
-      (bound) => {
-        if (this.state !== "routing") {
-          bound.upstream.close();
-          return;
-        }
-        this.state = "open";
-        const queued = this.queue ?? [];
-        this.queue = undefined;
-        this.bind(bound);
-        for (const pending of queued) if (this.state === "open") this.forward(pending);
-      },
+      guard(
+        (bound: BoundUpstream) => {
+          if (this.state !== "routing") {
+            bound.upstream.close();
+            return;
+          }
+          this.state = "open";
+          const queued = this.queue ?? [];
+          this.queue = undefined;
+          this.bind(bound);
+          for (const pending of queued) if (this.state === "open") this.forward(pending);
+        },
+        (error) => this.crash("client", error),
+      ),
       (error: unknown) => this.fail(errorCodeOf(error, "SWY_ERR_UPSTREAM_UNREACHABLE"), (error as Error).message),
     );
   }
@@ -197,37 +206,53 @@ export class ClientSession implements UpstreamSink {
   onDrain(): void {
     if (!this.clientPaused) return;
     this.clientPaused = false;
-    clientWebSocket(this.socket)?.resume?.();
+    try {
+      clientWebSocket(this.socket)?.resume?.();
+    } catch (error) {
+      this.crash("backend", error);
+    }
   }
 
   private readonly onClientClose = (): void => {
     if (this.state === "closed") return;
     this.state = "closed";
     this.queue = undefined;
-    this.upstream?.close();
-    if (this.tap !== undefined) this.safeTap(() => this.tap?.closed());
-    this.tap = undefined;
-    if (this.backend === undefined) {
-      // Never routed (its first CONNECT overflowed the queue, or its route's upstream failed): to
-      // operators that is a refused session.
-      if (this.closeCode !== undefined) publish("switchyard:handshake:refused", { code: this.closeCode });
-    } else {
-      publish("switchyard:session:closed", {
-        sessionId: this.id,
-        backend: this.backend,
-        mode: "terminate",
-        transport: this.transport,
-        reason: this.closeReason,
-        code: this.closeCode,
-        durationMs: Date.now() - this.openedAt,
-      });
+    try {
+      this.upstream?.close();
+      if (this.tap !== undefined) this.safeTap(() => this.tap?.closed());
+      this.tap = undefined;
+      if (this.backend === undefined) {
+        // Never routed (its first CONNECT overflowed the queue, or its route's upstream failed): to
+        // operators that is a refused session.
+        if (this.closeCode !== undefined) publish("switchyard:handshake:refused", { code: this.closeCode });
+      } else {
+        publish("switchyard:session:closed", {
+          sessionId: this.id,
+          backend: this.backend,
+          mode: "terminate",
+          transport: this.transport,
+          reason: this.closeReason,
+          code: this.closeCode,
+          durationMs: Date.now() - this.openedAt,
+        });
+      }
+    } finally {
+      // Whatever failed above, the gateway forgets the session (no leak in its maps or the registry).
+      this.options.onClosed(this);
     }
-    this.options.onClosed(this);
   };
 
   // ---- server → client -------------------------------------------------------------------------
 
   onMessage(message: UpstreamMessage, options?: DeliveryOptions): void {
+    try {
+      this.deliver(message, options);
+    } catch (error) {
+      this.crash("backend", error);
+    }
+  }
+
+  private deliver(message: UpstreamMessage, options: DeliveryOptions | undefined): void {
     if (this.state !== "open") return;
     publish("switchyard:packet", this.packets!.server_to_client);
     // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
@@ -254,8 +279,12 @@ export class ClientSession implements UpstreamSink {
     this.closeReason = code === undefined ? "upstream closed" : "error";
     this.closeCode = code;
     this.state = "closing";
-    // engine.io flushes what is already buffered for the client before closing the transport.
-    this.socket.close();
+    try {
+      // engine.io flushes what is already buffered for the client before closing the transport.
+      this.socket.close();
+    } catch (error) {
+      this.options.onError(this, "SWY_ERR_INTERNAL", reportContained("backend", error));
+    }
   }
 
   private fail(code: ErrorCode, detail: string | undefined): void {
@@ -268,9 +297,21 @@ export class ClientSession implements UpstreamSink {
   private safeTap(action: () => void): void {
     try {
       action();
-    } catch {
-      // A broken tap must never affect the client: drop it.
+    } catch (error) {
+      // A broken tap must never affect the client: drop it (counted and logged: it is a bug).
       this.tap = undefined;
+      this.options.onError(this, "SWY_ERR_INTERNAL", `shadow tap dropped: ${reportContained("shadow", error)}`);
     }
+  }
+
+  /**
+   * An exception escaped this session's handling of a client message or a backend delivery: a bug. It is
+   * counted (switchyard_contained_errors_total), logged by the owner with SWY_ERR_INTERNAL, and ends this
+   * session only (socket.io likewise closes the one connection whose packet it cannot handle).
+   */
+  private crash(boundary: ContainmentBoundary, error: unknown): void {
+    const detail = reportContained(boundary, error);
+    if (this.state === "open" || this.state === "routing") this.fail("SWY_ERR_INTERNAL", detail);
+    else this.options.onError(this, "SWY_ERR_INTERNAL", detail);
   }
 }

@@ -12,6 +12,7 @@ import type { Limits } from "../config/static-config.js";
 import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
 import { isDeferred, type Route, type RouteDecider, type RouteInput } from "../routing/route.js";
 import { generateSessionId } from "../session-id.js";
+import { reportContained } from "../telemetry/containment.js";
 import { publish } from "../telemetry/events.js";
 import { clientContextOf, type ClientContext } from "../upstream/client-context.js";
 import type { UpstreamConnector } from "../upstream/upstream-connector.js";
@@ -103,8 +104,20 @@ export class HandshakeOrchestrator {
     io.engine();
   }
 
-  /** engine.io completed a handshake this orchestrator prepared: the session starts. */
+  /**
+   * engine.io completed a handshake this orchestrator prepared: the session starts. This is engine.io's
+   * "connection" listener: a throw ends this session only (engine.io has answered the handshake already).
+   */
   connect(socket: EngineSocket): void {
+    try {
+      this.bind(socket);
+    } catch (error) {
+      this.deps.logger.error({ code: "SWY_ERR_INTERNAL", err: reportContained("client", error) }, "binding a new session failed");
+      socket.close();
+    }
+  }
+
+  private bind(socket: EngineSocket): void {
     const pending = this.deps.pending.take(socket.request);
     if (pending === undefined) {
       // Only a handshake we prepared reaches engine.io; anything else is a bug worth a loud close.
@@ -122,7 +135,8 @@ export class HandshakeOrchestrator {
     };
     const session = new ClientSession(socket, bound ?? deferred, {
       limits: this.deps.limits,
-      onError: (s, code, detail) => logger.info({ sid: s.id, backend: s.backend, code, detail }, "session error"),
+      onError: (s, code, detail) =>
+        logger[code === "SWY_ERR_INTERNAL" ? "error" : "info"]({ sid: s.id, backend: s.backend, code, detail }, "session error"),
       onBound: (s) => {
         sessions.recount(s);
         if (route !== undefined) this.deps.onSessionBound?.(s, route, context);

@@ -62,6 +62,11 @@ export interface DispatchTargets {
     ws(req: IncomingMessage, socket: Duplex, head: Buffer, ownerUrl: string): void;
   };
   readonly handshake: (request: HandshakeRequest) => Promise<void>;
+  /**
+   * The request's handling threw, or a promise it started (handshake, owner look-up) rejected: a bug. It
+   * answers the request (500 SWY_ERR_INTERNAL, or the upgrade closed), logs and counts it (request-guard.ts).
+   */
+  readonly fail: (target: ServerResponse | Duplex, error: unknown, what: string) => void;
 }
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
@@ -72,6 +77,7 @@ interface Destinations {
   pipe(sid: string): void;
   forward(ownerUrl: string): void;
   handshake: HandshakeIo;
+  fail(error: unknown, what: string): void;
 }
 
 const UPGRADE_STATUS_TEXT: Readonly<Record<number, string>> = { 503: "Service Unavailable", 504: "Gateway Timeout" };
@@ -79,37 +85,49 @@ const UPGRADE_STATUS_TEXT: Readonly<Record<number, string>> = { 503: "Service Un
 export class RequestDispatcher {
   constructor(private readonly targets: DispatchTargets) {}
 
+  /** The client listener's "request" handler: whatever throws ends this request only (answered 500). */
   onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const { engine, pipes, forwarder } = this.targets;
-    if (!this.isSocketIoPath(req)) return this.targets.legacy.web(req, res);
-    this.dispatch(req, "polling", {
-      engine: () => engine.handleRequest(req, res),
-      pipe: (sid) => pipes.request(req, res, sid),
-      forward: (ownerUrl) => forwarder.web(req, res, ownerUrl),
-      handshake: {
-        pipe: () => pipes.handshakeHttp(req, res),
+    const { engine, pipes, forwarder, fail } = this.targets;
+    try {
+      if (!this.isSocketIoPath(req)) return this.targets.legacy.web(req, res);
+      this.dispatch(req, "polling", {
         engine: () => engine.handleRequest(req, res),
-        refuse: (status, error) => writeJsonError(res, status, error),
-        gone: () => res.destroyed,
-      },
-    });
+        pipe: (sid) => pipes.request(req, res, sid),
+        forward: (ownerUrl) => forwarder.web(req, res, ownerUrl),
+        handshake: {
+          pipe: () => pipes.handshakeHttp(req, res),
+          engine: () => engine.handleRequest(req, res),
+          refuse: (status, error) => writeJsonError(res, status, error),
+          gone: () => res.destroyed,
+        },
+        fail: (error, what) => fail(res, error, what),
+      });
+    } catch (error) {
+      fail(res, error, "a client request");
+    }
   }
 
+  /** The client listener's "upgrade" handler: whatever throws ends this upgrade only. */
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { engine, pipes, forwarder } = this.targets;
+    const { engine, pipes, forwarder, fail } = this.targets;
     socket.on("error", () => socket.destroy());
-    if (!this.isSocketIoPath(req)) return this.targets.legacy.ws(req, socket, head);
-    this.dispatch(req, "websocket", {
-      engine: () => engine.handleUpgrade(req, socket, head),
-      pipe: (sid) => pipes.upgrade(req, socket, head, sid),
-      forward: (ownerUrl) => forwarder.ws(req, socket, head, ownerUrl),
-      handshake: {
-        pipe: () => pipes.handshakeWs(req, socket, head),
+    try {
+      if (!this.isSocketIoPath(req)) return this.targets.legacy.ws(req, socket, head);
+      this.dispatch(req, "websocket", {
         engine: () => engine.handleUpgrade(req, socket, head),
-        refuse: (status, error) => writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error),
-        gone: () => socket.destroyed,
-      },
-    });
+        pipe: (sid) => pipes.upgrade(req, socket, head, sid),
+        forward: (ownerUrl) => forwarder.ws(req, socket, head, ownerUrl),
+        handshake: {
+          pipe: () => pipes.handshakeWs(req, socket, head),
+          engine: () => engine.handleUpgrade(req, socket, head),
+          refuse: (status, error) => writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error),
+          gone: () => socket.destroyed,
+        },
+        fail: (error, what) => fail(socket, error, what),
+      });
+    } catch (error) {
+      fail(socket, error, "a client upgrade");
+    }
   }
 
   private isSocketIoPath(req: IncomingMessage): boolean {
@@ -126,14 +144,20 @@ export class RequestDispatcher {
     const query = Object.fromEntries(search.entries());
     req._query = query;
     const sid = query.sid;
+    // Every promise started here ends in a handler that answers the request.
     if (sid === undefined) {
-      void this.targets.handshake({ req, search, query, transport, io: to.handshake });
+      this.targets
+        .handshake({ req, search, query, transport, io: to.handshake })
+        .catch((error: unknown) => to.fail(error, `a ${transport} handshake`));
     } else if (this.targets.engine.hasSession(sid)) {
       to.engine();
     } else if (this.targets.pipes.has(sid) || this.targets.owners.staysHere(req, sid)) {
       to.pipe(sid);
     } else {
-      void this.targets.owners.ownerUrl(sid).then((ownerUrl) => (ownerUrl === undefined ? to.pipe(sid) : to.forward(ownerUrl)));
+      this.targets.owners
+        .ownerUrl(sid)
+        .then((ownerUrl) => (ownerUrl === undefined ? to.pipe(sid) : to.forward(ownerUrl)))
+        .catch((error: unknown) => to.fail(error, "routing a request to its session's owner"));
     }
   }
 }

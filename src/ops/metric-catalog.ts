@@ -108,6 +108,19 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["backend"],
     "Client sessions closed by admin drains (not by shutdown), by backend.",
   ),
+  // Failure containment (issue 9): what would have been a crash, and what still reached the process.
+  containedErrors: spec(
+    "switchyard_contained_errors_total",
+    "counter",
+    ["boundary", "code"],
+    "Failures caught at a trust boundary (client, backend, shadow, request, admin, store) that ended or refused only their own session or request, by boundary and SWY_ERR_* code (SWY_ERR_INTERNAL: an exception, i.e. a bug; SWY_ERR_STORE_MALFORMED: a Redis entry treated as absent).",
+  ),
+  uncaughtErrors: spec(
+    "switchyard_uncaught_errors_total",
+    "counter",
+    ["kind"],
+    "Errors that reached the process's last line of defence, by kind (uncaughtException: the instance drains and exits with status 70; unhandledRejection: logged and counted, the instance keeps serving).",
+  ),
   // The hub backend.
   hubFallbacks: spec(
     "switchyard_hub_fallbacks_total",

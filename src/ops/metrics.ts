@@ -13,7 +13,7 @@ import {
   type CounterConfiguration,
   type GaugeConfiguration,
 } from "prom-client";
-import { subscribe, type Unsubscribe } from "../telemetry/events.js";
+import { CONTAINMENT_BOUNDARIES, subscribe, type Unsubscribe } from "../telemetry/events.js";
 import type { Backend, ClientTransport, Direction } from "../domain.js";
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
 import { registerRoomMetrics, type RoomsSource } from "./room-metrics.js";
@@ -115,6 +115,8 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const decisions = counterOf(registry, m.routingDecisions);
   const hubFallbacks = counterOf(registry, m.hubFallbacks);
   const ownerForwards = counterOf(registry, m.ownerForwards);
+  const contained = counterOf(registry, m.containedErrors);
+  const uncaught = counterOf(registry, m.uncaughtErrors);
 
   // Series with a small, known label set start at 0, so that rate() and ratios see the first increment
   // and a dashboard shows "0/s" rather than "no data". The packet series are also hot: pre-creating their
@@ -130,6 +132,9 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     upgrades.inc({ backend }, 0);
     drained.inc({ backend }, 0);
   }
+  for (const boundary of CONTAINMENT_BOUNDARIES) contained.inc({ boundary, code: "SWY_ERR_INTERNAL" }, 0);
+  contained.inc({ boundary: "store", code: "SWY_ERR_STORE_MALFORMED" }, 0);
+  for (const kind of ["uncaughtException", "unhandledRejection"]) uncaught.inc({ kind }, 0);
   for (const outcome of ["forwarded", "failed"]) {
     for (const kind of ["http", "websocket"]) passthrough.inc({ kind, outcome }, 0);
     ownerForwards.inc({ outcome }, 0);
@@ -199,6 +204,8 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     }),
     subscribe("switchyard:shadow:error", (e) => shadowErrors.inc({ code: e.code })),
     subscribe("switchyard:shadow:overflow", (e) => shadowOverflow.inc({ kind: e.kind })),
+    subscribe("switchyard:error:contained", (e) => contained.inc({ boundary: e.boundary, code: e.code })),
+    subscribe("switchyard:process:uncaught", (e) => uncaught.inc({ kind: e.kind })),
   );
 
   return {

@@ -5,6 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { reportContained } from "../telemetry/containment.js";
+import { publish } from "../telemetry/events.js";
 import type { Metrics } from "./metrics.js";
 
 export interface ReadinessCheck {
@@ -34,6 +36,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** The request URL, or null when it cannot be parsed (Node 20 has no URL.parse). */
+function parseUrl(text: string): URL | null {
+  try {
+    return new URL(text, "http://ops.invalid");
+  } catch {
+    return null;
+  }
+}
+
 export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
   const routes = new Map<string, OpsHandler>();
   const checks: ReadinessCheck[] = [];
@@ -51,7 +62,16 @@ export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
   });
 
   const http = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://ops.invalid");
+    const url = parseUrl(req.url ?? "/");
+    if (url === null) {
+      // `GET //[ HTTP/1.1` is a valid request line and not a valid URL: refused, not thrown.
+      publish("switchyard:error:contained", { boundary: "admin", code: "SWY_ERR_BAD_REQUEST" });
+      sendJson(res, 400, {
+        code: "SWY_ERR_BAD_REQUEST",
+        message: `cannot parse the request URL ${JSON.stringify((req.url ?? "").slice(0, 100))}`,
+      });
+      return;
+    }
     const handler = routes.get(`${req.method} ${url.pathname}`);
     if (handler === undefined) {
       const known = [...routes.keys()].some((key) => key.endsWith(` ${url.pathname}`));
@@ -64,8 +84,9 @@ export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
     Promise.resolve()
       .then(() => handler(req, res, url))
       .catch((error: unknown) => {
-        logger.error({ err: error, path: url.pathname }, "ops handler failed");
-        if (!res.headersSent) sendJson(res, 500, { code: "SWY_ERR_ADMIN_BAD_REQUEST", message: "internal error" });
+        // Handlers answer every refusal themselves (4xx with a code); what arrives here is a bug.
+        logger.error({ code: "SWY_ERR_INTERNAL", err: reportContained("admin", error), path: url.pathname }, "ops handler failed");
+        if (!res.headersSent) sendJson(res, 500, { code: "SWY_ERR_INTERNAL", message: `internal error while serving ${url.pathname}` });
         else res.destroy();
       });
   });

@@ -3,7 +3,7 @@
  * through http-proxy-3, with X-Forwarded-* headers. An unreachable legacy app gives a 502 with a short JSON
  * reason; a failed WebSocket pass-through closes the client socket (with a 502 if nothing was sent yet).
  */
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, ServerResponse, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Duplex } from "node:stream";
 import { createProxyServer, type ProxyServer } from "http-proxy-3";
@@ -40,6 +40,18 @@ export function writeUpgradeError(socket: Duplex, status: number, statusText: st
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/**
+ * A request http-proxy-3 refused synchronously. An unparsable URL is the client's fault: 400
+ * SWY_ERR_BAD_REQUEST. Anything else is rethrown, for the caller's guard to count as a bug.
+ */
+function refuseUnparsable(error: unknown, target: ServerResponse | Duplex): void {
+  if ((error as NodeJS.ErrnoException).code !== "ERR_INVALID_URL") throw error;
+  publish("switchyard:error:contained", { boundary: "request", code: "SWY_ERR_BAD_REQUEST" });
+  const reason = new SwitchyardError("SWY_ERR_BAD_REQUEST", (error as Error).message);
+  if (target instanceof ServerResponse) writeJsonError(target, 400, reason);
+  else writeUpgradeError(target, 400, "Bad Request", reason);
 }
 
 export class LegacyProxy {
@@ -91,20 +103,31 @@ export class LegacyProxy {
         new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message),
       );
     };
-    this.proxy.web(req, res, {}, onError);
+    try {
+      this.proxy.web(req, res, {}, onError);
+    } catch (error) {
+      // http-proxy-3 parses the request URL synchronously: an unparsable one (`GET http://[ HTTP/1.1`) throws here.
+      refuseUnparsable(error, res);
+      return;
+    }
     publish("switchyard:passthrough", { kind: "http", outcome: "forwarded", code: undefined });
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.scrubForwarded(req);
     socket.on("error", () => socket.destroy());
-    this.proxy.ws(req, socket, head, {}, (error: Error) => {
-      publish("switchyard:passthrough", { kind: "websocket", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
-      const reason = new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message);
-      // Nothing was written yet if the legacy app could not be reached: answer like an HTTP gateway would.
-      if ((socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) writeUpgradeError(socket, 502, "Bad Gateway", reason);
-      else socket.destroy();
-    });
+    try {
+      this.proxy.ws(req, socket, head, {}, (error: Error) => {
+        publish("switchyard:passthrough", { kind: "websocket", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
+        const reason = new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message);
+        // Nothing was written yet if the legacy app could not be reached: answer like an HTTP gateway would.
+        if ((socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) writeUpgradeError(socket, 502, "Bad Gateway", reason);
+        else socket.destroy();
+      });
+    } catch (error) {
+      refuseUnparsable(error, socket);
+      return;
+    }
     publish("switchyard:passthrough", { kind: "websocket", outcome: "forwarded", code: undefined });
   }
 

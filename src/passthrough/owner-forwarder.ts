@@ -36,22 +36,37 @@ export class OwnerForwarder {
     return req.headers[FORWARDED_HEADER] !== undefined;
   }
 
+  /**
+   * `ownerUrl` comes from the session registry, which validates it (an http: URL; anything else is treated
+   * as no owner). http-proxy-3 may still throw synchronously: that is counted as a failed forward and
+   * rethrown for the gateway's request guard (SWY_ERR_INTERNAL, 500).
+   */
   web(req: IncomingMessage, res: ServerResponse, ownerUrl: string): void {
     req.headers[FORWARDED_HEADER] = this.instanceId;
-    this.proxy.web(req, res, { target: ownerUrl }, () => {
+    const failed = () => {
       publish("switchyard:owner:forward", { outcome: "failed" });
       // The owner is gone, and its sessions with it: tell the client as engine.io would.
       answerUnknownSid(res);
-    });
-    publish("switchyard:owner:forward", { outcome: "forwarded" });
+    };
+    this.forward(() => this.proxy.web(req, res, { target: ownerUrl }, failed));
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, ownerUrl: string): void {
     req.headers[FORWARDED_HEADER] = this.instanceId;
-    this.proxy.ws(req, socket, head, { target: ownerUrl }, () => {
+    const failed = () => {
       publish("switchyard:owner:forward", { outcome: "failed" });
       socket.destroy();
-    });
+    };
+    this.forward(() => this.proxy.ws(req, socket, head, { target: ownerUrl }, failed));
+  }
+
+  private forward(start: () => void): void {
+    try {
+      start();
+    } catch (error) {
+      publish("switchyard:owner:forward", { outcome: "failed" });
+      throw error;
+    }
     publish("switchyard:owner:forward", { outcome: "forwarded" });
   }
 

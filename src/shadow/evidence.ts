@@ -7,6 +7,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { createRedisClient } from "../store/redis-connection.js";
+import { jsonObject, malformedEntry } from "../store/store-entries.js";
 import type { Difference } from "./noise.js";
 
 export interface MismatchEvidence {
@@ -44,6 +45,18 @@ function abbreviate(value: unknown, depth = 0): unknown {
       .slice(0, 100)
       .map(([key, item]) => [key, abbreviate(item, depth + 1)]),
   );
+}
+
+/** An evidence entry read back from Redis, or why it is not one. */
+function evidenceOf(text: string): MismatchEvidence | string {
+  const entry = jsonObject(text);
+  if (typeof entry === "string") return entry;
+  const { at, instanceId, sessionId, nsp, event, kind, diff } = entry;
+  if (![at, instanceId, sessionId, nsp, event].every((field) => typeof field === "string"))
+    return '"at", "instanceId", "sessionId", "nsp" or "event" is not a string';
+  if (kind !== "event" && kind !== "ack") return '"kind" is neither event nor ack';
+  if (!Array.isArray(diff)) return '"diff" is not a list';
+  return entry as unknown as MismatchEvidence;
 }
 
 export function evidenceEntry(
@@ -102,11 +115,11 @@ export class RedisDiffEvidence implements DiffEvidence {
     try {
       const rows = await this.redis.xrevrange(this.key, "+", "-", "COUNT", limit);
       return rows.flatMap(([, fields]) => {
-        try {
-          return [JSON.parse(fields[1] ?? "") as MismatchEvidence];
-        } catch {
-          return [];
-        }
+        const text = fields[1] ?? "";
+        const entry = evidenceOf(text);
+        if (typeof entry !== "string") return [entry];
+        malformedEntry(this.log, "shadow evidence", text, entry);
+        return [];
       });
     } catch {
       return this.local.recent(limit);

@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import type { ShadowConfig } from "../config/shadow-config.js";
 import type { ClientSession } from "../downstream/client-session.js";
 import type { Route } from "../routing/route.js";
+import { socketIoRevisionOf } from "../protocol/versions.js";
+import { reportContained } from "../telemetry/containment.js";
 import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "../upstream/client-context.js";
@@ -64,6 +66,7 @@ export class ShadowManager {
       sessionId,
       derivedSocketIds: session.protocol === 3,
       implicitRootNamespace: session.protocol === 3,
+      socketIoRevision: socketIoRevisionOf(session.protocol),
       open: () => this.options.openShadow(primary, context, sessionId),
       comparator: { config: this.options.config, budget: this.budget },
       limits: this.options.limits,
@@ -74,7 +77,7 @@ export class ShadowManager {
         if (overflow !== undefined) publish("switchyard:shadow:overflow", { kind: overflow });
         if (code !== undefined) {
           publish("switchyard:shadow:error", { code });
-          this.options.logger.info({ sid: sessionId, code, detail }, "shadow session ended");
+          this.options.logger[code === "SWY_ERR_INTERNAL" ? "error" : "info"]({ sid: sessionId, code, detail }, "shadow session ended");
         }
         publish("switchyard:shadow:session", { target, open: false });
       },
@@ -93,7 +96,19 @@ export class ShadowManager {
   private expire(): void {
     const now = this.now();
     for (const tap of this.taps.keys()) {
-      tap.comparator.expire(now);
+      try {
+        tap.comparator.expire(now);
+      } catch (error) {
+        // A comparator bug on one session's payloads ends that session's comparison only.
+        this.options.logger.error({ code: "SWY_ERR_INTERNAL", err: reportContained("shadow", error) }, "shadow comparison dropped");
+        this.taps.delete(tap);
+        try {
+          tap.comparator.close(); // gives its pending budget back
+        } catch {
+          // Already counted and logged above; the comparator is gone either way.
+        }
+        continue;
+      }
       if (tap.ended && tap.comparator.done) this.taps.delete(tap);
     }
   }

@@ -8,7 +8,10 @@
  */
 import type { ErrorCode } from "../errors.js";
 import type { SessionTap } from "../downstream/client-session.js";
+import { parseClientNamespace } from "../protocol/namespace.js";
 import { namespaceName, PACKET_TYPE, parseHeader } from "../protocol/socketio.js";
+import type { SocketIoRevision } from "../protocol/versions.js";
+import { guard, reportContained } from "../telemetry/containment.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { SessionComparator } from "./comparator.js";
 import type { ComparisonOutcome, SessionComparatorOptions } from "./outcome.js";
@@ -37,6 +40,8 @@ export interface ShadowTapDeps {
    * it): client packets for "/" wait for the shadow's CONNECT as if the client had asked for it.
    */
   readonly implicitRootNamespace?: boolean;
+  /** The client's Socket.IO revision: v4 namespaces are read as URLs, as the backends read them. Default 5. */
+  readonly socketIoRevision?: SocketIoRevision;
   readonly open: () => Promise<Upstream>;
   readonly comparator: Omit<SessionComparatorOptions, "onOutcome">;
   readonly limits: ShadowTapLimits;
@@ -86,7 +91,7 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     this.shadowReader = new PacketReader(readerLimits);
     this.comparator = new SessionComparator({ ...deps.comparator, onOutcome: deps.onOutcome });
     deps.open().then(
-      (upstream) => this.onOpen(upstream),
+      guard((upstream: Upstream) => this.onOpen(upstream), this.crash),
       (error: unknown) => this.end((error as { code?: ErrorCode }).code ?? "SWY_ERR_SHADOW", (error as Error).message),
     );
   }
@@ -116,7 +121,7 @@ export class ShadowTap implements SessionTap, UpstreamSink {
    * shadow session ends.
    */
   closed(): void {
-    this.process();
+    this.processGuarded();
     if (this.state !== "open") return this.end(undefined, undefined);
     this.comparator.closePrimary();
     this.draining = setTimeout(() => this.end(undefined, undefined), Math.min(this.deps.comparator.config().windowMs, MAX_DRAIN_MS));
@@ -129,8 +134,18 @@ export class ShadowTap implements SessionTap, UpstreamSink {
       return;
     }
     this.backlog.push({ fromClient, message, at: this.deps.now() });
-    this.scheduled ??= setImmediate(() => this.process());
+    this.scheduled ??= setImmediate(this.processGuarded);
   }
+
+  /**
+   * An exception in the tap's own work (a bug): counted and logged as SWY_ERR_INTERNAL, and the shadow ends.
+   * The client session never sees it: every entry point of the tap is guarded.
+   */
+  private readonly crash = (error: unknown): void => {
+    this.end("SWY_ERR_INTERNAL", reportContained("shadow", error));
+  };
+
+  private readonly processGuarded = guard(() => this.process(), this.crash);
 
   private process(): void {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
@@ -211,7 +226,14 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     try {
       const header = parseHeader(message, this.deps.limits.maxAttachments);
       ({ type, attachments } = header);
-      nsp = namespaceName(header.nsp);
+      if (this.deps.socketIoRevision === 4) {
+        const parsed = parseClientNamespace(header.nsp, 4);
+        // A namespace socket.io cannot parse: the shadow backend closes its session on it, as the primary did.
+        if (!parsed.ok) return "forward";
+        nsp = parsed.name;
+      } else {
+        nsp = namespaceName(header.nsp);
+      }
     } catch {
       return "forward";
     }
@@ -273,8 +295,12 @@ export class ShadowTap implements SessionTap, UpstreamSink {
 
   onMessage(message: UpstreamMessage): void {
     if (this.state !== "open") return;
-    this.process(); // primary deliveries recorded before this one are compared first
-    this.observe(this.shadowReader, "shadow", message, this.deps.now());
+    try {
+      this.process(); // primary deliveries recorded before this one are compared first
+      this.observe(this.shadowReader, "shadow", message, this.deps.now());
+    } catch (error) {
+      this.crash(error);
+    }
   }
 
   onClose(code: ErrorCode | undefined, detail: string | undefined): void {

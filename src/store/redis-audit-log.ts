@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { execOrThrow } from "./redis-util.js";
 import type { AuditEntry, AuditInput } from "./routing-store.js";
+import { auditEntryOf, malformedEntry } from "./store-entries.js";
 
 const MAX_PENDING = 1000;
 
@@ -68,11 +69,10 @@ export class RedisAuditLog {
     if (!this.isReachable()) return pending.slice(0, limit);
     try {
       const stored = (await this.redis.lrange(this.key, 0, Math.max(0, limit - 1))).flatMap((text) => {
-        try {
-          return [JSON.parse(text) as AuditEntry];
-        } catch {
-          return [];
-        }
+        const entry = auditEntryOf(text);
+        if (typeof entry !== "string") return [entry];
+        malformedEntry(this.log, "audit entry", text, entry);
+        return [];
       });
       return [...pending, ...stored].slice(0, limit);
     } catch {

@@ -9,6 +9,7 @@ import type { Unsubscribe } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import { messageOf } from "./redis-util.js";
 import { Listeners, newCommandId, type DrainCommand, type DrainDelivery } from "./routing-store.js";
+import { drainCommandOf, malformedEntry } from "./store-entries.js";
 
 const MAX_SEEN_COMMANDS = 1000;
 
@@ -47,21 +48,11 @@ export class RedisDrainChannel {
 
   /** A message from the subscription. */
   receive(message: string): void {
-    let command: DrainCommand;
-    try {
-      command = JSON.parse(message) as DrainCommand;
-    } catch {
-      return;
-    }
-    const valid =
-      typeof command.id === "string" &&
-      (command.backend === "legacy" || command.backend === "hub") &&
-      typeof command.percent === "number" &&
-      command.percent > 0 &&
-      command.percent <= 100;
-    if (!valid || command.origin === this.instanceId || !this.remember(command.id)) return;
+    const command = drainCommandOf(message);
+    if (typeof command === "string") return malformedEntry(this.log, "drain command", message, command);
+    if (command.origin === this.instanceId || !this.remember(command.id)) return;
     this.log.info({ command }, "drain requested by another instance");
-    this.listeners.emit(Object.freeze(command));
+    this.listeners.emit(command);
   }
 
   clear(): void {

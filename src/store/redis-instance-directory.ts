@@ -4,8 +4,10 @@
  * heartbeat; readers list the ids seen within the TTL and fetch their statuses in one MGET.
  */
 import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { execOrThrow } from "./redis-util.js";
 import type { InstanceStatus } from "./routing-store.js";
+import { instanceStatusOf, malformedEntry } from "./store-entries.js";
 
 export class RedisInstanceDirectory {
   constructor(
@@ -13,6 +15,7 @@ export class RedisInstanceDirectory {
     private readonly setKey: string,
     private readonly statusPrefix: string,
     private readonly ttlMs: number,
+    private readonly log: Logger,
   ) {}
 
   async beat(status: InstanceStatus): Promise<void> {
@@ -41,11 +44,10 @@ export class RedisInstanceDirectory {
     const texts = await this.redis.mget(ids.map((id) => this.statusPrefix + id));
     return texts.flatMap((text) => {
       if (text === null) return [];
-      try {
-        return [JSON.parse(text) as InstanceStatus];
-      } catch {
-        return [];
-      }
+      const status = instanceStatusOf(text);
+      if (typeof status !== "string") return [status];
+      malformedEntry(this.log, "instance status", text, status);
+      return [];
     });
   }
 }

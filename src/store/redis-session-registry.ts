@@ -10,6 +10,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { SessionOwner } from "./routing-store.js";
+import { malformedEntry, sessionOwnerOf } from "./store-entries.js";
 
 export interface SessionRegistryOptions {
   readonly redis: Redis;
@@ -112,8 +113,13 @@ export class RedisSessionRegistry {
       this.ownerCache.delete(sid);
       return undefined;
     }
-    const owner = parseOwner(text);
-    if (owner !== undefined) this.remember(sid, owner);
+    const owner = sessionOwnerOf(text);
+    if (typeof owner === "string") {
+      // Treated as absent: the request goes to the legacy server like any unknown sid (engine.io answers it).
+      malformedEntry(this.options.logger, "session registry entry", text, owner);
+      return undefined;
+    }
+    this.remember(sid, owner);
     return owner;
   }
 
@@ -155,14 +161,4 @@ export class RedisSessionRegistry {
       return false;
     }
   }
-}
-
-function parseOwner(text: string): SessionOwner | undefined {
-  try {
-    const parsed = JSON.parse(text) as { i?: unknown; u?: unknown };
-    if (typeof parsed.i === "string" && typeof parsed.u === "string") return { instanceId: parsed.i, internalUrl: parsed.u };
-  } catch {
-    // A foreign or corrupt entry: treated as unknown.
-  }
-  return undefined;
 }

@@ -34,6 +34,8 @@ import { RedisDrainChannel } from "./redis-drain-channel.js";
 import { RedisInstanceDirectory } from "./redis-instance-directory.js";
 import { RedisSessionRegistry } from "./redis-session-registry.js";
 import { messageOf } from "./redis-util.js";
+import { malformedEntry } from "./store-entries.js";
+import { reportContained } from "../telemetry/containment.js";
 import {
   Listeners,
   RoutingConflictError,
@@ -142,7 +144,13 @@ export class RedisRoutingStore implements RoutingStore {
     this.registry.setInternalUrl(this.internalUrl);
     this.auditLog = new RedisAuditLog(this.redis, isReachable, `${prefix}audit`, options.auditLimit ?? 1000, this.instanceId, this.log);
     this.drains = new RedisDrainChannel(this.redis, `${prefix}commands`, this.instanceId, isReachable, this.log);
-    this.directory = new RedisInstanceDirectory(this.redis, `${prefix}instances`, `${prefix}instance:`, options.instanceTtlMs ?? 30_000);
+    this.directory = new RedisInstanceDirectory(
+      this.redis,
+      `${prefix}instances`,
+      `${prefix}instance:`,
+      options.instanceTtlMs ?? 30_000,
+      this.log,
+    );
 
     this.redis.on("error", (error: Error) => this.redisDown(`Redis unavailable: ${error.message}`));
     this.redis.on("close", () => this.redisDown("the connection to Redis was lost"));
@@ -155,7 +163,14 @@ export class RedisRoutingStore implements RoutingStore {
           this.log.warn({ err: messageOf(error) }, "cannot subscribe to routing notifications; relying on the version check"),
         );
     });
-    this.subscriber.on("message", (channel: string, message: string) => this.onMessage(channel, message));
+    this.subscriber.on("message", (channel: string, message: string) => {
+      try {
+        this.onMessage(channel, message);
+      } catch (error) {
+        // Messages are validated before use; a throw here is a bug, and must not reach ioredis's parser.
+        this.log.error({ code: "SWY_ERR_INTERNAL", err: reportContained("store", error), channel }, "routing store message failed");
+      }
+    });
   }
 
   async start(): Promise<void> {
@@ -285,13 +300,19 @@ export class RedisRoutingStore implements RoutingStore {
         return;
       }
       const version = Number(versionText);
+      if (!Number.isSafeInteger(version) || version < 0) {
+        const why = `the stored routing config version ${JSON.stringify(versionText.slice(0, 40))} is not a version`;
+        malformedEntry(this.log, "routing config", versionText, why);
+        this.degrade(`${why}; routing on v${this.config.version}`);
+        return;
+      }
       // The first read adopts whatever is stored, even at the same version as our initial config.
       if (version !== this.config.version || !this.loaded) {
         const parsed = parseRoutingConfig(document);
         if (!parsed.ok) {
-          this.degrade(
-            `the stored routing config v${version} is invalid (${parsed.problems.join("; ")}); routing on v${this.config.version}`,
-          );
+          const why = `the stored routing config v${version} is invalid (${parsed.problems.join("; ")})`;
+          malformedEntry(this.log, "routing config", document, why);
+          this.degrade(`${why}; routing on v${this.config.version}`);
           return;
         }
         const stored = parsed.config.version === version ? parsed.config : routingConfigOrThrow({ ...parsed.config, version });

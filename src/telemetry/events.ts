@@ -135,6 +135,34 @@ export interface BridgeLagEvent {
   readonly seconds: number;
 }
 
+/**
+ * Where a failure from outside the process was caught (bounded, a metric label): `client` (client messages),
+ * `backend` (legacy or hub frames), `shadow` (the shadow tap and its backend), `request` (client-listener
+ * HTTP requests and upgrades, owner forwarding), `admin` (ops/admin requests), `store` (Redis entries).
+ */
+export type ContainmentBoundary = "client" | "backend" | "shadow" | "request" | "admin" | "store";
+
+export const CONTAINMENT_BOUNDARIES: readonly ContainmentBoundary[] = Object.freeze([
+  "client",
+  "backend",
+  "shadow",
+  "request",
+  "admin",
+  "store",
+]);
+
+export interface ContainedErrorEvent {
+  readonly boundary: ContainmentBoundary;
+  /** SWY_ERR_INTERNAL for an exception (a bug); SWY_ERR_STORE_MALFORMED for a store entry treated as absent. */
+  readonly code: ErrorCode;
+}
+
+export type UncaughtKind = "uncaughtException" | "unhandledRejection";
+
+export interface UncaughtErrorEvent {
+  readonly kind: UncaughtKind;
+}
+
 export interface TelemetryEvents {
   "switchyard:session:opened": SessionOpenedEvent;
   "switchyard:session:closed": SessionClosedEvent;
@@ -157,6 +185,8 @@ export interface TelemetryEvents {
   "switchyard:bridge:gap": BridgeGapEvent;
   "switchyard:bridge:malformed": BridgeMalformedEvent;
   "switchyard:bridge:lag": BridgeLagEvent;
+  "switchyard:error:contained": ContainedErrorEvent;
+  "switchyard:process:uncaught": UncaughtErrorEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEvents;

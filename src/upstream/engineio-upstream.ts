@@ -15,6 +15,7 @@ import {
   type EngineIoRevision,
 } from "../protocol/engineio.js";
 import type { Backend } from "../domain.js";
+import { guard, reportContained } from "../telemetry/containment.js";
 import { upstreamUrl, type ClientContext } from "./client-context.js";
 import { SinkGate } from "./sink-gate.js";
 import { DrainSignal, openUpstreamSocket } from "./upstream-socket.js";
@@ -101,15 +102,26 @@ export class EngineIoUpstream implements Upstream {
     this.backend = options.backend;
     this.role = options.role;
     this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
+    // Every listener and timer is guarded: an exception ends this backend session (SWY_ERR_INTERNAL), never the process.
+    const crash = (error: unknown) => this.crash(error);
     this.heartbeat = new Heartbeat(
       revision,
       handshake,
-      () => this.ws.send(EIO_PACKET.ping),
-      () => this.fail("SWY_ERR_UPSTREAM_PING_TIMEOUT", "no heartbeat from the backend"),
+      guard(() => this.ws.send(EIO_PACKET.ping), crash),
+      guard(() => this.fail("SWY_ERR_UPSTREAM_PING_TIMEOUT", "no heartbeat from the backend"), crash),
     );
-    ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
-    ws.on("close", (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
-    ws.on("error", (error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message));
+    ws.on(
+      "message",
+      guard((data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary), crash),
+    );
+    ws.on(
+      "close",
+      guard((code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()), crash),
+    );
+    ws.on(
+      "error",
+      guard((error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message), crash),
+    );
   }
 
   get bufferedAmount(): number {
@@ -187,6 +199,12 @@ export class EngineIoUpstream implements Upstream {
   private fail(code: ErrorCode, detail: string): void {
     if (this.state !== "open") return;
     this.end(code, detail);
+  }
+
+  /** An exception in this session's handling (a bug): counted, and this session ends with SWY_ERR_INTERNAL. */
+  private crash(error: unknown): void {
+    const detail = reportContained(this.role === "shadow" ? "shadow" : "backend", error);
+    if (this.state === "open") this.end("SWY_ERR_INTERNAL", detail);
   }
 
   private end(code: ErrorCode | undefined, detail: string): void {

@@ -25,6 +25,7 @@ import type { RoomMember, RoomSocket } from "../rooms/room-socket.js";
 import type { RoomWorld } from "../rooms/room-world.js";
 import { socketIoRevisionOf } from "../protocol/versions.js";
 import { generateSessionId } from "../session-id.js";
+import { guard, reportContained } from "../telemetry/containment.js";
 import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
@@ -126,15 +127,29 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
       maxAttachments: options.maxAttachments ?? HUB_DEFAULTS.maxAttachments,
       ...(options.roomLimits !== undefined ? { roomLimits: options.roomLimits } : {}),
     });
-    ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    // Every listener and timer is guarded: an exception ends this hub session (SWY_ERR_INTERNAL), never the process.
+    const crash = (error: unknown) => this.crash(error);
+    ws.on(
+      "message",
+      guard((data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary), crash),
+    );
     ws.on("pong", () => {
       this.awaitingPong = false;
     });
-    ws.on("close", (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
-    ws.on("error", (error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message, undefined));
-    this.pinger = setInterval(() => this.heartbeat(), options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs);
+    ws.on(
+      "close",
+      guard((code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()), crash),
+    );
+    ws.on(
+      "error",
+      guard((error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message, undefined), crash),
+    );
+    this.pinger = setInterval(
+      guard(() => this.heartbeat(), crash),
+      options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs,
+    );
     this.namespaceTimer = setTimeout(
-      () => this.onNamespaceTimeout(),
+      guard(() => this.onNamespaceTimeout(), crash),
       options.namespaceConnectTimeoutMs ?? HUB_DEFAULTS.namespaceConnectTimeoutMs,
     );
     this.translator.start(this);
@@ -150,7 +165,14 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
 
   send(message: UpstreamMessage): void {
     if (this.state !== "open") return;
-    const verdict = this.translator.fromClient(message, this);
+    let verdict: TranslationVerdict;
+    try {
+      verdict = this.translator.fromClient(message, this);
+    } catch (error) {
+      // The translator answers every client input with a verdict; a throw is a bug, contained to this session.
+      this.end("SWY_ERR_INTERNAL", reportContained(this.role === "shadow" ? "shadow" : "client", error), HUB_CLOSE_CODE.internal);
+      return;
+    }
     if (!verdict.ok) {
       // The client broke Socket.IO's rules; socket.io would close its connection. The hub did nothing wrong.
       // (A shadow's failures are counted by the shadow, not as client protocol errors.)
@@ -247,7 +269,8 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     try {
       verdict = this.translator.fromHub(data, isBinary, this);
     } catch (error) {
-      this.fail("SWY_ERR_UPSTREAM_PROTOCOL", (error as Error).message, HUB_CLOSE_CODE.internal);
+      // Protocol breaches come back as verdicts; a throw is the gateway's own bug.
+      this.crash(error);
       return;
     }
     if (verdict.ok && this.roomFault !== undefined) verdict = { ok: false, code: "SWY_ERR_UPSTREAM_PROTOCOL", detail: this.roomFault };
@@ -286,6 +309,12 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   private fail(code: ErrorCode, detail: string, closeCode: number | undefined): void {
     if (this.state !== "open") return;
     this.end(code, detail, closeCode);
+  }
+
+  /** An exception in this session's handling (a bug): counted, and this session ends with SWY_ERR_INTERNAL. */
+  private crash(error: unknown): void {
+    const detail = reportContained(this.role === "shadow" ? "shadow" : "backend", error);
+    if (this.state === "open") this.end("SWY_ERR_INTERNAL", detail, HUB_CLOSE_CODE.internal);
   }
 
   /** Ends the session and tells the sink (or the sink to come). `closeCode` undefined: terminate the socket. */

@@ -6,6 +6,7 @@
 import WebSocket from "ws";
 import type { Backend, UpstreamRole } from "../domain.js";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
+import { reportContained } from "../telemetry/containment.js";
 import { publish } from "../telemetry/events.js";
 
 export interface UpstreamSocketOpening<Greeting, Opened> {
@@ -91,7 +92,14 @@ export function openUpstreamSocket<Greeting, Opened>(opening: UpstreamSocketOpen
       }
       settle();
       publish("switchyard:upstream:connected", { backend, role, seconds: seconds() });
-      resolve(opening.opened(ws, greeting));
+      try {
+        resolve(opening.opened(ws, greeting));
+      } catch (error) {
+        // Building the upstream threw (a bug): this session fails, counted; the ws listener does not throw.
+        ws.on("error", () => {});
+        ws.terminate();
+        reject(failure("SWY_ERR_INTERNAL", reportContained(role === "shadow" ? "shadow" : "backend", error)));
+      }
     });
   });
 }

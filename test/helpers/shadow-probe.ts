@@ -228,7 +228,11 @@ export interface MetricSample {
 
 /** GET /metrics, parsed into samples (comments skipped). */
 export async function scrapeMetrics(opsUrl: string): Promise<MetricSample[]> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  return parseMetrics(await (await fetch(`${opsUrl}/metrics`)).text());
+}
+
+/** A Prometheus text exposition, parsed into samples (comments skipped). */
+export function parseMetrics(text: string): MetricSample[] {
   const samples: MetricSample[] = [];
   for (const line of text.split("\n")) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);

@@ -31,11 +31,13 @@ const LABEL_VALUES: Record<string, RegExp> = {
   code: /^(SWY_ERR_[A-Z_]+|none)$/,
   role: /^(primary|shadow)$/,
   direction: /^(client_to_server|server_to_client)$/,
-  // Pass-through request kinds, shadow overflow kinds, and malformed bridge input kinds.
-  kind: /^(http|websocket|pending|queue|buffer|message|request)$/,
+  // Pass-through request kinds, shadow overflow kinds, malformed bridge input kinds, and what reached the process handlers.
+  kind: /^(http|websocket|pending|queue|buffer|message|request|uncaughtException|unhandledRejection)$/,
   // Room worlds and broadcast sources.
   world: /^(primary|shadow)$/,
   source: /^(hub|gateway|legacy|emitter)$/,
+  // Where a failure was contained (src/telemetry/events.ts CONTAINMENT_BOUNDARIES).
+  boundary: /^(client|backend|shadow|request|admin|store)$/,
   target: /^(legacy|hub)$/,
   result: /^(match|mismatch|missing|extra)$/,
   // Event names are the application's: bounded in number (64, then "_other") and length by EventLabels.

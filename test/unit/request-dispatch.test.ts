@@ -18,7 +18,17 @@ function request(url: string, method = "GET", headers: Record<string, string> = 
   return req;
 }
 
-function dispatcher(world: { engineSids?: string[]; pipeSids?: string[]; owners?: Record<string, string> } = {}): {
+function dispatcher(
+  world: {
+    engineSids?: string[];
+    pipeSids?: string[];
+    owners?: Record<string, string>;
+    /** Faults a collaborator's contract rules out, to show they are still contained. */
+    failHandshake?: boolean;
+    failOwnerLookup?: boolean;
+    legacyThrows?: boolean;
+  } = {},
+): {
   dispatcher: RequestDispatcher;
   calls: Call[];
   handshakes: HandshakeRequest[];
@@ -29,7 +39,13 @@ function dispatcher(world: { engineSids?: string[]; pipeSids?: string[]; owners?
   const lookups: string[] = [];
   const targets: DispatchTargets = {
     socketIoPath: "/socket.io/",
-    legacy: { web: () => calls.push(["legacy.web"]), ws: () => calls.push(["legacy.ws"]) },
+    legacy: {
+      web: () => {
+        if (world.legacyThrows === true) throw new Error("proxy threw");
+        calls.push(["legacy.web"]);
+      },
+      ws: () => calls.push(["legacy.ws"]),
+    },
     engine: {
       hasSession: (sid) => world.engineSids?.includes(sid) ?? false,
       handleRequest: () => calls.push(["engine.request"]),
@@ -46,6 +62,7 @@ function dispatcher(world: { engineSids?: string[]; pipeSids?: string[]; owners?
       staysHere: (req, sid) => req.headers[FORWARDED_HEADER] !== undefined || sid === "known-local",
       ownerUrl: async (sid) => {
         lookups.push(sid);
+        if (world.failOwnerLookup === true) throw new Error("registry down");
         return world.owners?.[sid];
       },
     },
@@ -55,7 +72,9 @@ function dispatcher(world: { engineSids?: string[]; pipeSids?: string[]; owners?
     },
     handshake: async (handshake) => {
       handshakes.push(handshake);
+      if (world.failHandshake === true) throw new Error("handshake failed");
     },
+    fail: (_target, error, what) => calls.push(["fail", what, (error as Error).message]),
   };
   return { dispatcher: new RequestDispatcher(targets), calls, handshakes, lookups };
 }
@@ -157,5 +176,25 @@ describe("request dispatch", () => {
     assert.equal(upgrade!.io.gone(), false);
     socket.destroy();
     assert.equal(upgrade!.io.gone(), true);
+  });
+
+  it("ends a handshake or owner look-up that rejects, and a handler that throws, in fail (never an unhandled rejection)", async () => {
+    const { dispatcher: d, calls } = dispatcher({ failHandshake: true });
+    web(d, request("/socket.io/?EIO=4&transport=polling"));
+    d.onUpgrade(request("/socket.io/?EIO=4&transport=websocket"), new PassThrough(), Buffer.alloc(0));
+    await settle();
+    assert.deepEqual(calls, [
+      ["fail", "a polling handshake", "handshake failed"],
+      ["fail", "a websocket handshake", "handshake failed"],
+    ]);
+
+    const failing = dispatcher({ failOwnerLookup: true });
+    web(failing.dispatcher, request("/socket.io/?EIO=4&transport=polling&sid=elsewhere"));
+    await settle();
+    assert.deepEqual(failing.calls, [["fail", "routing a request to its session's owner", "registry down"]]);
+
+    const throwing = dispatcher({ legacyThrows: true });
+    web(throwing.dispatcher, request("/page"));
+    assert.deepEqual(throwing.calls, [["fail", "a client request", "proxy threw"]]);
   });
 });
