@@ -85,8 +85,10 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  // `on`, not `once`: Ctrl-C under `npm start` delivers SIGINT twice (from the terminal and forwarded by npm),
+  // and a second signal must not kill the process in the middle of its drain (stop() runs once).
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
   for (const sample of samples) {
     sample.child.once("exit", (code) => {
       if (!stopping) logger.error({ sample: sample.name, code }, "a sample backend exited");

@@ -23,6 +23,9 @@ export function startSampleBackend(name: string, script: string, env: Record<str
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
     // The IPC channel ties the sample's life to ours: it exits when we go, even on SIGKILL.
     stdio: ["ignore", "pipe", "inherit", "ipc"],
+    // Its own process group: Ctrl-C in the terminal reaches the gateway only, which drains its sessions first
+    // and then stops the samples (they would otherwise die at once under the sessions being drained).
+    detached: true,
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

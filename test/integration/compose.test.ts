@@ -70,7 +70,9 @@ test("the stack has redis, both sample backends, two gateways, a load balancer, 
 
 test("service commands are npm start's, the Dockerfile's and the ones the end-to-end test starts", () => {
   const packageJson = JSON.parse(read("package.json")) as { scripts: Record<string, string> };
-  const npmStart = packageJson.scripts.start!.split(/\s+/);
+  // `exec` makes the shell npm runs the script in become node: npm's signals reach the gateway itself.
+  const [exec, ...npmStart] = packageJson.scripts.start!.split(/\s+/);
+  assert.equal(exec, "exec", "npm start execs node (no shell left between npm and the gateway)");
   const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(read("Dockerfile"));
   assert.ok(cmd, "the Dockerfile has an exec-form CMD");
   for (const gateway of GATEWAYS) {
