@@ -7,6 +7,7 @@ import { loadStaticConfig, type StaticConfig } from "./config/static-config.js";
 import { SwitchyardError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { startSampleBackend, type SampleBackend } from "./sample-backends.js";
+import { generateDemoToken, saveDemoContext, startupBanner } from "./startup-banner.js";
 import { startSwitchyard } from "./switchyard.js";
 
 const EXIT_CONFIG = 78;
@@ -47,19 +48,30 @@ async function main(): Promise<void> {
     logger.info({ url: hub.url }, "HUB_URL is unset: started the sample hub");
   }
 
-  const switchyard = await startSwitchyard({ config, legacyUrl, hubUrl, logger });
+  // The demo (both samples) always allows admin changes: with ADMIN_TOKEN, or a token generated for this run.
+  const demo = config.legacyUrl === undefined && config.hubUrl === undefined;
+  const adminToken = config.adminToken ?? (demo ? generateDemoToken() : undefined);
+  const gatewayConfig = adminToken === config.adminToken ? config : Object.freeze({ ...config, adminToken });
+  const switchyard = await startSwitchyard({ config: gatewayConfig, legacyUrl, hubUrl, logger });
   const publicUrl = switchyard.url;
   logger.info(
     { url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, hub: hubUrl, store: switchyard.store.kind, mode: config.legacyMode },
     "switchyard listening",
   );
-  if (process.stdout.isTTY || samples.length > 0) {
+  if (process.stdout.isTTY || demo) {
+    const saved = demo && adminToken !== undefined ? saveDemoContext(switchyard.opsUrl, adminToken) : undefined;
+    if (saved !== undefined && "error" in saved) logger.warn({ reason: saved.error }, "could not save the CLI context for the demo");
     process.stderr.write(
-      `\n  Switchyard is up.\n  Chat (through the gateway): ${publicUrl}/\n  Metrics: ${switchyard.opsUrl}/metrics   Health: ${switchyard.opsUrl}/readyz\n  Legacy server: ${legacyUrl}   Hub: ${hubUrl}\n` +
-        `  Routing: ${switchyard.store.kind} store, ${switchyard.store.current().hubPercent}% to the hub. ` +
-        (config.adminToken === undefined
-          ? "Set ADMIN_TOKEN to change it (npx switchyard split 50).\n\n"
-          : `Change it with: npx switchyard split 50 --url ${switchyard.opsUrl}\n\n`),
+      startupBanner({
+        url: publicUrl,
+        opsUrl: switchyard.opsUrl,
+        legacyUrl,
+        hubUrl,
+        store: switchyard.store.kind,
+        routing: switchyard.store.current(),
+        adminEnabled: adminToken !== undefined,
+        ...(saved !== undefined && adminToken !== undefined ? { demo: { saved, token: adminToken } } : {}),
+      }),
     );
   }
 

@@ -64,6 +64,8 @@ export class AdminClient {
   constructor(
     baseUrl: string,
     private readonly token: string | undefined,
+    /** How the user runs the CLI ("npx switchyard"), for the hints in messages. */
+    private readonly program = "npx switchyard",
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
@@ -71,22 +73,32 @@ export class AdminClient {
   private requireToken(): string {
     if (this.token === undefined || this.token === "") {
       throw new CliError(
-        "this command needs the admin token: pass --token or set SWITCHYARD_TOKEN (the gateway's ADMIN_TOKEN)",
+        `this command needs the admin token: pass --token or set SWITCHYARD_TOKEN (the gateway's ADMIN_TOKEN), or save it once with \`${this.program} login\``,
         EXIT.unauthorized,
       );
     }
     return this.token;
   }
 
+  /** A plain-text read (/metrics), or undefined when it cannot be had: callers show less, never fail for it. */
+  async text(path: string): Promise<string | undefined> {
+    try {
+      const response = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return response.ok ? await response.text() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async request<T>(
     method: string,
     path: string,
-    options: { body?: unknown; ifMatch?: number; auth?: boolean } = {},
+    options: { body?: unknown; ifMatch?: number; auth?: boolean; contentType?: string } = {},
   ): Promise<AdminResponse<T>> {
     const headers: Record<string, string> = { accept: "application/json", "user-agent": "switchyard-cli" };
     if (options.auth === true) headers.authorization = `Bearer ${this.requireToken()}`;
     if (options.ifMatch !== undefined) headers["if-match"] = String(options.ifMatch);
-    if (options.body !== undefined) headers["content-type"] = "application/json";
+    if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {

@@ -19,6 +19,7 @@ export interface CommandOption {
 export interface GlobalOptions {
   readonly url?: string;
   readonly token?: string;
+  readonly context?: string;
   readonly json?: boolean;
 }
 
@@ -39,19 +40,38 @@ export interface Command {
   readonly name: string;
   /** "split <percent>": the first line of the command in --help. */
   readonly usage: string;
+  /** The heading it is listed under in --help ("Watch and move traffic"...); default "Other commands". */
+  readonly group?: string;
   /** What it does, in a few words (continuation lines are indented in --help). */
   readonly summary: string;
   readonly options?: Readonly<Record<string, CommandOption>>;
+  /** True for commands about saved contexts (login, context): main.ts does not resolve a connection for them. */
+  readonly local?: boolean;
   /** Most positional arguments accepted (default 0); more is a usage error. */
   readonly maxArgs?: number;
   run(context: CommandContext): Promise<void>;
 }
+
+/** --percent, as drain and shadow on take it. */
+export const PERCENT_OPTION: CommandOption = {
+  type: "string",
+  help: "--percent N     drain: the share of sessions to close; shadow on: the share to shadow (default 100)",
+};
 
 /** "npx switchyard" unless the CLI was started through a `switchyard` on the PATH. */
 export function programName(env: NodeJS.ProcessEnv = process.env, script = process.argv[1] ?? ""): string {
   if (env.npm_command === "exec") return "npx switchyard";
   return basename(script) === "switchyard" ? "switchyard" : "npx switchyard";
 }
+
+/** The --help headings, in order of first use by commands/index.ts. */
+export const GROUPS = {
+  traffic: "Watch and move traffic",
+  shadow: "Compare the backends (shadowing)",
+  declarative: "The routing document as a file (as kubectl get/diff/apply/edit/patch)",
+  routing: "Routing details",
+  connection: "Connecting",
+} as const;
 
 export function usageError(message: string): CliError {
   return new CliError(`${message} (see ${programName()} --help)`, EXIT.usage);

@@ -8,33 +8,42 @@ import { parseArgs } from "node:util";
 import { AdminClient, CliError, EXIT } from "./admin-client.js";
 import { programName, usageError, type Command, type CommandOption, type GlobalOptions } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
+import { DEFAULT_URL, resolveConnection } from "./connection.js";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, CommandOption>> = {
-  url: { type: "string", help: "--url URL       the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL or http://127.0.0.1:9464" },
-  token: { type: "string", help: "--token TOKEN   the gateway's ADMIN_TOKEN, for changes and diffs; default $SWITCHYARD_TOKEN" },
+  url: {
+    type: "string",
+    help: "--url URL       the admin API (the gateway's OPS_PORT); default $SWITCHYARD_URL, the saved context's, or http://127.0.0.1:9464",
+  },
+  token: {
+    type: "string",
+    help: "--token TOKEN   the gateway's ADMIN_TOKEN, for changes and diffs; default $SWITCHYARD_TOKEN or the context's",
+  },
+  context: { type: "string", help: "--context NAME  use this saved context (see login, context) instead of the current one" },
   json: { type: "boolean", help: "--json          print the API's JSON answer instead of text" },
   help: { type: "boolean", short: "h", help: "-h, --help" },
 };
 
-const EXIT_CODES = `exit codes: 0 ok, 1 failed, 2 usage, 3 admin API unreachable, 4 token refused or missing,
+const EXIT_CODES = `exit codes: 0 ok, 1 failed (diff: differences found), 2 usage, 3 admin API unreachable, 4 token refused or missing,
             5 version conflict, 6 invalid value, 7 routing store unavailable`;
 
 function helpText(program: string): string {
-  const width = Math.max(...COMMANDS.map((command) => command.usage.length)) + 2;
-  const commands = COMMANDS.map((command) => {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length)) + 3;
+  const groups = new Map<string, string[]>();
+  for (const command of COMMANDS) {
     const [first, ...more] = command.summary.split("\n");
-    return [`  ${command.usage.padEnd(width)}${first}`, ...more.map((line) => `  ${" ".repeat(width)}${line}`)].join("\n");
-  });
-  const commandOptions = COMMANDS.flatMap((command) => Object.values(command.options ?? {}).map((option) => `  ${option.help}`));
+    const lines = groups.get(command.group ?? "Other commands") ?? [];
+    lines.push(`  ${command.name.padEnd(width)}${first}`, ...more.map((line) => `  ${" ".repeat(width)}${line}`));
+    groups.set(command.group ?? "Other commands", lines);
+  }
   return [
-    `usage: ${program} <command> [options]`,
+    `usage: ${program} <command> [arguments] [options]`,
+    ...[...groups].flatMap(([group, lines]) => ["", `${group}:`, ...lines]),
     "",
-    "commands:",
-    ...commands,
+    `\`${program} <command> --help\` shows a command's arguments and options.`,
     "",
-    "options:",
+    "options of every command:",
     ...Object.values(GLOBAL_OPTIONS).map((option) => `  ${option.help}`),
-    ...commandOptions,
     "",
     EXIT_CODES,
     "",
@@ -100,18 +109,19 @@ async function run(argv: string[]): Promise<number> {
   const options: GlobalOptions = {
     url: values.url as string | undefined,
     token: values.token as string | undefined,
+    context: values.context as string | undefined,
     json: values.json as boolean | undefined,
   };
-  const url = options.url ?? process.env.SWITCHYARD_URL ?? "http://127.0.0.1:9464";
+  const connection = command.local === true ? { url: DEFAULT_URL, token: undefined, urlSource: "--url" } : resolveConnection(options);
   try {
-    new URL(url);
+    new URL(connection.url);
   } catch {
     throw new CliError(
-      `--url must be a URL such as http://127.0.0.1:9464 (got ${JSON.stringify(url)}) (see ${program} --help)`,
+      `${connection.urlSource} must be a URL such as http://127.0.0.1:9464 (got ${JSON.stringify(connection.url)}) (see ${program} --help)`,
       EXIT.usage,
     );
   }
-  const client = new AdminClient(url, options.token ?? process.env.SWITCHYARD_TOKEN);
+  const client = new AdminClient(connection.url, connection.token, program);
   await command.run({
     client,
     options,
@@ -129,7 +139,8 @@ run(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof CliError) {
-      process.stderr.write(`switchyard: ${error.message}\n`);
+      // An empty message is an exit code only (diff: "there are differences", already printed).
+      if (error.message !== "") process.stderr.write(`switchyard: ${error.message}\n`);
       process.exitCode = error.exitCode;
     } else {
       process.stderr.write(`switchyard: unexpected error: ${(error as Error).stack ?? String(error)}\n`);

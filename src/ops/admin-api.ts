@@ -3,6 +3,8 @@
  *   GET  /admin/routing    the routing config document; ETag: "<version>"
  *   PUT  /admin/routing    the whole document, JSON, with If-Match: <version> (428 without; 409 when
  *                          stale; 400 naming every problem; all or nothing)
+ *   PATCH /admin/routing   a JSON Merge Patch (RFC 7396) of the document: only the fields it names change;
+ *                          If-Match optional (without it, applied to whatever version is current)
  *   POST /admin/drain      {"backend": "hub"|"legacy", "percent": N (default 100)}: every instance closes
  *                          that share of its sessions of the backend, paced; answers how many it will close
  *   POST /admin/rollback   hubPercent 0 and drain the hub 100 %, as one audited call
@@ -13,11 +15,20 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { applyMergePatch } from "../config/merge-patch.js";
 import { RoutingConfigError, type RoutingConfig } from "../config/routing-config.js";
 import { isSwitchyardError } from "../errors.js";
 import { RoutingConflictError, type DrainDelivery, type RoutingStore, type RoutingUpdate } from "../store/routing-store.js";
 import type { Backend } from "../domain.js";
-import { AdminHttpError, actorOf, authenticate, expectedVersionOf, readJsonBody, sendError } from "./admin-http.js";
+import {
+  AdminHttpError,
+  actorOf,
+  authenticate,
+  expectedVersionOf,
+  optionalExpectedVersionOf,
+  readJsonBody,
+  sendError,
+} from "./admin-http.js";
 import { DrainRunner, drainTarget, totalOf, type DrainPacing, type GatewayControl } from "./drain-runner.js";
 import { sendJson, type OpsHandler, type OpsServer, type ReadinessCheck } from "./ops-server.js";
 import type { DiffEvidence } from "../shadow/evidence.js";
@@ -46,7 +57,8 @@ export interface AdminApi {
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** An instance whose heartbeat is older than this is shown as stale. */
 const STALE_AFTER_MS = 5000;
-const ROLLBACK_ATTEMPTS = 3;
+/** A change computed from the current document (rollback, a PATCH without If-Match) retries this often on a concurrent change. */
+const UPDATE_ATTEMPTS = 3;
 const DRAIN_KEYS = ["backend", "percent"];
 
 function etagOf(config: RoutingConfig): Record<string, string> {
@@ -62,6 +74,28 @@ function respondError(res: ServerResponse, error: unknown): void {
     });
   if (isSwitchyardError(error) && error.code === "SWY_ERR_STORE_UNAVAILABLE") return sendError(res, 503, error.code, error.message);
   throw error;
+}
+
+/**
+ * Stores `change(current)` on top of the current document; when someone else changed it meanwhile, reads
+ * it again and re-applies the change (UPDATE_ATTEMPTS times). `change` returning undefined means no update.
+ */
+async function updateOnTop(
+  store: RoutingStore,
+  change: (current: RoutingConfig) => unknown | undefined,
+): Promise<{ config: RoutingConfig; update: RoutingUpdate | undefined }> {
+  let config = await store.refresh();
+  for (let attempt = 1; ; attempt++) {
+    const document = change(config);
+    if (document === undefined) return { config, update: undefined };
+    try {
+      const update = await store.update(document, config.version);
+      return { config: update.config, update };
+    } catch (error) {
+      if (!(error instanceof RoutingConflictError) || attempt >= UPDATE_ATTEMPTS) throw error;
+      config = await store.refresh();
+    }
+  }
 }
 
 function limitOf(url: URL): number {
@@ -137,6 +171,20 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
     };
   };
 
+  /** Audits a change of the routing document (or that there was none) and answers with the stored document. */
+  const answerUpdate = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: string,
+    action: string,
+    config: RoutingConfig,
+    update: RoutingUpdate | undefined,
+  ) => {
+    const changes = update !== undefined && update.changes.length > 0 ? update.changes : ["no change"];
+    await store.audit({ action, changes, version: config.version, actor: actorOf(req, identity) });
+    sendJson(res, 200, config, etagOf(config));
+  };
+
   ops.route(
     "GET",
     "/admin/routing",
@@ -154,13 +202,29 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
       const expected = expectedVersionOf(req);
       const document = await readJsonBody(req, res, maxBody);
       const update = await store.update(document, expected);
-      await store.audit({
-        action: "routing.update",
-        changes: update.changes.length > 0 ? update.changes : ["no change"],
-        version: update.config.version,
-        actor: actorOf(req, identity),
-      });
-      sendJson(res, 200, update.config, etagOf(update.config));
+      await answerUpdate(req, res, identity, "routing.update", update.config, update);
+    }),
+  );
+
+  ops.route(
+    "PATCH",
+    "/admin/routing",
+    handle(async (req, res) => {
+      const identity = authenticate(req, adminToken);
+      const expected = optionalExpectedVersionOf(req);
+      const patch = await readJsonBody(req, res, maxBody);
+      if (patch === null || typeof patch !== "object" || Array.isArray(patch))
+        throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", "send a JSON object: a merge patch of the routing document (RFC 7396)");
+      // The store assigns versions: a version in the patch is ignored, as in a PUT.
+      const merged = (current: RoutingConfig) => ({ ...(applyMergePatch(current, patch) as object), version: current.version });
+      const { config, update } =
+        expected === undefined
+          ? await updateOnTop(store, merged)
+          : await store
+              .refresh()
+              .then((current) => store.update(merged(current), expected))
+              .then((done) => ({ config: done.config, update: done }));
+      await answerUpdate(req, res, identity, "routing.patch", config, update);
     }),
   );
 
@@ -186,18 +250,10 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
     handle(async (req, res) => {
       const identity = authenticate(req, adminToken);
       req.resume();
-      let update: RoutingUpdate | undefined;
-      let config = await store.refresh();
-      for (let attempt = 1; config.hubPercent !== 0; attempt++) {
-        try {
-          update = await store.update({ ...config, hubPercent: 0 }, config.version);
-          config = update.config;
-        } catch (error) {
-          // Someone else changed the config meanwhile: roll back on top of their version.
-          if (!(error instanceof RoutingConflictError) || attempt >= ROLLBACK_ATTEMPTS) throw error;
-          config = await store.refresh();
-        }
-      }
+      // Someone else changing the config meanwhile: roll back on top of their version.
+      const { config, update } = await updateOnTop(store, (current) =>
+        current.hubPercent === 0 ? undefined : { ...current, hubPercent: 0 },
+      );
       const drain = await drainAnswer(await store.publishDrain("hub", 100));
       const changes = [
         ...(update?.changes ?? ["hubPercent was already 0"]),

@@ -92,6 +92,12 @@ export function expectedVersionOf(req: IncomingMessage): number {
   return Number(match[1]);
 }
 
+/** If-Match when present (PATCH: optional), else undefined. Throws 400 when it is not a version. */
+export function optionalExpectedVersionOf(req: IncomingMessage): number | undefined {
+  const header = req.headers["if-match"];
+  return header === undefined || header.trim() === "" ? undefined : expectedVersionOf(req);
+}
+
 /** Reads and parses a JSON body of at most `limit` bytes. Throws 413 / 400 / 415. */
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);

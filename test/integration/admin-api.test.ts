@@ -113,6 +113,71 @@ describe("admin API", () => {
     assert.ok(!JSON.stringify(entry).includes(TOKEN), "the token never reaches the audit log");
   });
 
+  it("PATCH (JSON Merge Patch) changes only the fields it names, keeps every other, and audits it", async () => {
+    const start = (await call(h, "GET", "/admin/routing")).body;
+    const put = await call(h, "PUT", "/admin/routing", { ifMatch: String(start.version), body: { ...start, hubPercent: 33 } });
+    assert.equal(put.status, 200);
+    const patched = await call(h, "PATCH", "/admin/routing", {
+      body: { shadow: { percent: 100, rules: [{ event: "msg", ignore: ["ts"] }] } },
+      headers: { "content-type": "application/merge-patch+json" },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.version, put.body.version + 1);
+    assert.equal(patched.headers.get("etag"), `"${put.body.version + 1}"`);
+    assert.equal(patched.body.hubPercent, 33, "a shadow change never resets the split");
+    assert.deepEqual(patched.body.key, start.key);
+    assert.equal(patched.body.shadow.percent, 100);
+    assert.equal(patched.body.shadow.windowMs, start.shadow.windowMs, "unnamed shadow fields keep their values");
+    assert.deepEqual(
+      h.store.current().shadow.rules.map((rule) => [rule.event, rule.ignore]),
+      [["msg", ["ts"]]],
+    );
+    const [entry] = (await call(h, "GET", "/admin/audit?limit=1")).body.entries;
+    assert.equal(entry.action, "routing.patch");
+    assert.equal(entry.changes.length, 2, JSON.stringify(entry.changes));
+    assert.equal(entry.changes[0], "shadow.percent: 0 → 100");
+    assert.match(entry.changes[1], /^shadow\.rules: \[\] → \[\{"event":"msg","ignore":\["ts"\]/);
+
+    // null removes a field: it takes its default again.
+    const reset = await call(h, "PATCH", "/admin/routing", { body: { shadow: { rules: null, percent: null } } });
+    assert.equal(reset.status, 200);
+    assert.deepEqual([reset.body.shadow.rules, reset.body.shadow.percent, reset.body.hubPercent], [[], 0, 33]);
+  });
+
+  it("PATCH honours If-Match when given, re-applies itself over a concurrent change when not, and validates the result", async () => {
+    const current = (await call(h, "GET", "/admin/routing")).body;
+    const stale = await call(h, "PATCH", "/admin/routing", { ifMatch: String(current.version - 1), body: { hubPercent: 1 } });
+    assert.deepEqual([stale.status, stale.body.code, stale.body.currentVersion], [409, "SWY_ERR_ROUTING_CONFLICT", current.version]);
+    const matching = await call(h, "PATCH", "/admin/routing", { ifMatch: `"${current.version}"`, body: { hubPercent: 2 } });
+    assert.deepEqual([matching.status, matching.body.hubPercent], [200, 2]);
+
+    const realUpdate = h.store.update.bind(h.store);
+    let interferences = 1;
+    // Another operator changes the split between this PATCH's read and its write.
+    h.store.update = async (document, expected) => {
+      if (interferences-- > 0) await realUpdate({ ...h.store.current(), hubPercent: 7 }, h.store.current().version);
+      return realUpdate(document, expected);
+    };
+    try {
+      const concurrent = await call(h, "PATCH", "/admin/routing", { body: { lists: { alwaysHub: ["qa-1"] } } });
+      assert.equal(concurrent.status, 200, JSON.stringify(concurrent.body));
+      assert.deepEqual([concurrent.body.hubPercent, concurrent.body.lists.alwaysHub], [7, ["qa-1"]], "both changes are kept");
+    } finally {
+      h.store.update = realUpdate;
+    }
+
+    const before = h.store.current();
+    const invalid = await call(h, "PATCH", "/admin/routing", { body: { hubPercent: 101, shadow: { windowMs: 0 } } });
+    assert.deepEqual([invalid.status, invalid.body.code], [400, "SWY_ERR_ROUTING_INVALID"]);
+    assert.ok(invalid.body.problems.some((p: string) => p.startsWith("hubPercent:")));
+    assert.ok(invalid.body.problems.some((p: string) => p.startsWith("shadow.windowMs:")));
+    const notObject = await call(h, "PATCH", "/admin/routing", { body: [1] });
+    assert.deepEqual([notObject.status, notObject.body.code], [400, "SWY_ERR_ADMIN_BAD_REQUEST"]);
+    const anonymous = await call(h, "PATCH", "/admin/routing", { token: null, body: { hubPercent: 3 } });
+    assert.equal(anonymous.status, 401);
+    assert.deepEqual(h.store.current(), before, "refused patches change nothing");
+  });
+
   it("POST /admin/drain closes the share it announces, paced in steps", async () => {
     h.gateway.add("hub", "websocket", 40);
     h.gateway.add("hub", "polling", 5);

@@ -158,8 +158,23 @@ describe("switchyard CLI", () => {
   it("lists every command in --help, and prints one command's usage and options with <command> --help", async () => {
     const help = await cli(["--help"]);
     assert.equal(help.code, 0);
-    for (const command of ["status", "split <percent>", "drain <hub|legacy>", "rollback", "watch", "diffs"])
-      assert.match(help.stdout, new RegExp(`^  ${command.replace(/[|<>[\]]/g, "\\$&")}`, "m"));
+    for (const command of [
+      "status",
+      "watch",
+      "split",
+      "drain",
+      "rollback",
+      "route",
+      "shadow",
+      "diffs",
+      "get",
+      "diff",
+      "apply",
+      "edit",
+      "patch",
+      "login",
+    ])
+      assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
     const drain = await cli(["drain", "--help"]);
     assert.equal(drain.code, 0);
     assert.match(drain.stdout, /^usage: npx switchyard drain <hub\|legacy> \[--percent N\]/);

@@ -1,10 +1,11 @@
 /** `switchyard diffs [--limit N]`: the newest shadow mismatches with their structural diff. */
 import type { MismatchEvidence } from "../../shadow/evidence.js";
-import { integerOption, type Command } from "../command.js";
+import { integerOption, type Command, GROUPS } from "../command.js";
 import { formatDiffs } from "../format.js";
 
 export const diffs: Command = {
   name: "diffs",
+  group: GROUPS.shadow,
   usage: "diffs [--limit N]",
   summary: "the last N shadow mismatches (default 10): event, session, diff",
   options: { limit: { type: "string", help: "--limit N       diffs: how many mismatches (1-1000, default 10)" } },

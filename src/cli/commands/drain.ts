@@ -1,12 +1,13 @@
 /** `switchyard drain <hub|legacy> [--percent N]`: close that share of the backend's sessions, paced, on every instance. */
-import { parsePercent, stringValue, usageError, type Command } from "../command.js";
+import { parsePercent, stringValue, usageError, PERCENT_OPTION, type Command, GROUPS } from "../command.js";
 import { formatDrain, type DrainView } from "../format.js";
 
 export const drain: Command = {
   name: "drain",
+  group: GROUPS.traffic,
   usage: "drain <hub|legacy> [--percent N]",
   summary: "close N% (default 100) of that backend's sessions, paced, on\nevery instance; their clients reconnect under the current split",
-  options: { percent: { type: "string", help: "--percent N     drain: the share of sessions to close (default 100)" } },
+  options: { percent: PERCENT_OPTION },
   maxArgs: 1,
   async run({ client, args, values, print }) {
     const backend = args[0];

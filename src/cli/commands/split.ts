@@ -1,10 +1,11 @@
 /** `switchyard split <percent>`: GET the routing document, PUT it back with the new hubPercent (If-Match). */
 import type { RoutingConfig } from "../../config/routing-config.js";
 import { CliError, EXIT } from "../admin-client.js";
-import { parsePercent, type Command } from "../command.js";
+import { parsePercent, type Command, GROUPS } from "../command.js";
 
 export const split: Command = {
   name: "split",
+  group: GROUPS.traffic,
   usage: "split <percent>",
   summary: "send <percent> of keys (0-100, two decimals) to the hub",
   maxArgs: 1,

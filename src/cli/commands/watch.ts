@@ -1,7 +1,7 @@
 /** `switchyard watch`: a live table per instance, redrawn in place on a terminal, until Ctrl-C or --count. */
 import type { RoutingConfig } from "../../config/routing-config.js";
 import { CliError } from "../admin-client.js";
-import { integerOption, stringValue, usageError, type Command, type CommandContext } from "../command.js";
+import { integerOption, stringValue, usageError, type Command, type CommandContext, GROUPS } from "../command.js";
 import { formatInstances, type SessionsView } from "../format.js";
 
 async function frame({ client, options }: CommandContext): Promise<string> {
@@ -17,6 +17,7 @@ async function frame({ client, options }: CommandContext): Promise<string> {
 
 export const watch: Command = {
   name: "watch",
+  group: GROUPS.traffic,
   usage: "watch [--interval S] [--count N]",
   summary: "a live table per instance (desired vs applied version, sessions)",
   options: {
