@@ -28,7 +28,7 @@ export async function comparisonCounts(client: AdminClient): Promise<ComparisonC
 
 export function formatComparisons(counts: ComparisonCounts): string {
   const total = RESULTS.reduce((sum, result) => sum + counts[result], 0);
-  if (total === 0) return "nothing compared yet";
+  if (total === 0) return "nothing yet";
   const rate = ((100 * counts.match) / total).toFixed(1);
-  return `${total} compared: match ${rate}% · mismatch ${counts.mismatch} · missing ${counts.missing} · extra ${counts.extra}`;
+  return `${total} deliveries, match ${rate}% · mismatch ${counts.mismatch} · missing ${counts.missing} · extra ${counts.extra}`;
 }

@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { connected, createClient, waitFor } from "../helpers/clients.js";
@@ -20,10 +23,14 @@ interface Started {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A config folder of this test's own: the demo saves its CLI context there, not in the user's. */
+const CLI_CONFIG_HOME = mkdtempSync(join(tmpdir(), "swy-npm-start-config-"));
+
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // PORT/OPS_PORT 0: never the fixed ports other people's `npm start` may use on this machine.
   return {
     ...process.env,
+    XDG_CONFIG_HOME: CLI_CONFIG_HOME,
     PORT: "0",
     OPS_PORT: "0",
     HOST: "127.0.0.1",
@@ -62,6 +69,7 @@ describe("npm start as a process", { timeout: 300_000 }, () => {
     // A failed test may leave what it started running: end those processes (by id) before removing the folder.
     for (const leftover of checkout === undefined ? [] : processesIn(checkout.dir)) process.kill(leftover.pid, "SIGKILL");
     checkout?.remove();
+    rmSync(CLI_CONFIG_HOME, { recursive: true, force: true });
   });
 
   it("SIGTERM to npm reaches the gateway: its clients are drained, it exits 0, and nothing is left running", async () => {

@@ -20,21 +20,22 @@ const PAGES = [
     .map((name) => `docs/${name}`),
 ];
 
-/** The text outside fenced code blocks, and the fenced blocks with their info string. */
-function split(markdown: string): { prose: string; blocks: { lang: string; code: string }[] } {
+/** The text outside fenced code blocks (with and without inline code spans), and the fenced blocks with their info string. */
+function split(markdown: string): { text: string; prose: string; blocks: { lang: string; code: string }[] } {
   const blocks: { lang: string; code: string }[] = [];
-  const prose = markdown.replace(/^```([^\n]*)\n([\s\S]*?)^```[ \t]*$/gm, (_all, lang: string, code: string) => {
+  const text = markdown.replace(/^```([^\n]*)\n([\s\S]*?)^```[ \t]*$/gm, (_all, lang: string, code: string) => {
     blocks.push({ lang: lang.trim(), code });
     return "";
   });
-  return { prose: prose.replace(/`[^`\n]*`/g, ""), blocks };
+  return { text, prose: text.replace(/`[^`\n]*`/g, ""), blocks };
 }
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 export function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
-  for (const match of split(markdown).prose.matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*#*$/gm)) {
+  // Headings keep their code spans (GitHub's anchor drops only the backticks).
+  for (const match of split(markdown).text.matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*#*$/gm)) {
     const heading = match[1]!.replace(/`/g, "");
     const base = heading
       .toLowerCase()

@@ -20,10 +20,10 @@ export const status: Command = {
       comparisonCounts(client),
     ]);
     const shadowLine =
-      routing.body.shadow.percent === 0 && (compared === undefined || formatComparisons(compared) === "nothing compared yet")
+      routing.body.shadow.percent === 0 && (compared === undefined || formatComparisons(compared) === "nothing yet")
         ? []
         : [
-            `  compared:  ${compared === undefined ? "unknown (no /metrics)" : formatComparisons(compared)} on this instance; \`${program} diffs\` shows mismatches`,
+            `  compared:  ${compared === undefined ? "unknown (no /metrics)" : formatComparisons(compared)} (this instance); \`${program} diffs\` shows mismatches`,
           ];
     const text = [
       formatHealth(sessions.body),
