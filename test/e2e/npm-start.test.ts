@@ -5,7 +5,7 @@
  * running afterwards (no orphan `node dist/src/main.js`, no sample backend).
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,18 +19,22 @@ import { eventually } from "../helpers/eventually.js";
 interface Started {
   readonly child: ChildProcess;
   readonly url: string;
+  readonly opsUrl: string;
+  /** What it printed on stderr (the start-up banner) until it was listening. */
+  readonly banner: () => string;
   readonly logs: Record<string, unknown>[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** A config folder of this test's own: the demo saves its CLI context there, not in the user's. */
-const CLI_CONFIG_HOME = mkdtempSync(join(tmpdir(), "swy-npm-start-config-"));
+/** Folders of this test's own: the demo saves its CLI context there, and npx keeps its cache there, not in the user's. */
+const OWN_HOME = mkdtempSync(join(tmpdir(), "swy-npm-start-"));
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // PORT/OPS_PORT 0: never the fixed ports other people's `npm start` may use on this machine.
   return {
     ...process.env,
-    XDG_CONFIG_HOME: CLI_CONFIG_HOME,
+    XDG_CONFIG_HOME: join(OWN_HOME, "config"),
+    npm_config_cache: join(OWN_HOME, "npm-cache"),
     PORT: "0",
     OPS_PORT: "0",
     HOST: "127.0.0.1",
@@ -46,16 +50,18 @@ async function npmStart(checkout: Checkout): Promise<Started> {
   const child = spawnNpmGroup(checkout, ["start", "--ignore-scripts"], env());
   const exited = once(child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const logs: Record<string, unknown>[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     void exited.then(({ code }) => reject(new Error(`npm start exited with ${code} before listening`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (!line.startsWith("{")) return;
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
-      if (entry.msg === "switchyard listening") resolve(String(entry.url));
+      if (entry.msg === "switchyard listening") resolve(entry);
     });
   });
-  return { child, url, logs, exited };
+  return { child, url: String(listening.url), opsUrl: String(listening.ops), banner: () => stderr, logs, exited };
 }
 
 describe("npm start as a process", { timeout: 300_000 }, () => {
@@ -69,7 +75,7 @@ describe("npm start as a process", { timeout: 300_000 }, () => {
     // A failed test may leave what it started running: end those processes (by id) before removing the folder.
     for (const leftover of checkout === undefined ? [] : processesIn(checkout.dir)) process.kill(leftover.pid, "SIGKILL");
     checkout?.remove();
-    rmSync(CLI_CONFIG_HOME, { recursive: true, force: true });
+    rmSync(OWN_HOME, { recursive: true, force: true });
   });
 
   it("SIGTERM to npm reaches the gateway: its clients are drained, it exits 0, and nothing is left running", async () => {
@@ -104,6 +110,28 @@ describe("npm start as a process", { timeout: 300_000 }, () => {
       "it finished its drain instead of dying on the second SIGINT",
     );
     await eventually(() => processesIn(checkout.dir).length === 0, "no process of the checkout left", 10_000);
+  });
+
+  it("prints a start-up banner whose commands work as printed, in another shell, with no token or URL to add", async () => {
+    const started = await npmStart(checkout);
+    try {
+      await eventually(() => started.banner().includes("Stop with Ctrl-C"), "the banner");
+      const commands = started
+        .banner()
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line.startsWith("npx switchyard "));
+      assert.deepEqual(commands, ["npx switchyard status", "npx switchyard split 50"]);
+      for (const command of commands) {
+        const shell = spawnSync("bash", ["-e", "-c", command], { cwd: checkout.dir, env: env(), encoding: "utf8", timeout: 60_000 });
+        assert.equal(shell.status, 0, `${command}:\n${shell.stdout}${shell.stderr}`);
+      }
+      const routing = (await (await fetch(`${started.opsUrl}/admin/routing`)).json()) as { hubPercent: number };
+      assert.equal(routing.hubPercent, 50, "the banner's split 50 was applied");
+    } finally {
+      started.child.kill("SIGTERM");
+      await started.exited;
+    }
   });
 
   it("passes the gateway's exit code through: an invalid setting exits npm start with 78", async () => {
