@@ -14,7 +14,14 @@ export interface Said {
   readonly [key: string]: unknown;
 }
 
+export interface MemberOptions {
+  /** Reconnect when the session ends, and join this room again on every reconnection. */
+  readonly rejoin?: string;
+}
+
 export class Member {
+  /** With `rejoin`: true once the member reconnected and joined its room again. */
+  rejoined = false;
   /** Every `said` payload in arrival order. */
   readonly said: Said[] = [];
   /** Every `bin` broadcast: its meta and bytes. */
@@ -35,10 +42,22 @@ export class Member {
     transport: MemberTransport,
     nsp = "/",
     query?: Record<string, string>,
+    options: MemberOptions = {},
   ): Promise<Member> {
-    const socket = createClient(version, url, nsp, { transport, ...(query ? { query } : {}) });
+    const rejoin = options.rejoin;
+    const socket = createClient(version, url, nsp, { transport, reconnection: rejoin !== undefined, ...(query ? { query } : {}) });
     await connected(socket);
-    return new Member(socket, version, transport);
+    const member = new Member(socket, version, transport);
+    if (rejoin !== undefined) {
+      // Every later "connect" is a reconnection: the new socket joins the room again, as an application would.
+      socket.on("connect", () => {
+        member.rejoined = false;
+        socket.emit("join", rejoin, () => {
+          member.rejoined = true;
+        });
+      });
+    }
+    return member;
   }
 
   get id(): string {

@@ -12,7 +12,7 @@ import { bucketOf } from "../../src/routing/hash.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
 import type { ClientVersion } from "./clients.js";
 import { eventually } from "./eventually.js";
-import { Member, type MemberTransport } from "./room-members.js";
+import { Member, type MemberOptions, type MemberTransport } from "./room-members.js";
 import { startRoomsHub, type RoomsHub } from "./rooms-hub.js";
 import { startRoomsLegacy, type RoomsLegacy } from "./rooms-legacy.js";
 import { gatewayEnv } from "./stack.js";
@@ -27,13 +27,23 @@ export interface RoomsCluster {
   /** Starts one more gateway instance (or replaces one that was closed). */
   startGateway(extraEnv?: Record<string, string>): Promise<Switchyard>;
   /** A member through `gateway` on the chosen backend. */
-  member(gateway: Switchyard, version: ClientVersion, transport: MemberTransport, backend: "hub" | "legacy", nsp?: string): Promise<Member>;
+  member(
+    gateway: Switchyard,
+    version: ClientVersion,
+    transport: MemberTransport,
+    backend: "hub" | "legacy",
+    nsp?: string,
+    options?: MemberOptions,
+  ): Promise<Member>;
   /** Waits until `count` nodes (legacy + gateways) subscribe to the namespace's request channel. */
   nodesSubscribed(count: number, nsp?: string): Promise<void>;
   close(): Promise<void>;
 }
 
 let userSeq = 0;
+
+/** The gateways' ADMIN_TOKEN (drains and rollback in the tests). */
+export const ROOMS_ADMIN_TOKEN = "rooms-admin-token-0123456789";
 
 /** A userId whose bucket puts it on `backend` at hubPercent 50. */
 export function userIdFor(backend: "hub" | "legacy"): string {
@@ -57,6 +67,8 @@ export async function startRoomsCluster(
   const gateways: Switchyard[] = [];
   const members: Member[] = [];
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on("error", () => undefined);
+  let instances = 0;
   const startGateway = async (env: Record<string, string> = {}) => {
     const config = loadStaticConfig(
       gatewayEnv({
@@ -64,6 +76,9 @@ export async function startRoomsCluster(
         REDIS_KEY_PREFIX: prefix,
         ADAPTER_KEY: key,
         SHADOW_ADAPTER_KEY: shadowKey,
+        ADMIN_TOKEN: ROOMS_ADMIN_TOKEN,
+        // In-process instances need names of their own (drains are fanned out to the *other* instances).
+        INSTANCE_ID: `rooms-${tag}-${instances++}`,
         ROUTING_CONFIG: JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"] } }),
         ...extraEnv,
         ...env,
@@ -82,8 +97,8 @@ export async function startRoomsCluster(
     hub,
     gateways,
     startGateway,
-    member: async (gateway, version, transport, backend, nsp = "/") => {
-      const member = await Member.connect(gateway.url, version, transport, nsp, { userId: userIdFor(backend) });
+    member: async (gateway, version, transport, backend, nsp = "/", options = {}) => {
+      const member = await Member.connect(gateway.url, version, transport, nsp, { userId: userIdFor(backend) }, options);
       members.push(member);
       return member;
     },

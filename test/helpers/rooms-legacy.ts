@@ -52,6 +52,10 @@ export async function startRoomsLegacy(redisUrl: string, key: string): Promise<R
     close: async () => {
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      // The adapter's close() unsubscribes without awaiting: QUIT lets those replies arrive first, so that
+      // closing the connection rejects none of its commands (they would be unhandled rejections).
+      const quitting = Promise.all([pub.quit(), sub.quit()]).catch(() => undefined);
+      await Promise.race([quitting, new Promise((resolve) => setTimeout(resolve, 1000))]);
       pub.disconnect();
       sub.disconnect();
     },

@@ -13,7 +13,7 @@ import { emitWithAck, waitFor } from "../helpers/clients.js";
 import { SHARED_REDIS_URL } from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 import { expectEveryMessage, type Member, MEMBER_KINDS } from "../helpers/room-members.js";
-import { startRoomsCluster, type RoomsCluster } from "../helpers/rooms-cluster.js";
+import { ROOMS_ADMIN_TOKEN, startRoomsCluster, type RoomsCluster } from "../helpers/rooms-cluster.js";
 
 describe("rooms across backends (the bridge)", () => {
   let cluster: RoomsCluster;
@@ -112,8 +112,9 @@ describe("rooms across backends (the bridge)", () => {
     const answers = await io.timeout(3000).to("ops").emitWithAck("question", 7);
     assert.deepEqual(answers, Array(4).fill("answer-7"), "a broadcast with acks did not collect every member's answer");
 
+    const disconnected = waitFor(hubB.socket, "disconnect");
     io.in(hubB.id).disconnectSockets();
-    await waitFor(hubB.socket, "disconnect");
+    await disconnected;
     const after = await io.in("ops").fetchSockets();
     assert.equal(
       after.some((s) => s.id === hubB.id),
@@ -156,5 +157,83 @@ describe("rooms across backends (the bridge)", () => {
     await expectEveryMessage(members, [members[0]!.id], 1);
     assert.equal(members[1]!.seqsFrom("bad-opts").length, 0);
     assert.deepEqual(await emitWithAck(members[1]!.socket, "echo", "still"), ["still"]);
+  });
+
+  it("one gateway instance restarted: requests stay prompt, rooms work through the new instance", async () => {
+    const [stay] = await Promise.all([cluster.member(cluster.gateways[0]!, "4", "websocket", "legacy")]);
+    await stay!.join("restart");
+    const old = cluster.gateways[1]!;
+    const goner = await cluster.member(old, "3", "websocket", "hub");
+    await goner.join("restart");
+    await cluster.nodesSubscribed(3);
+    // A restart as SIGTERM does it: sessions closed (clients reconnect elsewhere), then the process exits.
+    const disconnected = waitFor(goner.socket, "disconnect");
+    await old.shutdown(0, 100);
+    cluster.gateways.splice(1, 1);
+    await disconnected;
+    // The closed instance left the adapter: no request waits for it.
+    assert.deepEqual(await cluster.legacy.io.serverSideEmitWithAck("ping"), [null]);
+    assert.equal(
+      (await cluster.legacy.io.in("restart").fetchSockets()).some((s) => s.id === goner.id),
+      false,
+    );
+    const fresh = await cluster.startGateway();
+    const newcomer = await cluster.member(fresh, "2", "websocket", "hub");
+    await newcomer.join("restart");
+    await cluster.nodesSubscribed(3);
+    stay!.socket.emit("say", "restart", { seq: 1 });
+    newcomer.socket.emit("say", "restart", { seq: 1 });
+    await expectEveryMessage([stay!, newcomer], [stay!.id, newcomer.id], 1);
+  });
+
+  // Last: it sets the split to 0 for the cluster.
+  it("sessions moving from the hub to legacy (rollback): no duplicates, per-sender order, nothing lost for those who stay", async () => {
+    const room = "moving";
+    const sender = await cluster.member(cluster.gateways[0]!, "4", "websocket", "legacy");
+    const stayers = await Promise.all([
+      cluster.member(cluster.gateways[0]!, "2", "polling", "legacy"),
+      cluster.member(cluster.gateways[1]!, "3", "websocket", "legacy"),
+    ]);
+    const movers = await Promise.all(
+      MEMBER_KINDS.map(([version, transport], i) =>
+        cluster.member(cluster.gateways[i % 2]!, version, transport, "hub", "/", { rejoin: room }),
+      ),
+    );
+    for (const m of [sender, ...stayers, ...movers]) await m.join(room);
+    await cluster.nodesSubscribed(3);
+    const firstIds = new Set(movers.map((m) => m.id));
+    let seq = 0;
+    const timer = setInterval(() => sender.socket.emit("say", room, { seq: ++seq }), 15);
+    try {
+      await eventually(() => seq >= 10, "traffic before the move");
+      const res = await fetch(`${cluster.gateways[0]!.opsUrl}/admin/rollback`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ROOMS_ADMIN_TOKEN}` },
+      });
+      assert.equal(res.status, 200, await res.text());
+      await eventually(
+        () => movers.every((m) => !firstIds.has(m.id) && cluster.legacy.io.of("/").sockets.has(m.id) && m.rejoined),
+        "every mover reconnected on legacy and back in the room",
+        15_000,
+      ).catch((error: Error) => {
+        const states = movers.map(
+          (m) =>
+            `${m.label}: moved=${!firstIds.has(m.id)} legacy=${cluster.legacy.io.of("/").sockets.has(m.id)} rejoined=${m.rejoined} connected=${m.socket.connected}`,
+        );
+        throw new Error(`${error.message}: ${states.join("; ")}`);
+      });
+      const moved = seq;
+      await eventually(() => seq >= moved + 10, "traffic after the move");
+    } finally {
+      clearInterval(timer);
+    }
+    const total = seq;
+    await expectEveryMessage([...stayers, sender], [sender.id], total);
+    await eventually(() => movers.every((m) => m.seqsFrom(sender.id).at(-1) === total), "the movers get the last messages");
+    for (const mover of movers) {
+      const seqs = mover.seqsFrom(sender.id);
+      for (let i = 1; i < seqs.length; i++)
+        assert.ok(seqs[i]! > seqs[i - 1]!, `${mover.label}: ${seqs[i - 1]} then ${seqs[i]} (a duplicate or out of order)`);
+    }
   });
 });
