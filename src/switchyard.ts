@@ -166,6 +166,21 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     }),
   });
   ops.addReadinessCheck(storeReadinessCheck(store));
+  // Informational (never unready: an outage of Redis must not take gateways out of rotation).
+  ops.addReadinessCheck({
+    name: "room bridge",
+    check: () => {
+      const up = rooms.bridgeUp();
+      return {
+        ok: true,
+        detail: up === undefined ? "off: hub sessions' rooms span this instance only" : up.primary ? "connected" : "down",
+      };
+    },
+  });
+  if (!config.rooms.bridge && hubUrl !== undefined)
+    logger.info(
+      "room bridge off (REDIS_URL unset or BRIDGE=off): hub sessions' rooms span this instance only and do not reach legacy sessions",
+    );
 
   const [clientAddress, opsAddress] = await Promise.all([
     gateway.listen(config.port, config.host),

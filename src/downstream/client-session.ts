@@ -254,7 +254,9 @@ export class ClientSession implements UpstreamSink {
 
   private deliver(message: UpstreamMessage, options: DeliveryOptions | undefined): void {
     if (this.state !== "open") return;
-    publish("switchyard:packet", this.packets!.server_to_client);
+    // Room broadcast deliveries (they carry options) are counted once per broadcast (switchyard:rooms:broadcast),
+    // keeping the per-recipient path free of metric calls.
+    if (options === undefined) publish("switchyard:packet", this.packets!.server_to_client);
     // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
     this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
     if (this.tap !== undefined) this.safeTap(() => this.tap?.serverMessage(message));

@@ -188,6 +188,10 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     }),
     subscribe("switchyard:session:upgraded", (e) => upgrades.inc({ backend: e.backend })),
     subscribe("switchyard:packet", (e) => packetCounters[e.backend][e.direction].inc()),
+    // Room broadcast deliveries to hub-routed clients, counted per broadcast (shadow sessions are not client packets).
+    subscribe("switchyard:rooms:broadcast", (e) => {
+      if (e.world === "primary" && e.messages > 0) packetCounters.hub.server_to_client.inc(e.messages);
+    }),
     subscribe("switchyard:upstream:connected", (e) => connectSeconds.observe({ backend: e.backend, role: e.role }, e.seconds)),
     subscribe("switchyard:upstream:failed", (e) => upstreamErrors.inc({ backend: e.backend, role: e.role, code: e.code })),
     subscribe("switchyard:protocol:error", (e) => protocolErrors.inc({ code: e.code })),

@@ -86,7 +86,7 @@ function onBroadcastMessage(this: RedisAdapterInternals, _pattern: unknown, rawC
       if (seconds >= 0) publish("switchyard:bridge:lag", { world: nsp.world.name, seconds });
     }
     const world = nsp.world;
-    const before = world.deliveries;
+    const before = world.mark();
     Adapter.prototype.broadcast.call(this as unknown as Adapter, packet as never, {
       rooms: new Set(opts.rooms as string[]),
       except: new Set(opts.except as string[]),

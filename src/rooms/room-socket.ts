@@ -64,10 +64,12 @@ export class RoomSocket {
 
   /** The adapter's write: one recipient of a broadcast (encodedPackets: a string, or a binary packet and its attachments). */
   writeToEngine(encodedPackets: readonly (string | Buffer)[], options: DeliveryOptions): void {
-    this.nsp.world.deliveries++;
-    const member = this.member;
-    member.deliver(encodedPackets[0]!, options);
-    for (let i = 1; i < encodedPackets.length; i++) member.deliver(encodedPackets[i]!, undefined);
+    const world = this.nsp.world;
+    world.deliveries++;
+    world.messages += encodedPackets.length;
+    // Every part carries the options: they mark a broadcast delivery (counted per broadcast, not per
+    // message); the pre-built frame exists only for a one-part (text) encoding.
+    for (let i = 0; i < encodedPackets.length; i++) this.member.deliver(encodedPackets[i]!, options);
   }
 
   /** socket.io's `socket.acks`, created on first use (only broadcasts with acks from other nodes need it). */

@@ -28,6 +28,11 @@ export interface RoomWorldOptions {
   readonly idleMs: number;
 }
 
+export interface DeliveryMark {
+  readonly deliveries: number;
+  readonly messages: number;
+}
+
 /** The flag a gateway puts on the broadcasts it publishes: its wall-clock time, for the bridge lag. */
 export const PUBLISHED_AT_FLAG = "switchyardPublishedAt";
 
@@ -35,6 +40,8 @@ export class RoomWorld {
   readonly name: WorldName;
   /** Deliveries made (one per recipient of a broadcast); RoomSocket counts, telemetry reads per broadcast. */
   deliveries = 0;
+  /** Engine.IO messages those deliveries wrote (a binary broadcast is several per recipient). */
+  messages = 0;
   private readonly namespaces = new Map<string, RoomNamespace>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
@@ -97,7 +104,7 @@ export class RoomWorld {
     const namespace = this.namespace(nsp);
     // A namespace used for broadcasts only stays while they go on.
     if (namespace.sockets.size === 0) namespace.idleSince = Date.now();
-    const before = this.deliveries;
+    const before = this.mark();
     namespace.adapter.broadcast(
       { type: PACKET_TYPE.EVENT, nsp, data },
       { rooms: new Set(rooms), except: new Set(except), flags: { [PUBLISHED_AT_FLAG]: Date.now() } as Record<string, unknown> },
@@ -105,9 +112,19 @@ export class RoomWorld {
     this.noteBroadcast("hub", before);
   }
 
-  /** Publishes the telemetry of one broadcast delivered locally; `before`: `deliveries` before it. */
-  noteBroadcast(source: BroadcastSource, before: number): void {
-    publish("switchyard:rooms:broadcast", { world: this.name, source, recipients: this.deliveries - before });
+  /** The delivery counters before a broadcast, for noteBroadcast. */
+  mark(): DeliveryMark {
+    return { deliveries: this.deliveries, messages: this.messages };
+  }
+
+  /** Publishes the telemetry of one broadcast delivered locally (one event per broadcast, whatever its recipients). */
+  noteBroadcast(source: BroadcastSource, before: DeliveryMark): void {
+    publish("switchyard:rooms:broadcast", {
+      world: this.name,
+      source,
+      recipients: this.deliveries - before.deliveries,
+      messages: this.messages - before.messages,
+    });
   }
 
   /**

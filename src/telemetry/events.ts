@@ -111,6 +111,8 @@ export interface RoomBroadcastEvent {
   readonly source: "hub" | "gateway" | "legacy" | "emitter";
   /** Hub-routed sockets of this instance it was delivered to. */
   readonly recipients: number;
+  /** Engine.IO messages written for it (recipients × the parts of a binary broadcast). */
+  readonly messages: number;
 }
 
 export interface BridgeStateEvent {

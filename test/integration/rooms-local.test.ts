@@ -69,6 +69,19 @@ describe("rooms at the gateway (no bridge)", () => {
     }
     const websocketMembers = group.filter((m) => m.transport === "websocket").length;
     assert.ok(preEncoded >= websocketMembers * count * group.length, `only ${preEncoded} pre-encoded frames were written`);
+    // Counted once per broadcast, per recipient in bulk: deliveries, broadcasts by source, and hub packets.
+    const metrics = await gateway.metrics.render();
+    const value = (series: string) =>
+      Number(
+        metrics
+          .split("\n")
+          .find((line) => line.startsWith(series))
+          ?.split(" ")
+          .at(-1),
+      );
+    assert.ok(value('switchyard_room_deliveries_total{world="primary"') >= group.length * group.length * count);
+    assert.ok(value('switchyard_room_broadcasts_total{world="primary",source="hub"') >= group.length * count);
+    assert.ok(value('switchyard_packets_total{backend="hub",direction="server_to_client"') >= group.length * group.length * count);
     assert.equal(outsider.said.length, 0, "a socket outside the room got a broadcast");
     assert.equal(gateway.rooms.primary.socketCount >= group.length + 1, true);
   });
