@@ -13,6 +13,7 @@ import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/ser
 import type { Backend } from "../../src/domain.js";
 import type { AnySocket, ClientVersion, TransportMode } from "./clients.js";
 import { TRANSPORTS } from "./clients.js";
+import { eventually } from "./eventually.js";
 import { startGatewayProcess, type GatewayProcess } from "./process.js";
 import { reapOnExit } from "./reap.js";
 
@@ -145,6 +146,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await Promise.all(gateways.map(stopGateway));
     },
   };
+}
+
+/** Resolves once every instance reports its store connected to Redis. */
+export async function storesConnected(cluster: Cluster): Promise<void> {
+  for (const instance of cluster.instances) {
+    await eventually(async () => (await instance.admin.storeDetail()).startsWith("redis: connected"), `${instance.id}'s store to connect`);
+  }
 }
 
 // ---- admin API ---------------------------------------------------------------------------------

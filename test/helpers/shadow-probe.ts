@@ -4,8 +4,6 @@
  * as a child process, and a few internals of the ShadowManager (the pending budget, the open taps) that
  * the memory-bound assertions need.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import type { MismatchEvidence } from "../../src/shadow/evidence.js";
 import type { ShadowManager } from "../../src/shadow/shadow-manager.js";
 import {
@@ -192,31 +190,6 @@ export async function fetchDiffs(
   });
   const body = (await response.json()) as { entries?: MismatchEvidence[] };
   return { status: response.status, entries: body.entries ?? [] };
-}
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `switchyard <args>` (src/cli/main.ts through tsx) as a child process. */
-export function runCli(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { cwd: ROOT, env: childEnv, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
 }
 
 /** One sample of a Prometheus text exposition: `name{labels} value`. */

@@ -2,37 +2,12 @@
  * The `switchyard` CLI, run as a child process (through tsx) against a real admin API.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { RoutingUpdate } from "../../src/store/routing-store.js";
 import { ADMIN_TEST_TOKEN, startAdminHarness, type AdminHarness } from "../helpers/admin-harness.js";
+import { runCli as cli } from "../helpers/cli-runner.js";
 import { eventually } from "../helpers/eventually.js";
 import { freePort as closedPort } from "../helpers/ports.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
-    execFile(
-      process.execPath,
-      ["--import", "tsx", CLI, ...args],
-      { cwd: ROOT, env: childEnv, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("switchyard CLI", () => {
   let h: AdminHarness;

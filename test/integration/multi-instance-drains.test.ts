@@ -5,9 +5,7 @@
  * read from either instance, records who did what. Also the CLI against the cluster.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { Backend } from "../../src/domain.js";
 import { connected, emitWithAck, type AnySocket, type ClientVersion, type TransportMode } from "../helpers/clients.js";
 import {
@@ -19,14 +17,14 @@ import {
   routeKeys,
   startBackends,
   startCluster,
+  storesConnected,
   uniquePrefix,
   type Backends,
   type Cluster,
   type Instance,
 } from "../helpers/cluster.js";
+import { runCli, type CliResult } from "../helpers/cli-runner.js";
 import { eventually } from "../helpers/eventually.js";
-
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 interface TrackedClient {
   readonly key: string;
@@ -37,13 +35,8 @@ interface TrackedClient {
   readonly sessions: string[];
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHYARD_TOKEN: CLUSTER_ADMIN_TOKEN };
-    execFile(process.execPath, ["--import", "tsx", CLI, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-    });
-  });
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(args, { SWITCHYARD_TOKEN: CLUSTER_ADMIN_TOKEN });
 }
 
 describe("two gateway processes on one Redis: drains, rollback, audit", () => {
@@ -65,12 +58,7 @@ describe("two gateway processes on one Redis: drains, rollback, audit", () => {
       routing: { hubPercent: 50 },
     });
     [a, b] = cluster.instances as [Instance, Instance];
-    for (const instance of cluster.instances) {
-      await eventually(
-        async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
-        `${instance.id}'s store to connect`,
-      );
-    }
+    await storesConnected(cluster);
   });
 
   after(async () => {

@@ -18,6 +18,7 @@ import {
   openClient,
   startBackends,
   startCluster,
+  storesConnected,
   uniquePrefix,
   type Backends,
   type Cluster,
@@ -105,14 +106,7 @@ describe("polling sessions whose requests alternate between two gateway processe
         clusters[mode] = { cluster, proxy: await RoundRobinProxy.start(cluster.instances.map((instance) => instance.url)) };
       }),
     );
-    for (const { cluster } of Object.values(clusters)) {
-      for (const instance of cluster.instances) {
-        await eventually(
-          async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
-          `${instance.id}'s store to connect`,
-        );
-      }
-    }
+    for (const { cluster } of Object.values(clusters)) await storesConnected(cluster);
   });
 
   after(async () => {

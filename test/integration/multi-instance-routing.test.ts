@@ -18,6 +18,7 @@ import {
   share,
   startBackends,
   startCluster,
+  storesConnected,
   uniquePrefix,
   type Backends,
   type Cluster,
@@ -52,12 +53,7 @@ describe("two gateway processes on one Redis: split, stickiness, ramp, propagati
       routing: { hubPercent: 10 },
     });
     [a, b] = cluster.instances as [Instance, Instance];
-    for (const instance of cluster.instances) {
-      await eventually(
-        async () => (await instance.admin.storeDetail()).startsWith("redis: connected"),
-        `${instance.id}'s store to connect`,
-      );
-    }
+    await storesConnected(cluster);
   });
 
   after(async () => {

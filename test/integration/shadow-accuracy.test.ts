@@ -24,7 +24,8 @@ import {
 } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
 import { FaultyHub, type FrameTransform } from "../helpers/faulty-hub.js";
-import { SHADOW_ADMIN_TOKEN, ShadowTelemetry, fetchDiffs, metricValue, runCli, scrapeMetrics } from "../helpers/shadow-probe.js";
+import { runCli } from "../helpers/cli-runner.js";
+import { SHADOW_ADMIN_TOKEN, ShadowTelemetry, fetchDiffs, metricValue, scrapeMetrics } from "../helpers/shadow-probe.js";
 import { startStack, type Stack } from "../helpers/stack.js";
 
 const BROADCASTS = 2000;
