@@ -123,21 +123,29 @@ function keyOf(
   return `${out}}`;
 }
 
-function elementKeys(
+/** The elements of an array that the rule does not ignore, each with its key and its share of the paths. */
+function keyedElements(
   array: readonly unknown[],
   rule: CompiledRule,
   ids: IdMap | undefined,
   ignore: readonly PathNode[],
   unordered: readonly PathNode[],
   depth: number,
-): string[] {
-  const keys: string[] = [];
+): Keyed[] {
+  const items: Keyed[] = [];
   for (let i = 0; i < array.length; i++) {
     const segment = String(i);
     const childIgnore = step(ignore, segment);
-    if (!terminal(childIgnore)) keys.push(valueKey(array[i], rule, ids, childIgnore, step(unordered, segment), depth + 1));
+    if (terminal(childIgnore)) continue;
+    const childUnordered = step(unordered, segment);
+    items.push({
+      value: array[i],
+      key: valueKey(array[i], rule, ids, childIgnore, childUnordered, depth + 1),
+      ignore: childIgnore,
+      unordered: childUnordered,
+    });
   }
-  return keys;
+  return items;
 }
 
 function multisetKey(
@@ -148,7 +156,8 @@ function multisetKey(
   unordered: readonly PathNode[],
   depth: number,
 ): string {
-  return `[${elementKeys(array, rule, ids, ignore, unordered, depth).sort().join(",")}]`;
+  const keys = keyedElements(array, rule, ids, ignore, unordered, depth).map((item) => item.key);
+  return `[${keys.sort().join(",")}]`;
 }
 
 /** keyOf, plus the multiset treatment when `value` itself is an array the rule makes unordered. */
@@ -336,8 +345,8 @@ class DiffWalk {
     unordered: readonly PathNode[],
     depth: number,
   ): void {
-    const left = this.keyed(p, undefined, ignore, unordered, depth);
-    const right = this.keyed(s, this.ids, ignore, unordered, depth);
+    const left = keyedElements(p, this.rule, undefined, ignore, unordered, depth);
+    const right = keyedElements(s, this.rule, this.ids, ignore, unordered, depth);
     const counts = new Map<string, number>();
     for (const item of right) counts.set(item.key, (counts.get(item.key) ?? 0) + 1);
     const onlyPrimary = left.filter((item) => {
@@ -364,29 +373,6 @@ class DiffWalk {
       onlyShadow.map((item) => item.value),
       "multiset",
     );
-  }
-
-  private keyed(
-    array: unknown[],
-    ids: IdMap | undefined,
-    ignore: readonly PathNode[],
-    unordered: readonly PathNode[],
-    depth: number,
-  ): Keyed[] {
-    const items: Keyed[] = [];
-    for (let i = 0; i < array.length; i++) {
-      const segment = String(i);
-      const childIgnore = step(ignore, segment);
-      if (terminal(childIgnore)) continue;
-      const childUnordered = step(unordered, segment);
-      items.push({
-        value: array[i],
-        key: valueKey(array[i], this.rule, ids, childIgnore, childUnordered, depth + 1),
-        ignore: childIgnore,
-        unordered: childUnordered,
-      });
-    }
-    return items;
   }
 }
 
