@@ -12,6 +12,13 @@ export type ClientTransport = "polling" | "websocket";
 /** How the gateway serves a session: proxied byte for byte (`pipe`) or terminated and relayed packet by packet. */
 export type SessionMode = "terminate" | "pipe";
 
+/**
+ * Why a session went where it did: `split` (its bucket against hubPercent), `override` (a trusted
+ * tester forced it), `list` (its key is in lists.alwaysHub/neverHub), `fallback` (no source yielded a
+ * key and the fallback is a fixed backend, or the client address was hashed).
+ */
+export type RouteReason = "split" | "override" | "list" | "fallback";
+
 /** Which way a packet travels. */
 export type Direction = "client_to_server" | "server_to_client";
 

@@ -238,11 +238,6 @@ export function withHubPercent(config: RoutingConfig, hubPercent: number): Routi
   return routingConfigOrThrow({ ...config, hubPercent });
 }
 
-/** The same config under another version (the store assigns versions). */
-export function withVersion(config: RoutingConfig, version: number): RoutingConfig {
-  return routingConfigOrThrow({ ...config, version });
-}
-
 /** Sessions whose bucket is below this go to the hub: hubPercent in basis points (0..10000). */
 export function hubThresholdOf(config: RoutingConfig): number {
   return Math.round(config.hubPercent * 100);

@@ -12,11 +12,3 @@ export interface SessionDirectory {
   /** Never rejects; undefined when unknown. */
   sessionOwner(sid: string): Promise<SessionOwner | undefined>;
 }
-
-/** A single instance has nobody to share sessions with. */
-export const LOCAL_DIRECTORY: SessionDirectory = Object.freeze({
-  instanceId: "local",
-  registerSession: async () => true,
-  unregisterSession: () => {},
-  sessionOwner: async () => undefined,
-});

@@ -146,7 +146,7 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "switchyard_routing_decisions_total",
     "counter",
     ["backend", "reason"],
-    "Route decisions, by backend and reason (split/override/list/fallback/static).",
+    "Route decisions, by backend and reason (split/override/list/fallback).",
   ),
   storeUp: spec("switchyard_store_up", "gauge", ["store"], "1 when the routing store (memory/redis) is connected, 0 when degraded."),
   ownerForwards: spec(

@@ -21,11 +21,6 @@ export function encodeConnectError(revision: SocketIoRevision, nsp: string, mess
   return encodePacket({ type: PACKET_TYPE.CONNECT_ERROR, nsp, data: payload });
 }
 
-/** socket.io answers a CONNECT to a namespace it does not know with this error, in both revisions. */
-export function encodeInvalidNamespace(nsp: string): string {
-  return encodePacket({ type: PACKET_TYPE.CONNECT_ERROR, nsp, data: { message: "Invalid namespace" } });
-}
-
 /**
  * The Socket.IO id a client sees for a namespace. v5: whatever the server put in its CONNECT reply.
  * v4: derived on the client from the engine id (`id` for "/", `nsp#id` otherwise), which is why a gateway

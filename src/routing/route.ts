@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { EngineIoRevision } from "../protocol/engineio.js";
-import type { Backend } from "../domain.js";
+import type { Backend, RouteReason } from "../domain.js";
 
 export interface RouteInput {
   readonly query: URLSearchParams;
@@ -19,12 +19,7 @@ export interface RouteInput {
   readonly auth?: unknown;
 }
 
-/**
- * Why a session went where it did: `split` (its bucket against hubPercent), `override` (a trusted
- * tester forced it), `list` (its key is in lists.alwaysHub/neverHub), `fallback` (no source yielded a
- * key and the fallback is a fixed backend, or the client address was hashed), `static` (no routing).
- */
-export type RouteReason = "split" | "override" | "list" | "fallback" | "static";
+export type { RouteReason } from "../domain.js";
 
 export interface Route {
   readonly backend: Backend;
@@ -64,19 +59,3 @@ export interface RouteDecider {
   /** At the Engine.IO handshake: a route, or "deferred" when an `auth:` source comes first (EIO4 only). */
   decideAtHandshake(input: RouteInput): RouteVerdict;
 }
-
-const STATIC_LEGACY: Route = Object.freeze({
-  backend: "legacy",
-  shadow: undefined,
-  reason: "static",
-  bucket: undefined,
-  keyHash: undefined,
-  keySource: undefined,
-  configVersion: 0,
-});
-
-/** Everything to the legacy server: the decider of a gateway with no routing configured. */
-export const LEGACY_ONLY: RouteDecider = Object.freeze({
-  decide: (): Route => STATIC_LEGACY,
-  decideAtHandshake: (): RouteVerdict => STATIC_LEGACY,
-});

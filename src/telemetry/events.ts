@@ -4,7 +4,7 @@
  * without subscribers costs a property check, so the hot paths publish unconditionally.
  */
 import diagnostics from "node:diagnostics_channel";
-import type { Backend, ClientTransport, Direction, SessionCloseReason, SessionMode } from "../domain.js";
+import type { Backend, ClientTransport, Direction, RouteReason, SessionCloseReason, SessionMode } from "../domain.js";
 import type { ErrorCode } from "../errors.js";
 
 export interface SessionOpenedEvent {
@@ -66,7 +66,7 @@ export interface HandshakeRefusedEvent {
 
 export interface RouteDecidedEvent {
   readonly backend: Backend;
-  readonly reason: "split" | "override" | "list" | "fallback" | "static";
+  readonly reason: RouteReason;
 }
 
 export interface HubFallbackEvent {

@@ -44,10 +44,6 @@ export interface OpenedUpstream {
 export class UpstreamConnector {
   constructor(private readonly options: UpstreamConnectorOptions) {}
 
-  get hubConfigured(): boolean {
-    return this.options.hubUrl !== undefined;
-  }
-
   /**
    * Opens the primary upstream of a session; rejects with a coded SwitchyardError. `sessionId`: an engine
    * id the client already has (a session routed at its first CONNECT), for the hub to adopt.

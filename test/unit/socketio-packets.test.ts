@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InboundPacketStream } from "../../src/protocol/packet-stream.js";
 import { decodePacket, encodePacket, namespaceName, PacketDecodeError, parseHeader } from "../../src/protocol/socketio.js";
-import { derivedSocketId, encodeConnectError, encodeInvalidNamespace, socketIoRevisionOf } from "../../src/protocol/versions.js";
+import { derivedSocketId, encodeConnectError, socketIoRevisionOf } from "../../src/protocol/versions.js";
 
 describe("Socket.IO packet codec", () => {
   const valid: [string, { type: number; nsp: string; id?: number; attachments?: number; data?: unknown }][] = [
@@ -92,7 +92,6 @@ describe("protocol revisions", () => {
     assert.equal(encodeConnectError(5, "/x", "nope"), '4/x,{"message":"nope"}');
     assert.equal(encodeConnectError(4, "/", "not authorized", { code: 42 }), '4{"code":42}');
     assert.equal(encodeConnectError(4, "/", "not authorized"), '4"not authorized"');
-    assert.equal(encodeInvalidNamespace("/nope"), '4/nope,{"message":"Invalid namespace"}');
   });
 
   it("derives 2.x socket ids from the engine id", () => {
