@@ -1,6 +1,7 @@
 /**
  * The few engine.io internals the gateway relies on, in one place (its typings mark some of them private).
- * Pinned by the engine.io version in package.json and exercised by the integration tests.
+ * engine.io is pinned to an exact version in package.json; test/unit/engine-internals.test.ts checks
+ * every field below on real engine.io sessions (internalsProblems) and names the one that changed.
  */
 import type { Server as EngineServer, Socket as EngineSocket } from "engine.io";
 
@@ -39,4 +40,34 @@ export function clientWebSocket(socket: EngineSocket): { pause?: () => void; res
 
 export function hasEngineSession(engine: EngineServer, sid: string): boolean {
   return Object.hasOwn((engine as unknown as { clients: Record<string, unknown> }).clients, sid);
+}
+
+/**
+ * What is wrong with the internals this module reads, on a live socket of `engine` (empty when nothing):
+ * one line per field, naming it, for the test that guards an engine.io upgrade.
+ */
+export function internalsProblems(engine: EngineServer, socket: EngineSocket): string[] {
+  const problems: string[] = [];
+  const expect = (ok: boolean, field: string, wanted: string) => {
+    if (!ok) problems.push(`engine.io ${field} is no longer ${wanted}: update src/downstream/engine-internals.ts`);
+  };
+  const raw = socket as unknown as Partial<Record<keyof SocketInternals, unknown>>;
+  expect(typeof raw.id === "string" && raw.id !== "", "Socket.id", "the session id (a non-empty string)");
+  expect(raw.protocol === 3 || raw.protocol === 4, "Socket.protocol", "the Engine.IO revision (3 or 4)");
+  expect(Array.isArray(raw.writeBuffer), "Socket.writeBuffer", "an array of packets waiting for the transport");
+  const transport = raw.transport as Partial<SocketInternals["transport"]> | undefined;
+  expect(transport?.name === "polling" || transport?.name === "websocket", "Socket.transport.name", '"polling" or "websocket"');
+  if (transport?.name === "websocket")
+    expect(
+      typeof transport.socket?.pause === "function" && typeof transport.socket.resume === "function",
+      "WebSocket transport.socket",
+      "the ws socket (with pause() and resume())",
+    );
+  const clients = (engine as unknown as { clients?: unknown }).clients;
+  expect(
+    typeof clients === "object" && clients !== null && typeof raw.id === "string" && hasEngineSession(engine, raw.id),
+    "Server.clients",
+    "the open sessions by id",
+  );
+  return problems;
 }

@@ -55,9 +55,10 @@ for (const { name, fixture } of fixtures) {
   }
 }
 
-// The reference: socket.io-parser as the socket.io server itself resolves it.
-const requireFromSocketIo = createRequire(createRequire(import.meta.url).resolve("socket.io"));
-const referenceParser = requireFromSocketIo("socket.io-parser") as {
+// The reference: socket.io-parser, declared in package.json at the exact version the socket.io server
+// itself resolves (the first test checks that they are one and the same module).
+const requireHere = createRequire(import.meta.url);
+const referenceParser = requireHere("socket.io-parser") as {
   Decoder: new () => {
     on(event: "decoded", listener: (packet: ReferencePacket) => void): void;
     add(chunk: string | Buffer): void;
@@ -84,6 +85,11 @@ function referenceDecode(packet: string): ReferencePacket {
 const TYPE_NAMES = Object.fromEntries(Object.entries(PACKET_TYPE).map(([name, type]) => [type, name])) as Record<PacketType, string>;
 
 describe("protocol round trip of every recorded Socket.IO packet", () => {
+  test("the reference socket.io-parser is the one the socket.io server uses", () => {
+    const serverParser = createRequire(requireHere.resolve("socket.io")).resolve("socket.io-parser");
+    assert.equal(requireHere.resolve("socket.io-parser"), serverParser, "declare socket.io-parser at socket.io's version");
+  });
+
   test("the fixtures hold packets of every type", () => {
     const seen = new Set([...packets.keys()].map((packet) => Number(packet.charAt(0))));
     assert.deepEqual([...seen].sort(), Object.values(PACKET_TYPE).sort());
