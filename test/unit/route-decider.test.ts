@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, it } from "node:test";
 import { routingConfigOrThrow, withHubPercent, type RoutingConfig } from "../../src/config/routing-config.js";
-import { bucketOf, murmur3, routingHash } from "../../src/routing/hash.js";
-import { NetworkList, parseNetwork } from "../../src/routing/networks.js";
+import { bucketOf } from "../../src/routing/hash.js";
 import { createRouteDecider, decideRoute, parseCookies } from "../../src/routing/route-decider.js";
 import { isDeferred, type Route, type RouteInput, type RouteVerdict } from "../../src/routing/route.js";
 
@@ -36,25 +35,6 @@ function hubShare(cfg: RoutingConfig, keys: readonly string[]): number {
 
 const NUMERIC_IDS = Array.from({ length: 1000 }, (_, i) => String(i + 1));
 const SPLIT = config({ key: { sources: ["query:userId", "header:x-user-id", "cookie:uid", "auth:userId"], fallback: "address" } });
-
-describe("routing hash", () => {
-  it("is MurmurHash3_x86_32 (published test vectors)", () => {
-    const utf8 = (text: string) => new TextEncoder().encode(text);
-    assert.equal(murmur3(utf8("")), 0);
-    assert.equal(murmur3(utf8(""), 1), 0x514e28b7);
-    assert.equal(murmur3(utf8("hello")), 0x248bfa47);
-    assert.equal(murmur3(utf8("abc")), 0xb3dd93fa);
-    assert.equal(murmur3(utf8("The quick brown fox jumps over the lazy dog")), 0x2e4ff723);
-  });
-
-  it("buckets = murmur3(salt ‖ 0x00 ‖ key) mod 10000 (values cross-checked with an independent implementation)", () => {
-    assert.equal(routingHash("switchyard-v1", "alice"), 0xc9b547ce);
-    assert.equal(bucketOf("switchyard-v1", "alice"), 814);
-    assert.equal(bucketOf("switchyard-v1", "42"), 4056);
-    assert.equal(bucketOf("switchyard-v1", "ünïcödé"), 6073);
-    assert.notEqual(bucketOf("another-salt", "alice"), 814);
-  });
-});
 
 describe("route decider: split", () => {
   it("puts 1,000 distinct keys within ±2 points of the configured share", () => {
@@ -257,7 +237,7 @@ describe("route decider: shadow target", () => {
   });
 });
 
-describe("cookies and networks", () => {
+describe("cookies", () => {
   it("parses cookies: first occurrence wins, quotes and percent-encoding removed", () => {
     const cookies = parseCookies('a=1; uid="user%20one"; uid=second; bad; =x; pct=%E0%A4%A');
     assert.deepEqual(
@@ -269,61 +249,5 @@ describe("cookies and networks", () => {
       ],
     );
     assert.equal(parseCookies(undefined).size, 0);
-  });
-
-  /** [networks, address, trusted?]: IPv4, IPv6, and IPv4-mapped IPv6 on either side. */
-  const MATCHES: readonly [readonly string[], string, boolean][] = [
-    [["192.168.0.0/16", "::ffff:172.16.0.0/108", "fd00::/8", "0.0.0.0/0"], "192.168.255.1", true],
-    [["::ffff:172.16.0.0/108"], "172.16.3.4", true],
-    [["::ffff:172.16.0.0/108"], "172.32.0.1", false],
-    [["::ffff:172.16.0.0/108"], "::ffff:172.16.3.4", true],
-    [["::ffff:172.16.0.0/108"], "::ffff:ac10:304", true],
-    [["fd00::/8"], "fd12:3456::1", true],
-    [["fe80::/10"], "fe80::1%eth0", true],
-    [["fe80::/10"], "[fe80::1]", true],
-    [["fd00::/8"], "fe00::1", false],
-    [["0.0.0.0/0"], "::ffff:8.8.8.8", true],
-    [["0.0.0.0/0"], "2001:db8::1", false],
-    [["::/0"], "2001:db8::1", true],
-    [["::/0"], "8.8.8.8", false],
-    [["::/0"], "::ffff:8.8.8.8", false],
-    [["::ffff:0:0/96"], "8.8.8.8", true],
-    [["10.0.0.0/9"], "10.127.255.255", true],
-    [["10.0.0.0/9"], "10.128.0.0", false],
-    [["127.0.0.0/8"], "::ffff:127.0.0.1", true],
-    [["127.0.0.0/8"], "::ffff:7f00:1", true],
-    [["127.0.0.0/8"], "::ffff:128.0.0.1", false],
-    [["127.0.0.1"], "::ffff:127.0.0.1", true],
-    [["::ffff:127.0.0.1"], "127.0.0.1", true],
-    [["::1/128"], "::1", true],
-    [["::1/128"], "127.0.0.1", false],
-    [["127.0.0.0/8"], "localhost", false],
-    [[], "127.0.0.1", false],
-  ];
-  for (const [networks, address, trusted] of MATCHES) {
-    it(`${JSON.stringify(networks)} ${trusted ? "trusts" : "does not trust"} ${address}`, () => {
-      assert.equal(new NetworkList(networks).matches(address), trusted);
-    });
-  }
-
-  it("accepts networks whose host bits are clear, however the address is written", () => {
-    for (const good of [
-      "10.0.0.0/8",
-      "::ffff:10.0.0.0/104",
-      "::ffff:a00:0/104",
-      "fe80::/10",
-      "2001:DB8:0:0::/64",
-      "::/0",
-      "::1",
-      "fe80::1%eth0",
-    ]) {
-      assert.equal(typeof parseNetwork(good), "object", good);
-    }
-  });
-
-  it("refuses malformed networks with a reason", () => {
-    for (const bad of ["10.0.0.0/33", "10.0.0.1/8", "1.2.3", "::1/129", "10.0.0.0/8/1", "", "fe80::1/10", "::ffff:10.0.0.1/104"]) {
-      assert.equal(typeof parseNetwork(bad), "string", bad);
-    }
   });
 });

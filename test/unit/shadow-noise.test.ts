@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ShadowConfig, ShadowRule } from "../../src/config/shadow-config.js";
-import { EventLabels, OTHER_EVENT_LABEL, PendingBudget } from "../../src/shadow/budget.js";
+import type { ShadowRule } from "../../src/config/shadow-config.js";
 import {
   compileRule,
   diffPayloads,
@@ -10,7 +9,6 @@ import {
   payloadKey,
   payloadsEqual,
   preview,
-  ruleFor,
   type CompiledRule,
   type IdMap,
 } from "../../src/shadow/noise.js";
@@ -225,64 +223,5 @@ describe("shadow noise: structural diff", () => {
     assert.ok(clipped.text.length < 250 && clipped.text.endsWith("(+800 chars)"));
     assert.equal(clipped.list.length, 21);
     assert.ok(JSON.stringify(preview([[[[[[["deep"]]]]]]])).length < 40);
-  });
-});
-
-describe("shadow noise: rules", () => {
-  const config: ShadowConfig = {
-    percent: 100,
-    windowMs: 5000,
-    maxPending: 100,
-    rules: [
-      { event: "msg", ignore: ["ts"], tolerance: 0, unordered: false },
-      { event: "msg", namespace: "/chat", ignore: ["id"], tolerance: 0, unordered: false },
-      { event: "*", ignore: ["ts", "id"], tolerance: 0, unordered: false },
-    ],
-  };
-
-  it("picks the namespace rule, then the any-namespace rule, then *", () => {
-    assert.equal(ruleFor(config, "/chat", "msg").source, config.rules[1]);
-    assert.equal(ruleFor(config, "/", "msg").source, config.rules[0]);
-    assert.equal(ruleFor(config, "/", "typing").source, config.rules[2]);
-    assert.equal(ruleFor(config, "/", "typing"), ruleFor(config, "/", "typing"), "cached");
-  });
-
-  it("never applies * to the lifecycle pseudo-events", () => {
-    assert.equal(ruleFor(config, "/", "$connect_error"), NO_RULE);
-    const named: ShadowConfig = {
-      ...config,
-      rules: [...config.rules, { event: "$connect_error", ignore: ["data"], tolerance: 0, unordered: false }],
-    };
-    assert.equal(ruleFor(named, "/", "$connect_error").source?.event, "$connect_error");
-  });
-});
-
-describe("shadow bounds", () => {
-  it("labels the first names, then _other, always keeping names with rules", () => {
-    let config: ShadowConfig = {
-      percent: 100,
-      windowMs: 5000,
-      maxPending: 10,
-      rules: [{ event: "vip", ignore: [], tolerance: 0, unordered: false }],
-    };
-    const labels = new EventLabels(() => config, 3);
-    assert.deepEqual(
-      ["a", "b", "a", "c", "d", "vip", "$connect", "x".repeat(500)].map((name) => labels.label(name)),
-      ["a", "b", "a", "c", OTHER_EVENT_LABEL, "vip", "$connect", OTHER_EVENT_LABEL],
-    );
-    config = { ...config, rules: [{ event: "d", ignore: [], tolerance: 0, unordered: false }] };
-    assert.equal(labels.label("d"), "d", "a rule added later keeps the name");
-    assert.equal(labels.label("e"), OTHER_EVENT_LABEL);
-  });
-
-  it("budget: refuses beyond a live capacity and counts refusals", () => {
-    let capacity = 2;
-    const budget = new PendingBudget(() => capacity);
-    assert.deepEqual([budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire()], [true, true, false]);
-    assert.equal(budget.overflowed, 1);
-    capacity = 3;
-    assert.equal(budget.tryAcquire(), true);
-    budget.release(3);
-    assert.equal(budget.used, 0);
   });
 });

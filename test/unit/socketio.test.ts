@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InboundPacketStream } from "../../src/protocol/packet-stream.js";
-import { decodePacket, encodePacket, namespaceName, PacketDecodeError, parseHeader } from "../../src/protocol/socketio.js";
-import { derivedSocketId, encodeConnectError, socketIoRevisionOf } from "../../src/protocol/versions.js";
+import { GATEWAY_ACK_ID_BASE } from "../../src/protocol/hub-frames.js";
+import {
+  decodePacket,
+  encodePacket,
+  encodePacketParts,
+  namespaceName,
+  PACKET_TYPE,
+  PacketDecodeError,
+  parseHeader,
+} from "../../src/protocol/socketio.js";
 
 describe("Socket.IO packet codec", () => {
   const valid: [string, { type: number; nsp: string; id?: number; attachments?: number; data?: unknown }][] = [
@@ -81,44 +88,21 @@ describe("Socket.IO packet codec", () => {
   });
 });
 
-describe("protocol revisions", () => {
-  it("maps Engine.IO to Socket.IO revisions", () => {
-    assert.equal(socketIoRevisionOf(3), 4);
-    assert.equal(socketIoRevisionOf(4), 5);
-  });
-
-  it("writes CONNECT_ERROR like socket.io 4.8 for each revision", () => {
-    assert.equal(encodeConnectError(5, "/", "not authorized", { code: 42 }), '4{"message":"not authorized","data":{"code":42}}');
-    assert.equal(encodeConnectError(5, "/x", "nope"), '4/x,{"message":"nope"}');
-    assert.equal(encodeConnectError(4, "/", "not authorized", { code: 42 }), '4{"code":42}');
-    assert.equal(encodeConnectError(4, "/", "not authorized"), '4"not authorized"');
-  });
-
-  it("derives 2.x socket ids from the engine id", () => {
-    assert.equal(derivedSocketId("abc", "/"), "abc");
-    assert.equal(derivedSocketId("abc", "/admin"), "/admin#abc");
-  });
-});
-
-describe("inbound packet stream", () => {
-  it("accepts binary attachments only when announced, in number", () => {
-    const stream = new InboundPacketStream(10);
-    assert.equal(stream.accept('52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]').ok, true);
-    assert.equal(stream.awaitingAttachments, true);
-    assert.equal(stream.accept(Buffer.from([1])).ok, true);
-    const early = stream.accept('2["a"]');
-    assert.equal(early.ok, false);
-    assert.equal(!early.ok && early.code, "SWY_ERR_PROTOCOL_MALFORMED");
-    const fresh = new InboundPacketStream(10);
-    const stray = fresh.accept(Buffer.from([1]));
-    assert.equal(!stray.ok && stray.code, "SWY_ERR_PROTOCOL_UNEXPECTED_BINARY");
-  });
-
-  it("codes each failure", () => {
-    const stream = new InboundPacketStream(2);
-    const tooMany = stream.accept('53-["a"]');
-    assert.equal(!tooMany.ok && tooMany.code, "SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS");
-    const bad = new InboundPacketStream(2).accept("2[");
-    assert.equal(!bad.ok && bad.code, "SWY_ERR_PROTOCOL_MALFORMED");
-  });
+describe("encodePacketParts (the broadcast encoding)", () => {
+  const cases: [string, Parameters<typeof encodePacketParts>[0], (string | Buffer)[]][] = [
+    ["an event", { type: PACKET_TYPE.EVENT, nsp: "/", data: ["m", { a: 1 }] }, ['2["m",{"a":1}]']],
+    ["an event in a namespace", { type: PACKET_TYPE.EVENT, nsp: "/chat", data: ["m"] }, ['2/chat,["m"]']],
+    ["BINARY_EVENT type without binary", { type: PACKET_TYPE.BINARY_EVENT, nsp: "/", data: ["m"] }, ['2["m"]']],
+    [
+      "binary at any depth",
+      { type: PACKET_TYPE.EVENT, nsp: "/", data: ["m", { b: Buffer.from([1]) }, new Uint8Array([2, 3]).buffer] },
+      ['52-["m",{"b":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}]', Buffer.from([1]), Buffer.from([2, 3])],
+    ],
+    [
+      "a binary event with an ack id in a namespace",
+      { type: PACKET_TYPE.EVENT, nsp: "/a", id: GATEWAY_ACK_ID_BASE, data: ["m", Buffer.from([9])] },
+      [`51-/a,${GATEWAY_ACK_ID_BASE}["m",{"_placeholder":true,"num":0}]`, Buffer.from([9])],
+    ],
+  ];
+  for (const [name, packet, expected] of cases) it(name, () => assert.deepEqual(encodePacketParts(packet), expected));
 });

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { GATEWAY_ACK_ID_BASE } from "../../src/protocol/hub-frames.js";
 import {
-  closeReason,
-  encodeConnectFrame,
-  encodeDisconnectFrame,
-  encodeMessageFrame,
-  HubFrameError,
-  parseHubFrame,
-  placeholdersResolve,
-} from "../../src/protocol/hub-frames.js";
-import { HubTranslator, queryObject, type TranslationVerdict } from "../../src/protocol/hub-translator.js";
+  HubTranslator,
+  queryObject,
+  type RoomEvents,
+  type TranslationOutput,
+  type TranslationVerdict,
+} from "../../src/protocol/hub-translator.js";
 import type { SocketIoRevision } from "../../src/protocol/versions.js";
 
 const SID = "ENGINEIDENGINEIDENGI";
@@ -59,108 +57,6 @@ function assertFails(verdict: TranslationVerdict, code: string, detail?: RegExp)
   assert.equal(verdict.code, code);
   if (detail) assert.match(verdict.detail, detail);
 }
-
-describe("parseHubFrame", () => {
-  const valid: [string, object, object][] = [
-    ["hello", { type: "hello", version: 1, server: "go-hub" }, { type: "hello", version: 1, server: "go-hub" }],
-    ["connect reply", { type: "connect", nsp: "/", sid: "abc", extra: 1 }, { type: "connect", nsp: "/", sid: "abc" }],
-    [
-      "connect_error",
-      { type: "connect_error", nsp: "/a", data: { message: "no", data: { code: 1 } } },
-      { type: "connect_error", nsp: "/a", error: { message: "no", data: { code: 1 } }, invalidNamespace: false },
-    ],
-    [
-      "connect_error without data",
-      { type: "connect_error", nsp: "/a", data: { message: "no" } },
-      { type: "connect_error", nsp: "/a", error: { message: "no" }, invalidNamespace: false },
-    ],
-    [
-      "connect_error with null data",
-      { type: "connect_error", nsp: "/", data: { message: "no", data: null } },
-      { type: "connect_error", nsp: "/", error: { message: "no", data: null }, invalidNamespace: false },
-    ],
-    [
-      "invalid namespace",
-      { type: "connect_error", nsp: "/x", code: "invalid_namespace" },
-      { type: "connect_error", nsp: "/x", error: { message: "Invalid namespace" }, invalidNamespace: true },
-    ],
-    ["event", { type: "event", nsp: "/", data: ["hi", 1] }, { type: "event", nsp: "/", data: ["hi", 1], id: undefined, attachments: 0 }],
-    [
-      "event with numeric name and id",
-      { type: "event", nsp: "/", data: [3], id: 0 },
-      { type: "event", nsp: "/", data: [3], id: 0, attachments: 0 },
-    ],
-    [
-      "binary ack",
-      { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] },
-      { type: "ack", nsp: "/", id: 4, attachments: 2, data: [{ _placeholder: true, num: 1 }, [{ _placeholder: true, num: 0 }]] },
-    ],
-    ["empty ack", { type: "ack", nsp: "/", id: 4, data: [] }, { type: "ack", nsp: "/", id: 4, attachments: 0, data: [] }],
-    ["disconnect", { type: "disconnect", nsp: "/" }, { type: "disconnect", nsp: "/", close: false }],
-    ["disconnect close", { type: "disconnect", nsp: "/", close: true }, { type: "disconnect", nsp: "/", close: true }],
-    ["unknown type", { type: "presence", attachments: 2 }, { type: "unknown", name: "presence", attachments: 2 }],
-  ];
-  for (const [name, frame, expected] of valid) {
-    it(`accepts ${name}`, () => assert.deepEqual(parseHubFrame(JSON.stringify(frame), 10), expected));
-  }
-
-  const invalid: [string, string, RegExp][] = [
-    ["not JSON", "{", /not JSON/],
-    ["an array", "[1]", /not a JSON object/],
-    ["no type", '{"nsp":"/"}', /type/],
-    ["hello without version", '{"type":"hello"}', /version/],
-    ["connect without sid", '{"type":"connect","nsp":"/"}', /sid/],
-    ["nsp without slash", '{"type":"connect","nsp":"admin","sid":"x"}', /nsp/],
-    ["connect_error without message", '{"type":"connect_error","nsp":"/","data":{}}', /message/],
-    ["event without data", '{"type":"event","nsp":"/"}', /data/],
-    ["event with reserved name", '{"type":"event","nsp":"/","data":["disconnect"]}', /data/],
-    ["event with empty data", '{"type":"event","nsp":"/","data":[]}', /data/],
-    ["event with negative id", '{"type":"event","nsp":"/","data":["a"],"id":-1}', /id/],
-    ["ack without id", '{"type":"ack","nsp":"/","data":[]}', /id/],
-    ["fractional attachments", '{"type":"event","nsp":"/","data":["a"],"attachments":1.5}', /attachments/],
-    ["too many attachments", '{"type":"event","nsp":"/","data":["a"],"attachments":11}', /limit/],
-    ["placeholder out of range", '{"type":"event","nsp":"/","data":["a",{"_placeholder":true,"num":1}],"attachments":1}', /placeholder/],
-  ];
-  for (const [name, text, reason] of invalid) {
-    it(`refuses ${name}`, () =>
-      assert.throws(
-        () => parseHubFrame(text, 10),
-        (e: unknown) => e instanceof HubFrameError && reason.test(e.message),
-      ));
-  }
-
-  it("checks placeholders at any depth", () => {
-    assert.equal(placeholdersResolve([{ a: [{ b: { _placeholder: true, num: 2 } }] }], 3), true);
-    assert.equal(placeholdersResolve([{ a: [{ b: { _placeholder: true, num: 3 } }] }], 3), false);
-    assert.equal(placeholdersResolve([{ _placeholder: true, num: "0" }], 3), false);
-  });
-});
-
-describe("gateway frame encoders", () => {
-  it("writes connect, message and disconnect frames", () => {
-    assert.equal(encodeConnectFrame("/", {}, { a: "1" }, undefined), '{"type":"connect","nsp":"/","auth":{},"query":{"a":"1"}}');
-    assert.equal(encodeConnectFrame("/x", { t: 1 }, {}, "/x#S"), '{"type":"connect","nsp":"/x","auth":{"t":1},"query":{},"sid":"/x#S"}');
-    assert.equal(encodeMessageFrame("event", "/", 3, 2, '["a"]'), '{"type":"event","nsp":"/","id":3,"attachments":2,"data":["a"]}');
-    assert.equal(encodeMessageFrame("ack", '/"q', undefined, 0, "[]"), '{"type":"ack","nsp":"/\\"q","data":[]}');
-    assert.equal(encodeDisconnectFrame("/admin"), '{"type":"disconnect","nsp":"/admin"}');
-  });
-
-  it("keeps WebSocket close reasons within 123 bytes, cut on a character boundary", () => {
-    assert.equal(closeReason("short"), "short");
-    const long = closeReason("é".repeat(100));
-    assert.ok(Buffer.byteLength(long) <= 123);
-    assert.match(long, /^é+\.\.\.$/);
-  });
-
-  it("folds the query like engine.io (last value wins, __proto__ stays a key)", () => {
-    const query = queryObject([
-      ["a", "1"],
-      ["a", "2"],
-      ["__proto__", "x"],
-    ]);
-    assert.equal(JSON.stringify(query), '{"a":"2","__proto__":"x"}');
-  });
-});
 
 describe("HubTranslator, client → hub", () => {
   const cases: [SocketIoRevision, string, (string | Buffer)[], unknown[]][] = [
@@ -433,5 +329,138 @@ describe("HubTranslator, hub → client", () => {
     h.hub({ type: "connect", nsp: "/x", sid: "X" });
     assert.equal(h.translator.joinedAnyNamespace, true);
     assert.equal(h.translator.namespaceState("/x"), "connected");
+  });
+});
+
+describe("queryObject", () => {
+  it("folds the query like engine.io (last value wins, __proto__ stays a key)", () => {
+    const query = queryObject([
+      ["a", "1"],
+      ["a", "2"],
+      ["__proto__", "x"],
+    ]);
+    assert.equal(JSON.stringify(query), '{"a":"2","__proto__":"x"}');
+  });
+});
+
+type Recorded = [keyof RoomEvents, ...unknown[]];
+
+/** A started translator whose room events are recorded too (the rooms tests). */
+function roomsHarness(revision: SocketIoRevision) {
+  const toHub: (string | Buffer)[] = [];
+  const toClient: (string | Buffer)[] = [];
+  const rooms: Recorded[] = [];
+  const out: TranslationOutput = {
+    toHub: (f) => toHub.push(f),
+    toClient: (m) => toClient.push(m),
+    socketOpened: (...args) => rooms.push(["socketOpened", ...args]),
+    socketClosed: (...args) => rooms.push(["socketClosed", ...args]),
+    joinRooms: (...args) => rooms.push(["joinRooms", ...args]),
+    leaveRooms: (...args) => rooms.push(["leaveRooms", ...args]),
+    broadcast: (...args) => rooms.push(["broadcast", ...args]),
+    gatewayAck: (...args) => rooms.push(["gatewayAck", ...args]),
+  };
+  const translator = new HubTranslator({ revision, sessionId: "ENGINEID", query: {}, maxAttachments: 10 });
+  translator.start(out);
+  return {
+    translator,
+    out,
+    toHub,
+    toClient,
+    rooms,
+    client: (message: string | Buffer) => translator.fromClient(message, out),
+    hub: (frame: object | Buffer) =>
+      Buffer.isBuffer(frame) ? translator.fromHub(frame, true, out) : translator.fromHub(JSON.stringify(frame), false, out),
+    take: () => ({ hub: toHub.splice(0), client: toClient.splice(0), rooms: rooms.splice(0) }),
+  };
+}
+
+describe("HubTranslator, rooms", () => {
+  it("v5: the socket exists once the hub accepts (with its auth), before the client's CONNECT; join/leave follow", () => {
+    const h = roomsHarness(5);
+    h.client('0{"token":"t"}');
+    assert.deepEqual(h.hub({ type: "join", nsp: "/", rooms: ["early"] }), OK);
+    assert.deepEqual(h.take().rooms, [], "a join before the connect answer moved a socket");
+    h.hub({ type: "connect", nsp: "/", sid: "S1" });
+    h.hub({ type: "join", nsp: "/", rooms: ["a", "b"] });
+    h.hub({ type: "leave", nsp: "/", rooms: ["a"] });
+    h.hub({ type: "join", nsp: "/gone", rooms: ["x"] });
+    assert.deepEqual(h.take(), {
+      hub: [],
+      client: ['0{"sid":"S1"}'],
+      rooms: [
+        ["socketOpened", "/", "S1", { token: "t" }],
+        ["joinRooms", "/", ["a", "b"]],
+        ["leaveRooms", "/", ["a"]],
+      ],
+    });
+  });
+
+  it("v4: / is opened unprompted with the derived sid; every way a socket ends is reported once", () => {
+    const h = roomsHarness(4);
+    h.hub({ type: "connect", nsp: "/", sid: "ENGINEID" });
+    h.client("0/a,");
+    h.hub({ type: "connect", nsp: "/a", sid: "/a#ENGINEID" });
+    h.client("0/b,");
+    h.hub({ type: "connect", nsp: "/b", sid: "/b#ENGINEID" });
+    h.take();
+    h.client("1/a,");
+    assert.deepEqual(h.take().rooms, [["socketClosed", "/a"]], "client disconnect");
+    h.hub({ type: "disconnect", nsp: "/b" });
+    assert.deepEqual(h.take().rooms, [["socketClosed", "/b"]], "hub disconnect");
+    assert.deepEqual(h.hub({ type: "disconnect", nsp: "/", close: true }), { ok: true, endSession: true });
+    assert.deepEqual(h.take().rooms, [["socketClosed", "/"]], "session close");
+  });
+
+  it("broadcast frames go to the rooms, on any link and for any namespace, never to this client directly", () => {
+    const h = roomsHarness(5);
+    assert.deepEqual(h.hub({ type: "broadcast", nsp: "/x", rooms: ["r"], except: ["s"], data: ["m", 1] }), OK);
+    assert.deepEqual(h.take(), { hub: [], client: [], rooms: [["broadcast", "/x", ["r"], ["s"], ["m", 1]]] });
+  });
+
+  it("binary broadcasts: the announced frames are collected and the placeholders resolved", () => {
+    const h = roomsHarness(5);
+    h.hub({ type: "broadcast", nsp: "/", attachments: 2, data: ["f", { _placeholder: true, num: 1 }, { _placeholder: true, num: 0 }] });
+    assert.deepEqual(h.take().rooms, []);
+    h.hub(Buffer.from("zero"));
+    h.hub(Buffer.from("one"));
+    assert.deepEqual(h.take(), {
+      hub: [],
+      client: [],
+      rooms: [["broadcast", "/", [], [], ["f", Buffer.from("one"), Buffer.from("zero")]]],
+    });
+    h.hub({ type: "broadcast", nsp: "/", attachments: 1, data: ["f", { _placeholder: true, num: 0 }] });
+    const verdict = h.hub({ type: "event", nsp: "/", data: ["x"] });
+    assert.equal(verdict.ok, false, "a text frame between a broadcast and its attachments was accepted");
+  });
+
+  it("a client's ack for a gateway-numbered event goes to the gateway, not the hub; lower ids go to the hub", () => {
+    const h = roomsHarness(5);
+    h.client("0");
+    h.hub({ type: "connect", nsp: "/", sid: "S" });
+    h.take();
+    assert.deepEqual(h.client(`3${GATEWAY_ACK_ID_BASE + 2}["yes",1]`), OK);
+    assert.deepEqual(h.client(`61-${GATEWAY_ACK_ID_BASE}[{"_placeholder":true,"num":0}]`), OK);
+    assert.deepEqual(h.client(Buffer.from([1])), OK);
+    assert.deepEqual(h.client('35["hub"]'), OK);
+    assert.deepEqual(h.take(), {
+      hub: ['{"type":"ack","nsp":"/","id":5,"data":["hub"]}'],
+      client: [],
+      rooms: [["gatewayAck", "/", GATEWAY_ACK_ID_BASE + 2, ["yes", 1]]],
+    });
+  });
+
+  it("serverDisconnect: the client gets DISCONNECT and the hub a disconnect frame; with close the session ends", () => {
+    const h = roomsHarness(5);
+    h.client("0");
+    h.hub({ type: "connect", nsp: "/", sid: "S" });
+    h.client("0/a,");
+    h.hub({ type: "connect", nsp: "/a", sid: "SA" });
+    h.take();
+    assert.deepEqual(h.translator.serverDisconnect("/a", false, h.out), OK);
+    assert.deepEqual(h.take(), { hub: ['{"type":"disconnect","nsp":"/a"}'], client: ["1/a,"], rooms: [["socketClosed", "/a"]] });
+    assert.deepEqual(h.translator.serverDisconnect("/a", false, h.out), OK, "a second disconnect is a no-op");
+    assert.deepEqual(h.translator.serverDisconnect("/", true, h.out), { ok: true, endSession: true });
+    assert.deepEqual(h.take(), { hub: [], client: ["1"], rooms: [["socketClosed", "/"]] });
   });
 });
