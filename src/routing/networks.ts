@@ -59,7 +59,8 @@ export function parseNetwork(text: string): Network | string {
     if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) return `"${text}": the prefix length must be 0-${bits}`;
     prefixLength = Number(prefixText);
   }
-  if (hostBitsSet(addressBytes(address, family), prefixLength)) return `"${text}" has host bits set below its /${prefixText ?? bits} prefix`;
+  if (hostBitsSet(addressBytes(address, family), prefixLength))
+    return `"${text}" has host bits set below its /${prefixText ?? bits} prefix`;
   const carriesIpv4 = family === "ipv4" || (prefixLength >= 96 && MAPPED_IPV4.check(address, "ipv6"));
   return Object.freeze({ text, address, family, prefixLength, carriesIpv4 });
 }

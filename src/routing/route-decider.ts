@@ -173,24 +173,29 @@ function shadowOf(compiled: CompiledConfig, backend: Backend, sampleKey: string,
   return bucketOf(compiled.shadowSalt, sampleKey) < compiled.shadowThreshold ? target : undefined;
 }
 
-function route(
-  compiled: CompiledConfig,
-  input: RouteInput,
-  options: RouteDeciderOptions,
-  backend: Backend,
-  reason: RouteReason,
-  key: string | undefined,
-  keySource: string | undefined,
-  bucket?: number,
-  hash?: number,
-): Route {
+/** What every route of one decision shares. */
+interface Decision {
+  readonly compiled: CompiledConfig;
+  readonly input: RouteInput;
+  readonly options: RouteDeciderOptions;
+}
+
+/** The key a route was decided by, when one was hashed. */
+interface HashedKey {
+  readonly key: string;
+  readonly source: string;
+  readonly hash: number;
+}
+
+function route(decision: Decision, backend: Backend, reason: RouteReason, keyed?: HashedKey): Route {
+  const { compiled, input, options } = decision;
   return Object.freeze({
     backend,
-    shadow: shadowOf(compiled, backend, key ?? input.remoteAddress, options),
+    shadow: shadowOf(compiled, backend, keyed?.key ?? input.remoteAddress, options),
     reason,
-    bucket,
-    keyHash: hash === undefined ? undefined : keyHashHex(hash),
-    keySource,
+    bucket: keyed === undefined ? undefined : keyed.hash % BUCKETS,
+    keyHash: keyed === undefined ? undefined : keyHashHex(keyed.hash),
+    keySource: keyed?.source,
     configVersion: compiled.config.version,
   });
 }
@@ -201,13 +206,13 @@ function route(
  */
 export function decideRoute(config: RoutingConfig, input: RouteInput, options: RouteDeciderOptions, mayDefer: boolean): RouteVerdict {
   const compiled = compile(config);
+  const decision: Decision = { compiled, input, options };
   const reader = new SourceReader(input);
   const forced = overrideOf(compiled, reader, input.remoteAddress);
-  if (forced !== undefined) return route(compiled, input, options, forced, "override", undefined, undefined);
+  if (forced !== undefined) return route(decision, forced, "override");
 
   const eio: EngineIoRevision = input.eio ?? revisionOf(input.query.get("EIO"));
-  let key: string | undefined;
-  let keySource: string | undefined;
+  let found: { readonly key: string; readonly source: string } | undefined;
   let reason: RouteReason = "split";
   for (const source of compiled.keySources) {
     if (source.kind === "auth") {
@@ -215,26 +220,25 @@ export function decideRoute(config: RoutingConfig, input: RouteInput, options: R
       if (input.auth === undefined && mayDefer && compiled.keyMatters)
         return Object.freeze({ deferred: true, awaiting: source.spec, configVersion: config.version });
     }
-    key = reader.read(source);
+    const key = reader.read(source);
     if (key !== undefined) {
-      keySource = source.spec;
+      found = { key, source: source.spec };
       break;
     }
   }
-  if (key === undefined) {
+  if (found === undefined) {
     const fallback = config.key.fallback;
     if (fallback !== "address" || input.remoteAddress === "") {
-      return route(compiled, input, options, fallback === "hub" ? "hub" : "legacy", "fallback", undefined, undefined);
+      return route(decision, fallback === "hub" ? "hub" : "legacy", "fallback");
     }
-    key = input.remoteAddress;
-    keySource = "address";
+    found = { key: input.remoteAddress, source: "address" };
     reason = "fallback";
   }
-  const hash = routingHash(config.key.salt, key);
-  const bucket = hash % BUCKETS;
-  if (compiled.alwaysHub.has(key)) return route(compiled, input, options, "hub", "list", key, keySource, bucket, hash);
-  if (compiled.neverHub.has(key)) return route(compiled, input, options, "legacy", "list", key, keySource, bucket, hash);
-  return route(compiled, input, options, bucket < compiled.hubThreshold ? "hub" : "legacy", reason, key, keySource, bucket, hash);
+  const key = found.key;
+  const keyed: HashedKey = { ...found, hash: routingHash(config.key.salt, key) };
+  if (compiled.alwaysHub.has(key)) return route(decision, "hub", "list", keyed);
+  if (compiled.neverHub.has(key)) return route(decision, "legacy", "list", keyed);
+  return route(decision, keyed.hash % BUCKETS < compiled.hubThreshold ? "hub" : "legacy", reason, keyed);
 }
 
 /**

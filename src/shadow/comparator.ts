@@ -47,7 +47,7 @@ import { PACKET_TYPE } from "../protocol/socketio.js";
 import { DEFAULT_MAX_DIFFS, diffPayloads, IdMapping, payloadKey, payloadsEqual, ruleFor, type CompiledRule } from "./noise.js";
 import { AckBook } from "./ack-book.js";
 import { eventOf, type SocketIoPacket } from "./packet-reader.js";
-import type { ComparisonKind, ComparisonOutcome, SessionComparatorOptions, ShadowSide } from "./outcome.js";
+import type { ComparisonOutcome, SessionComparatorOptions, ShadowSide } from "./outcome.js";
 import { Bucket, PendingQueue, PRIMARY, SHADOW, SIDE_NAMES, type PendingItem, type SideIndex } from "./pending-index.js";
 
 export type { ComparisonKind, ComparisonOutcome, ComparisonResult, SessionComparatorOptions, ShadowSide } from "./outcome.js";
@@ -216,7 +216,7 @@ export class SessionComparator {
       if (bucket.empty) this.buckets.delete(bucket.id);
       return;
     }
-    const item = this.buffer(side, "event", nsp, event, args, at, seq, key, bucket, undefined);
+    const item = this.buffer({ side, kind: "event", nsp, event, args, at, seq, key, bucket, ackId: undefined });
     if (item === undefined && bucket.empty) this.buckets.delete(bucket.id);
   }
 
@@ -349,23 +349,14 @@ export class SessionComparator {
     const duplicate = waiting?.[side];
     // The same ack id answered twice by one side: the first answer stays unpaired.
     if (duplicate !== undefined) this.unpaired(duplicate, this.config().windowMs);
-    this.buffer(side, "ack", nsp, event, args, at, -1, "", undefined, ackId);
+    this.buffer({ side, kind: "ack", nsp, event, args, at, seq: -1, key: "", bucket: undefined, ackId });
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------
 
-  private buffer(
-    side: SideIndex,
-    kind: ComparisonKind,
-    nsp: string,
-    event: string,
-    args: readonly unknown[],
-    at: number,
-    seq: number,
-    key: string,
-    bucket: Bucket | undefined,
-    ackId: number | undefined,
-  ): PendingItem | undefined {
+  /** Holds a delivery until its counterpart comes or its window passes; undefined (an overflow) when full. */
+  private buffer(delivery: Omit<PendingItem, "resolved" | "held" | "orphan">): PendingItem | undefined {
+    const { side, kind, nsp, event, at, bucket, ackId } = delivery;
     const reason = this.pendingCount >= this.maxSessionPending ? "session" : this.budget.tryAcquire() ? undefined : "budget";
     if (reason !== undefined) {
       if (!(at - this.overflowTo <= this.config().windowMs)) this.overflowFrom = at;
@@ -373,21 +364,7 @@ export class SessionComparator {
       this.emit({ result: "overflow", kind, nsp, event, side: SIDE_NAMES[side], reason, ...(ackId === undefined ? {} : { ackId }) });
       return undefined;
     }
-    const item: PendingItem = {
-      side,
-      kind,
-      nsp,
-      event,
-      args,
-      at,
-      seq,
-      key,
-      resolved: false,
-      bucket,
-      ackId,
-      held: false,
-      orphan: this.primaryClosed,
-    };
+    const item: PendingItem = { ...delivery, resolved: false, held: false, orphan: this.primaryClosed };
     this.pendingCount++;
     this.expiry[side].push(item);
     if (bucket !== undefined) bucket.add(item);

@@ -5,7 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { execOrThrow } from "./redis-util.js";
+import { execOrThrow, type RedisStoreContext } from "./redis-util.js";
 import type { AuditEntry, AuditInput } from "./routing-store.js";
 import { auditEntryOf, malformedEntry } from "./store-entries.js";
 
@@ -14,15 +14,19 @@ const MAX_PENDING = 1000;
 export class RedisAuditLog {
   private pending: AuditEntry[] = [];
 
+  private readonly redis: Redis;
+  /** False while Redis is known to be away: entries are buffered at once. */
+  private readonly isReachable: () => boolean;
+  private readonly instanceId: string;
+  private readonly log: Logger;
+
   constructor(
-    private readonly redis: Redis,
-    /** False while Redis is known to be away: entries are buffered at once. */
-    private readonly isReachable: () => boolean,
+    context: RedisStoreContext,
     private readonly key: string,
     private readonly limit: number,
-    private readonly instanceId: string,
-    private readonly log: Logger,
-  ) {}
+  ) {
+    ({ redis: this.redis, isReachable: this.isReachable, instanceId: this.instanceId, logger: this.log } = context);
+  }
 
   async write(input: AuditInput): Promise<AuditEntry> {
     const entry: AuditEntry = Object.freeze({ ...input, at: new Date().toISOString(), instanceId: this.instanceId });

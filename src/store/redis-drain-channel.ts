@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Unsubscribe } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
-import { messageOf } from "./redis-util.js";
+import { messageOf, type RedisStoreContext } from "./redis-util.js";
 import { Listeners, newCommandId, type DrainCommand, type DrainDelivery } from "./routing-store.js";
 import { drainCommandOf, malformedEntry } from "./store-entries.js";
 
@@ -17,13 +17,16 @@ export class RedisDrainChannel {
   private readonly seen = new Set<string>();
   private readonly listeners: Listeners<[DrainCommand]>;
 
+  private readonly redis: Redis;
+  private readonly isReachable: () => boolean;
+  private readonly instanceId: string;
+  private readonly log: Logger;
+
   constructor(
-    private readonly redis: Redis,
+    context: RedisStoreContext,
     readonly channel: string,
-    private readonly instanceId: string,
-    private readonly isReachable: () => boolean,
-    private readonly log: Logger,
   ) {
+    ({ redis: this.redis, isReachable: this.isReachable, instanceId: this.instanceId, logger: this.log } = context);
     this.listeners = new Listeners((error) => this.log.error({ err: error }, "drain listener failed"));
   }
 

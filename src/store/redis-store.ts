@@ -33,7 +33,7 @@ import { createRedisClient, REDIS_COMMAND_TIMEOUT_MS } from "./redis-connection.
 import { RedisDrainChannel } from "./redis-drain-channel.js";
 import { RedisInstanceDirectory } from "./redis-instance-directory.js";
 import { RedisSessionRegistry } from "./redis-session-registry.js";
-import { messageOf } from "./redis-util.js";
+import { messageOf, type RedisStoreContext } from "./redis-util.js";
 import { malformedEntry } from "./store-entries.js";
 import { reportContained } from "../telemetry/containment.js";
 import {
@@ -142,8 +142,9 @@ export class RedisRoutingStore implements RoutingStore {
       logger: this.log,
     });
     this.registry.setInternalUrl(this.internalUrl);
-    this.auditLog = new RedisAuditLog(this.redis, isReachable, `${prefix}audit`, options.auditLimit ?? 1000, this.instanceId, this.log);
-    this.drains = new RedisDrainChannel(this.redis, `${prefix}commands`, this.instanceId, isReachable, this.log);
+    const context: RedisStoreContext = { redis: this.redis, isReachable, instanceId: this.instanceId, logger: this.log };
+    this.auditLog = new RedisAuditLog(context, `${prefix}audit`, options.auditLimit ?? 1000);
+    this.drains = new RedisDrainChannel(context, `${prefix}commands`);
     this.directory = new RedisInstanceDirectory(
       this.redis,
       `${prefix}instances`,

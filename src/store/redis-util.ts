@@ -1,5 +1,15 @@
 /** Helpers shared by the Redis store modules. */
-import type { ChainableCommander } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
+import type { Logger } from "pino";
+
+/** What the parts of the Redis store share: the connection, whether Redis is up, who we are, where to log. */
+export interface RedisStoreContext {
+  readonly redis: Redis;
+  /** False while Redis is known to be away. */
+  readonly isReachable: () => boolean;
+  readonly instanceId: string;
+  readonly logger: Logger;
+}
 
 /** Runs a pipeline or transaction; rejects with the first failed command's error. */
 export async function execOrThrow(commands: ChainableCommander): Promise<unknown[]> {
