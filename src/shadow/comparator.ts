@@ -48,7 +48,7 @@ import { DEFAULT_MAX_DIFFS, diffPayloads, IdMapping, payloadKey, payloadsEqual, 
 import { AckBook } from "./ack-book.js";
 import { eventOf, type SocketIoPacket } from "./packet-reader.js";
 import type { ComparisonOutcome, SessionComparatorOptions, ShadowSide } from "./outcome.js";
-import { Bucket, PendingQueue, PRIMARY, SHADOW, SIDE_NAMES, type PendingItem, type SideIndex } from "./pending-index.js";
+import { Bucket, OverflowSpan, PendingQueue, PRIMARY, SHADOW, SIDE_NAMES, type PendingItem, type SideIndex } from "./pending-index.js";
 
 export type { ComparisonKind, ComparisonOutcome, ComparisonResult, SessionComparatorOptions, ShadowSide } from "./outcome.js";
 
@@ -66,11 +66,9 @@ export class SessionComparator {
   private readonly expiry: readonly [PendingQueue, PendingQueue] = [new PendingQueue(), new PendingQueue()];
   private primaryClosed = false;
   private readonly acks: AckBook;
-  private readonly sids = new Map<string, [string | undefined, string | undefined]>();
   private readonly seqs: [number, number] = [0, 0];
   private readonly maxMatchedSeq: [number, number] = [-1, -1];
-  private overflowFrom = Number.NaN;
-  private overflowTo = Number.NaN;
+  private readonly overflows = new OverflowSpan();
   private pendingCount = 0;
   private refreshedConfig: ShadowConfig | undefined;
   private refreshedVersion = 0;
@@ -138,7 +136,7 @@ export class SessionComparator {
     switch (packet.type) {
       case PACKET_TYPE.CONNECT: {
         const sid = (packet.data as { sid?: unknown } | undefined)?.sid;
-        if (typeof sid === "string") this.learnSid(index, packet.nsp, sid);
+        if (typeof sid === "string") this.ids.learn(index, packet.nsp, sid);
         return this.event(index, packet.nsp, "$connect", [], at);
       }
       case PACKET_TYPE.CONNECT_ERROR:
@@ -359,8 +357,7 @@ export class SessionComparator {
     const { side, kind, nsp, event, at, bucket, ackId } = delivery;
     const reason = this.pendingCount >= this.maxSessionPending ? "session" : this.budget.tryAcquire() ? undefined : "budget";
     if (reason !== undefined) {
-      if (!(at - this.overflowTo <= this.config().windowMs)) this.overflowFrom = at;
-      this.overflowTo = at;
+      this.overflows.record(at, this.config().windowMs);
       this.emit({ result: "overflow", kind, nsp, event, side: SIDE_NAMES[side], reason, ...(ackId === undefined ? {} : { ackId }) });
       return undefined;
     }
@@ -393,7 +390,7 @@ export class SessionComparator {
       nsp: item.nsp,
       event: item.event,
       ...(item.ackId === undefined ? {} : { ackId: item.ackId }),
-      ...this.overflowNote(item, windowMs),
+      ...(this.overflows.near(item.at, windowMs) ? { afterOverflow: true as const } : {}),
     };
     this.emit(item.side === PRIMARY ? { result: "missing", ...base, primary: item.args } : { result: "extra", ...base, shadow: item.args });
   }
@@ -414,20 +411,5 @@ export class SessionComparator {
       primary: primary.args,
       shadow: shadow.args,
     });
-  }
-
-  private overflowNote(item: PendingItem, windowMs: number): { afterOverflow?: true } {
-    return item.at >= this.overflowFrom - windowMs && item.at <= this.overflowTo + windowMs ? { afterOverflow: true } : {};
-  }
-
-  private learnSid(side: SideIndex, nsp: string, sid: string): void {
-    let known = this.sids.get(nsp);
-    if (known === undefined) {
-      if (this.sids.size >= 64) return;
-      known = [undefined, undefined];
-      this.sids.set(nsp, known);
-    }
-    known[side] = sid;
-    if (known[PRIMARY] !== undefined && known[SHADOW] !== undefined) this.ids.set(nsp, known[PRIMARY], known[SHADOW]);
   }
 }

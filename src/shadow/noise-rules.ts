@@ -110,9 +110,14 @@ export function ruleFor(config: ShadowConfig, nsp: string, event: string): Compi
   return result;
 }
 
+/** Namespaces whose socket ids one session learns (a session connecting namespaces forever must not grow it). */
+const MAX_LEARNT_NAMESPACES = 64;
+
 /** The shadow's socket ids → the primary's, per namespace, as learnt from each side's CONNECT. */
 export class IdMapping {
   private readonly entries = new Map<string, string>();
+  /** Per namespace, the socket id each side's CONNECT announced: [primary, shadow]. */
+  private readonly announced = new Map<string, [string | undefined, string | undefined]>();
   /** Changes whenever a mapping is added, so that keys computed before can be recomputed. */
   version = 0;
 
@@ -130,6 +135,18 @@ export class IdMapping {
     this.entries.set(shadowId, primaryId);
     this.entries.set(qualified, `${nsp}#${primaryId}`);
     this.version++;
+  }
+
+  /** One side's CONNECT in `nsp` announced `sid` (side 0: primary, 1: shadow); once both did, they map. */
+  learn(side: 0 | 1, nsp: string, sid: string): void {
+    let known = this.announced.get(nsp);
+    if (known === undefined) {
+      if (this.announced.size >= MAX_LEARNT_NAMESPACES) return;
+      known = [undefined, undefined];
+      this.announced.set(nsp, known);
+    }
+    known[side] = sid;
+    if (known[0] !== undefined && known[1] !== undefined) this.set(nsp, known[0], known[1]);
   }
 }
 

@@ -19,8 +19,10 @@
  */
 import { createHash } from "node:crypto";
 import { mapped, NONE, step, terminal, type CompiledRule, type IdMap, type PathNode } from "./noise-rules.js";
+import { bytesOf, INLINE_BUFFER_BYTES, kindOf, preview } from "./payload-values.js";
 
 export { compileRule, IdMapping, NO_RULE, ruleFor, type CompiledRule, type IdMap } from "./noise-rules.js";
+export { preview } from "./payload-values.js";
 
 /** One place where the payloads differ. `path` is like `$[0].user.name` ($ is the argument list). */
 export interface Difference {
@@ -34,33 +36,6 @@ export interface Difference {
 export const MAX_DEPTH = 200;
 export const DEFAULT_MAX_DIFFS = 20;
 const MAX_KEY_LENGTH = 512;
-const INLINE_BUFFER_BYTES = 48;
-
-type Kind = "null" | "undefined" | "boolean" | "number" | "string" | "buffer" | "array" | "object" | "other";
-
-function kindOf(value: unknown): Kind {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "undefined":
-      return "undefined";
-    case "boolean":
-      return "boolean";
-    case "number":
-      return "number";
-    case "string":
-      return "string";
-    case "object":
-      if (Array.isArray(value)) return "array";
-      if (ArrayBuffer.isView(value)) return "buffer";
-      return "object";
-    default:
-      return "other";
-  }
-}
-
-function bytesOf(view: ArrayBufferView): Buffer {
-  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-}
 
 /** The canonical key of one value (see the file comment). `ids` is given for shadow payloads only. */
 function keyOf(
@@ -190,49 +165,6 @@ const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 function childPath(path: string, segment: string | number): string {
   if (typeof segment === "number") return `${path}[${segment}]`;
   return IDENTIFIER.test(segment) ? `${path}.${segment}` : `${path}[${JSON.stringify(segment)}]`;
-}
-
-const PREVIEW_STRING = 200;
-const PREVIEW_ITEMS = 20;
-const PREVIEW_DEPTH = 4;
-
-/** A bounded, JSON-safe rendering of a value for a diff: long strings, lists and Buffers are clipped. */
-export function preview(value: unknown, depth = 0): unknown {
-  switch (kindOf(value)) {
-    case "string": {
-      const text = value as string;
-      return text.length <= PREVIEW_STRING ? text : `${text.slice(0, PREVIEW_STRING)}…(+${text.length - PREVIEW_STRING} chars)`;
-    }
-    case "buffer": {
-      const bytes = bytesOf(value as ArrayBufferView);
-      return { $buffer: bytes.subarray(0, INLINE_BUFFER_BYTES).toString("base64"), length: bytes.length };
-    }
-    case "other":
-      return String(value);
-    case "array": {
-      const array = value as unknown[];
-      if (depth >= PREVIEW_DEPTH) return `[…${array.length} items]`;
-      const items = array.slice(0, PREVIEW_ITEMS).map((item) => preview(item, depth + 1));
-      if (array.length > PREVIEW_ITEMS) items.push(`…(+${array.length - PREVIEW_ITEMS} items)`);
-      return items;
-    }
-    case "object": {
-      const keys = Object.keys(value as object);
-      if (depth >= PREVIEW_DEPTH) return `{…${keys.length} keys}`;
-      const out: Record<string, unknown> = {};
-      for (const key of keys.slice(0, PREVIEW_ITEMS))
-        Object.defineProperty(out, key, {
-          value: preview((value as Record<string, unknown>)[key], depth + 1),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      if (keys.length > PREVIEW_ITEMS) out["…"] = `+${keys.length - PREVIEW_ITEMS} keys`;
-      return out;
-    }
-    default:
-      return value;
-  }
 }
 
 class DiffWalk {

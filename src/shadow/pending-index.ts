@@ -146,3 +146,20 @@ export class Bucket {
     else list.push(item);
   }
 }
+
+/** When a session last failed to buffer deliveries (overflows), so that unpaired ones near then can say so. */
+export class OverflowSpan {
+  private from = Number.NaN;
+  private to = Number.NaN;
+
+  /** A delivery arriving at `at` was not buffered; overflows within `windowMs` of the last one extend the span. */
+  record(at: number, windowMs: number): void {
+    if (!(at - this.to <= windowMs)) this.from = at;
+    this.to = at;
+  }
+
+  /** Whether `at` lies within a window of the span (its counterpart may have been the one not buffered). */
+  near(at: number, windowMs: number): boolean {
+    return at >= this.from - windowMs && at <= this.to + windowMs;
+  }
+}

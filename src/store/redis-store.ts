@@ -29,6 +29,7 @@ import { SwitchyardError } from "../errors.js";
 import type { Unsubscribe } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import { RedisAuditLog } from "./redis-audit-log.js";
+import { RedisConfigDocument } from "./redis-config-document.js";
 import { createRedisClient, REDIS_COMMAND_TIMEOUT_MS } from "./redis-connection.js";
 import { RedisDrainChannel } from "./redis-drain-channel.js";
 import { RedisInstanceDirectory } from "./redis-instance-directory.js";
@@ -67,19 +68,6 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
 }
 
-const CAS_SCRIPT = `
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or ARGV[3])
-if current ~= tonumber(ARGV[1]) then return {0, current} end
-redis.call('HSET', KEYS[1], 'version', current + 1, 'config', ARGV[2])
-redis.call('PUBLISH', ARGV[4], tostring(current + 1))
-return {1, current + 1}`;
-
-const SEED_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'config', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[1])
-return 1`;
-
 export class RedisRoutingStore implements RoutingStore {
   readonly kind = "redis" as const;
   readonly instanceId: string;
@@ -89,7 +77,7 @@ export class RedisRoutingStore implements RoutingStore {
   private readonly auditLog: RedisAuditLog;
   private readonly directory: RedisInstanceDirectory;
   private readonly log: Logger;
-  private readonly keys: { routing: string; changed: string };
+  private readonly document: RedisConfigDocument;
   private readonly pollIntervalMs: number;
   private readonly heartbeatIntervalMs: number;
   private config: RoutingConfig;
@@ -115,7 +103,6 @@ export class RedisRoutingStore implements RoutingStore {
     this.instanceId = options.instanceId;
     this.log = options.logger.child({ component: "routing-store" });
     const prefix = options.keyPrefix ?? "switchyard:";
-    this.keys = { routing: `${prefix}routing`, changed: `${prefix}routing:changed` };
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
     this.config = options.initialConfig ?? DEFAULT_ROUTING_CONFIG;
@@ -132,6 +119,7 @@ export class RedisRoutingStore implements RoutingStore {
     };
     this.redis = createRedisClient(options.url, { ...connection, connectionName: `switchyard:${options.instanceId}` });
     this.subscriber = createRedisClient(options.url, { ...connection, connectionName: `switchyard:${options.instanceId}:sub` });
+    this.document = new RedisConfigDocument(this.redis, `${prefix}routing`, `${prefix}routing:changed`);
     const isReachable = () => this.reachable;
     this.registry = new RedisSessionRegistry({
       redis: this.redis,
@@ -159,7 +147,7 @@ export class RedisRoutingStore implements RoutingStore {
     this.subscriber.on("error", (error: Error) => this.log.debug({ err: error.message }, "Redis subscriber connection error"));
     this.subscriber.on("ready", () => {
       this.subscriber
-        .subscribe(this.keys.changed, this.drains.channel)
+        .subscribe(this.document.changed, this.drains.channel)
         .catch((error: unknown) =>
           this.log.warn({ err: messageOf(error) }, "cannot subscribe to routing notifications; relying on the version check"),
         );
@@ -215,23 +203,14 @@ export class RedisRoutingStore implements RoutingStore {
   async update(document: unknown, expectedVersion: number): Promise<RoutingUpdate> {
     const validated = routingConfigOrThrow(document);
     const next = routingConfigOrThrow({ ...validated, version: expectedVersion + 1 });
-    let reply: unknown;
+    let reply: { stored: boolean; version: number };
     try {
-      reply = await this.redis.eval(
-        CAS_SCRIPT,
-        1,
-        this.keys.routing,
-        String(expectedVersion),
-        JSON.stringify(next),
-        String(this.config.version),
-        this.keys.changed,
-      );
+      reply = await this.document.compareAndSet(expectedVersion, next, this.config.version);
     } catch (error) {
       this.redisDown(`Redis unavailable: ${messageOf(error)}`);
       throw new SwitchyardError("SWY_ERR_STORE_UNAVAILABLE", messageOf(error), { cause: error });
     }
-    const [stored, version] = reply as [number, number];
-    if (stored !== 1) throw new RoutingConflictError(expectedVersion, version);
+    if (!reply.stored) throw new RoutingConflictError(expectedVersion, reply.version);
     const previous = this.config;
     if (this.config.version !== next.version) this.apply(next);
     return { config: next, previous, changes: diffRoutingConfigs(previous, next) };
@@ -276,19 +255,11 @@ export class RedisRoutingStore implements RoutingStore {
 
   private async syncOnce(): Promise<void> {
     try {
-      const [versionText, document] = await this.redis.hmget(this.keys.routing, "version", "config");
+      const stored = await this.document.read();
       this.redisUp();
-      if (versionText == null || document == null) {
+      if (stored === undefined) {
         // First start of the cluster, or Redis lost its data: store what we route on, keeping its version.
-        const seeded = await this.redis.eval(
-          SEED_SCRIPT,
-          1,
-          this.keys.routing,
-          String(this.config.version),
-          JSON.stringify(this.config),
-          this.keys.changed,
-        );
-        if (seeded === 1) {
+        if (await this.document.seed(this.config)) {
           this.log.info({ version: this.config.version }, "routing store: Redis held no routing config; stored this instance's");
           void this.audit({
             action: "routing.seed",
@@ -300,6 +271,7 @@ export class RedisRoutingStore implements RoutingStore {
         this.syncAgain = true;
         return;
       }
+      const { versionText, document } = stored;
       const version = Number(versionText);
       if (!Number.isSafeInteger(version) || version < 0) {
         const why = `the stored routing config version ${JSON.stringify(versionText.slice(0, 40))} is not a version`;
@@ -316,8 +288,8 @@ export class RedisRoutingStore implements RoutingStore {
           this.degrade(`${why}; routing on v${this.config.version}`);
           return;
         }
-        const stored = parsed.config.version === version ? parsed.config : routingConfigOrThrow({ ...parsed.config, version });
-        if (JSON.stringify(stored) !== JSON.stringify(this.config)) this.apply(stored);
+        const adopted = parsed.config.version === version ? parsed.config : routingConfigOrThrow({ ...parsed.config, version });
+        if (JSON.stringify(adopted) !== JSON.stringify(this.config)) this.apply(adopted);
         this.loaded = true;
       }
       this.markConnected();
@@ -329,9 +301,9 @@ export class RedisRoutingStore implements RoutingStore {
   private async checkVersion(): Promise<void> {
     if (this.closed || this.syncing !== undefined) return;
     try {
-      const versionText = await this.redis.hget(this.keys.routing, "version");
+      const version = await this.document.version();
       this.redisUp();
-      if (versionText === null || Number(versionText) !== this.config.version || this.healthState.state === "degraded") await this.sync();
+      if (version !== this.config.version || this.healthState.state === "degraded") await this.sync();
     } catch (error) {
       this.redisDown(`Redis unavailable: ${messageOf(error)}`);
     }
@@ -455,7 +427,7 @@ export class RedisRoutingStore implements RoutingStore {
   }
 
   private onMessage(channel: string, message: string): void {
-    if (channel === this.keys.changed && Number(message) !== this.config.version) void this.sync();
+    if (channel === this.document.changed && Number(message) !== this.config.version) void this.sync();
     else if (channel === this.drains.channel) this.drains.receive(message);
   }
 }
