@@ -158,7 +158,8 @@ export function formatSetup(s: SetupResult): string {
   lines.push(
     `  clients ${int(s.clients.joined)}/${int(s.clients.requested)} joined in ${fixed(s.clients.connectSeconds, 1)} s` +
       (s.clients.failed > 0 ? `, ${int(s.clients.failed)} failed` : "") +
-      `; window ${fixed(s.windowSeconds, 1)} s; host busy ${fixed(s.hostBusyCores, 2)} cores (this setup's processes ${fixed(s.benchBusyCores, 2)})`,
+      `; window ${fixed(s.windowSeconds, 1)} s; host busy ${fixed(s.hostBusyCores, 2)} ` +
+      `cores (this setup's processes ${fixed(s.benchBusyCores, 2)})`,
   );
   const otherCores = (s.hostBusyCores ?? 0) - (s.benchBusyCores ?? 0);
   if (otherCores > OTHER_LOAD_WARNING_CORES) {
@@ -199,7 +200,8 @@ export function formatSetup(s: SetupResult): string {
     );
   }
   lines.push(
-    `  load generators: max event-loop utilization ${fixed(s.loadgen.maxEventLoopUtilization, 2)}, send lag p99 ${ms(s.loadgen.maxSendLagP99Ms)} ms (max ${ms(s.loadgen.maxSendLagMs)} ms)`,
+    `  load generators: max event-loop utilization ${fixed(s.loadgen.maxEventLoopUtilization, 2)}, ` +
+      `send lag p99 ${ms(s.loadgen.maxSendLagP99Ms)} ms (max ${ms(s.loadgen.maxSendLagMs)} ms)`,
   );
   if (Object.keys(s.errors).length > 0) lines.push(`  connect errors: ${entries(s.errors)}`);
   if (Object.keys(s.disconnects).length > 0) lines.push(`  unexpected disconnects: ${entries(s.disconnects)}`);
@@ -207,14 +209,16 @@ export function formatSetup(s: SetupResult): string {
     const noisy = Object.entries(p.logCounts ?? {}).filter(([level]) => !["info", "debug", "trace"].includes(level));
     if (noisy.length > 0)
       lines.push(
-        `  ${p.label} output: ${noisy.map(([level, n]) => `${n} ${level}`).join(", ")}; last: ${(p.outputTail ?? []).slice(-3).join(" | ")}`,
+        `  ${p.label} output: ${noisy.map(([level, n]) => `${n} ${level}`).join(", ")}; ` +
+          `last: ${(p.outputTail ?? []).slice(-3).join(" | ")}`,
       );
   }
   if (s.metrics !== undefined) {
     const closes = Object.entries(s.metrics).filter(([name]) => name.startsWith("switchyard_sessions_closed_total"));
     if (closes.length > 0)
       lines.push(
-        `  switchyard sessions closed: ${closes.map(([name, v]) => `${v} ${name.replace("switchyard_sessions_closed_total", "")}`).join(", ")}`,
+        `  switchyard sessions closed: ` +
+          `${closes.map(([name, v]) => `${v} ${name.replace("switchyard_sessions_closed_total", "")}`).join(", ")}`,
       );
   }
   return lines.join("\n");

@@ -128,8 +128,10 @@ function clientSpecs(options: BenchOptions, loadgen: number): ClientSpec[] {
 
 async function scrapeMetrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text();
-  const wanted =
-    /^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)/;
+  const wanted = new RegExp(
+    "^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*" +
+      "|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)",
+  );
   const metrics: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (line.startsWith("#") || !wanted.test(line)) continue;
@@ -194,7 +196,8 @@ async function connectClients(loadgens: LoadgenHandle[], options: BenchOptions, 
       (h) => h.latest.get("connect-progress") as Extract<LoadgenMessage, { type: "connect-progress" }> | undefined,
     );
     log(
-      `  connecting: ${sum(latest.map((p) => p?.joined ?? 0))} joined, ${sum(latest.map((p) => p?.failed ?? 0))} failed of ${options.clients}`,
+      `  connecting: ${sum(latest.map((p) => p?.joined ?? 0))} joined, ` +
+        `${sum(latest.map((p) => p?.failed ?? 0))} failed of ${options.clients}`,
     );
   }, 5_000);
   try {
@@ -327,7 +330,8 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     const windowStart = startAt + options.warmupSeconds * 1_000;
     const windowEnd = windowStart + options.durationSeconds * 1_000;
     log(
-      `${definition.name}: sending (each client every ${(intervalMs / 1000).toFixed(1)} s), warm-up ${options.warmupSeconds} s, window ${options.durationSeconds} s`,
+      `${definition.name}: sending (each client every ${(intervalMs / 1000).toFixed(1)} ` +
+        `s), warm-up ${options.warmupSeconds} s, window ${options.durationSeconds} s`,
     );
     for (const handle of loadgens)
       handle.send({
@@ -366,7 +370,8 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     const died = running.processes.filter((p) => p.server.child.exitCode !== null || p.server.child.signalCode !== null);
     if (died.length > 0) {
       throw new Error(
-        `${died.map((p) => `${p.server.label} (exit ${p.server.child.exitCode ?? p.server.child.signalCode})`).join(", ")} died during the run`,
+        `${died.map((p) => `${p.server.label} (exit ${p.server.child.exitCode ?? p.server.child.signalCode})`).join(", ")} ` +
+          `died during the run`,
       );
     }
     await awaitQuiet(loadgens);
@@ -429,7 +434,8 @@ async function main(): Promise<void> {
   const roomSize = options.clients / options.rooms;
   log(
     `${options.clients} clients, ${options.rooms} rooms (~${roomSize.toFixed(1)} per room), ${options.rate} deliveries/s target, ` +
-      `${options.loadgens} load generators, warm-up ${options.warmupSeconds} s, window ${options.durationSeconds} s, setups: ${setups.map((s) => s.id).join(", ")}`,
+      `${options.loadgens} load generators, warm-up ${options.warmupSeconds} s, window ` +
+      `${options.durationSeconds} s, setups: ${setups.map((s) => s.id).join(", ")}`,
   );
   const startedAt = new Date();
   const result: BenchResult = {

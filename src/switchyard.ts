@@ -63,7 +63,10 @@ export interface Switchyard {
   readonly opsUrl: string;
   /** Resolves once the legacy server's handshake values are known (or were overridden). */
   readonly handshakeLearned: Promise<HandshakeValues>;
-  /** Graceful: refuse new sessions, close open ones paced over `spreadMs`, let in-flight requests finish within `graceMs`, then close listeners. */
+  /**
+   * Graceful: refuse new sessions, close open ones paced over `spreadMs`, let in-flight requests finish
+   * within `graceMs`, then close listeners.
+   */
   shutdown(spreadMs?: number, graceMs?: number): Promise<void>;
   /** Immediate close of everything. */
   close(): Promise<void>;

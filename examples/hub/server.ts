@@ -41,7 +41,8 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 function refuse(socket: Duplex, status: number, text: string, detail: string): void {
   const body = JSON.stringify({ error: detail });
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: ` +
+      `application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 

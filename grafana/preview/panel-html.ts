@@ -93,7 +93,8 @@ function timeseriesSvg(panel: PanelData, width: number, height: number): string 
     .map((f) => lo + f * (hi - lo))
     .map(
       (v) =>
-        `<line x1="${axis}" x2="${axis + w}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${axis - 4}" y="${y(v) + 4}" class="axis">${escapeHtml(formatValue(v, panel.unit))}</text>`,
+        `<line x1="${axis}" x2="${axis + w}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text ` +
+        `x="${axis - 4}" y="${y(v) + 4}" class="axis">${escapeHtml(formatValue(v, panel.unit))}</text>`,
     )
     .join("");
   const lines = stacked
@@ -130,7 +131,8 @@ function legendHtml(panel: PanelData): string {
     .slice(0, 6)
     .map(
       (s, i) =>
-        `<tr><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(s.legend)}</td><td>${escapeHtml(formatValue(lastValue(s), panel.unit))}</td></tr>`,
+        `<tr><td><span class="swatch" style="background:${COLORS[i % COLORS.length]}"></span>${escapeHtml(s.legend)}</td>` +
+        `<td>${escapeHtml(formatValue(lastValue(s), panel.unit))}</td></tr>`,
     )
     .join("");
   const more = panel.series.length > 6 ? `<tr><td colspan="2">… ${panel.series.length - 6} more</td></tr>` : "";
@@ -144,7 +146,10 @@ function statHtml(panel: PanelData): string {
       const value = lastValue(s);
       const text = panel.mappings?.[String(value)] ?? formatValue(value, panel.unit);
       const good = panel.mappings ? value === 1 : value <= 1;
-      return `<div class="stat ${good ? "ok" : "bad"}"><div class="value">${escapeHtml(text)}</div><div class="name">${escapeHtml(s.legend)}</div></div>`;
+      return (
+        `<div class="stat ${good ? "ok" : "bad"}"><div class="value">${escapeHtml(text)}</div><div ` +
+        `class="name">${escapeHtml(s.legend)}</div></div>`
+      );
     })
     .join("")}</div>`;
 }
@@ -170,14 +175,17 @@ export function dashboardHtml(title: string, subtitle: string, panels: readonly 
 body{margin:0;background:#111217;color:#ccccdc;font:12px/1.3 Inter,Helvetica,Arial,sans-serif}
 header{padding:10px 14px;font-size:16px;color:#fff}header small{color:#8e8e9e;font-size:12px;margin-left:10px}
 .grid-root{position:relative;margin:0 8px;width:${24 * COLUMN_PX}px;height:${bottom * ROW_PX}px}
-.panel{position:absolute;background:#181b1f;border:1px solid #2c3235;border-radius:3px;padding:4px 6px;box-sizing:border-box;overflow:hidden}
+.panel{position:absolute;background:#181b1f;border:1px solid #2c3235;border-radius:3px;padding:4px 6px;
+box-sizing:border-box;overflow:hidden}
 .row{position:absolute;font-size:14px;color:#fff;padding-top:6px;border-bottom:1px solid #2c3235}
 .title{font-weight:500;color:#d8d9da;margin-bottom:4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .nodata{color:#8e8e9e;text-align:center;margin-top:40px}.grid{stroke:#2c3235}.axis{fill:#8e8e9e;font-size:10px;text-anchor:end}
 .legend{width:100%;font-size:11px;border-collapse:collapse}.legend th{text-align:right;color:#8e8e9e;font-weight:normal}
 .legend td{white-space:nowrap;overflow:hidden;max-width:300px}.legend td:last-child{text-align:right}
 .swatch{display:inline-block;width:10px;height:3px;margin-right:6px;vertical-align:middle}
-.stats{display:flex;flex-wrap:wrap;gap:6px;height:calc(100% - 24px)}.stat{flex:1 1 40%;border-radius:3px;padding:6px;text-align:center;color:#fff}
+.stats{display:flex;flex-wrap:wrap;gap:6px;height:calc(100% - 24px)}
+.stat{flex:1 1 40%;border-radius:3px;padding:6px;text-align:center;color:#fff}
 .stat.ok{background:#37872d}.stat.bad{background:#c4162a}.stat .value{font-size:22px;font-weight:600}.stat .name{font-size:11px}
-</style></head><body><header>${escapeHtml(title)}<small>${escapeHtml(subtitle)}</small></header><div class="grid-root">${body}</div></body></html>`;
+</style></head><body><header>${escapeHtml(title)}<small>${escapeHtml(subtitle)}</small></header>
+<div class="grid-root">${body}</div></body></html>`;
 }

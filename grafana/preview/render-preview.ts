@@ -121,7 +121,10 @@ async function main(): Promise<void> {
           : await panelData(stack.prometheus, panel, start, end),
       );
     }
-    const subtitle = `static preview from real Prometheus data: 2 gateways, ${traffic.stats.connects} sessions opened, flaky backend links in the middle third (${new Date(start * 1000).toISOString().slice(11, 19)}–${new Date(end * 1000).toISOString().slice(11, 19)} UTC); "No data": features not built yet`;
+    const clock = (seconds: number) => new Date(seconds * 1000).toISOString().slice(11, 19);
+    const subtitle =
+      `static preview from real Prometheus data: 2 gateways, ${traffic.stats.connects} sessions opened, ` +
+      `flaky backend links in the middle third (${clock(start)}–${clock(end)} UTC); "No data": features not built yet`;
     const html = dashboardHtml(dashboard.title, subtitle, panels);
     const htmlPath = join(REPO_ROOT, ".tmp", "dashboard-preview.html");
     mkdirSync(dirname(htmlPath), { recursive: true });

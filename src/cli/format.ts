@@ -95,7 +95,8 @@ export function formatDrain(view: DrainView): string {
   const scope =
     view.scope === "cluster" ? `on ${view.instances.length} instance(s)` : "on this instance only (the routing store is unavailable)";
   return [
-    `draining ${view.percent}% of ${view.backend} sessions ${scope}: about ${view.willClose} will be closed, at most ${view.pacing.stepSize} every ${view.pacing.stepMs} ms per instance`,
+    `draining ${view.percent}% of ${view.backend} sessions ${scope}: about ${view.willClose} ` +
+      `will be closed, at most ${view.pacing.stepSize} every ${view.pacing.stepMs} ms per instance`,
     table(
       ["INSTANCE", "SESSIONS", "WILL CLOSE"],
       view.instances.map((i) => [i.instanceId, String(i.sessions), String(i.willClose)]),
@@ -108,7 +109,9 @@ export function formatDiffs(entries: readonly MismatchEvidence[]): string {
   if (entries.length === 0) return "no shadow mismatches recorded";
   return entries
     .map((entry) => {
-      const head = `${entry.at}  ${entry.kind === "ack" ? `ack ${entry.ackId ?? "?"} of ` : ""}${entry.event} on ${entry.nsp}  session ${entry.sessionId} (${entry.instanceId})`;
+      const head =
+        `${entry.at}  ${entry.kind === "ack" ? `ack ${entry.ackId ?? "?"} of ` : ""}${entry.event} ` +
+        `on ${entry.nsp}  session ${entry.sessionId} (${entry.instanceId})`;
       const lines = entry.diff.map(
         (d) => `    ${d.path}: primary ${JSON.stringify(d.primary)}  shadow ${JSON.stringify(d.shadow)}${d.note ? `  (${d.note})` : ""}`,
       );

@@ -158,7 +158,8 @@ export const SETTINGS = {
   LEGACY_MODE: setting<LegacyMode>(
     "LEGACY_MODE",
     "pipe",
-    "`pipe`: unshadowed legacy sessions are proxied byte for byte, pinned by sid; `terminate`: every session is terminated and relayed packet by packet.",
+    "`pipe`: unshadowed legacy sessions are proxied byte for byte, pinned by sid; `terminate`: " +
+      "every session is terminated and relayed packet by packet.",
     oneOf("pipe", "terminate"),
   ),
   PING_INTERVAL_MS: setting<number>(
@@ -188,7 +189,8 @@ export const SETTINGS = {
   CORS_ORIGIN: setting<string[]>(
     "CORS_ORIGIN",
     undefined,
-    "Comma-separated allowed origins, or `*`, for the terminated Socket.IO endpoint (socket.io's `cors.origin`). Unset: no CORS headers, as socket.io.",
+    "Comma-separated allowed origins, or `*`, for the terminated Socket.IO endpoint (socket.io's " +
+      "`cors.origin`). Unset: no CORS headers, as socket.io.",
     list,
   ),
   CORS_CREDENTIALS: setting("CORS_CREDENTIALS", false, "Send Access-Control-Allow-Credentials (socket.io's `cors.credentials`).", boolean),
@@ -209,7 +211,8 @@ export const SETTINGS = {
   FORWARD_HEADERS: setting<string[]>(
     "FORWARD_HEADERS",
     [],
-    "Extra request headers (comma-separated) to forward to the backends besides cookie, authorization, user-agent, origin, accept-language.",
+    "Extra request headers (comma-separated) to forward to the backends besides cookie, " +
+      "authorization, user-agent, origin, accept-language.",
     list,
   ),
   UPSTREAM_CONNECT_TIMEOUT_MS: setting(
@@ -282,7 +285,8 @@ export const SETTINGS = {
   ROUTING_CONFIG: setting<RoutingConfig>(
     "ROUTING_CONFIG",
     undefined,
-    "Initial routing config: a JSON document (starting with `{`) or the path of a JSON file. Seeds Redis only when it holds none. Unset: everything on legacy.",
+    "Initial routing config: a JSON document (starting with `{`) or the path of a JSON file. Seeds " +
+      "Redis only when it holds none. Unset: everything on legacy.",
     routingDocument,
   ),
   LEGACY_SHADOW_URL: setting<string>(
@@ -318,7 +322,8 @@ export const SETTINGS = {
   BRIDGE: setting(
     "BRIDGE",
     true,
-    "With REDIS_URL set: take part in the socket.io Redis adapter protocol, so that rooms span legacy nodes, gateway instances and emitters (`off`: hub sessions' rooms span this instance only).",
+    "With REDIS_URL set: take part in the socket.io Redis adapter protocol, so that rooms span legacy nodes, gateway " +
+      "instances and emitters (`off`: hub sessions' rooms span this instance only).",
     boolean,
   ),
   ADAPTER_KEY: setting(
@@ -330,7 +335,8 @@ export const SETTINGS = {
   SHADOW_ADAPTER_KEY: setting(
     "SHADOW_ADAPTER_KEY",
     "switchyard-shadow",
-    "The adapter key of the shadow room world (shadow hub sessions of every instance): must not overlap ADAPTER_KEY, so that legacy nodes never hear it.",
+    "The adapter key of the shadow room world (shadow hub sessions of every instance): must not " +
+      "overlap ADAPTER_KEY, so that legacy nodes never hear it.",
     adapterKey,
   ),
   ROOMS_PER_FRAME_LIMIT: setting(

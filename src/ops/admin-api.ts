@@ -332,7 +332,9 @@ export function storeReadinessCheck(store: RoutingStore, options: { failWhenDegr
       if (health.state === "connected") return { ok: true, detail: `${store.kind}: connected, routing config v${version}` };
       return {
         ok: options.failWhenDegraded !== true,
-        detail: `${store.kind}: degraded since ${new Date(health.since).toISOString()} (${health.reason ?? "unknown"}); routing on the last known config v${version}`,
+        detail:
+          `${store.kind}: degraded since ${new Date(health.since).toISOString()} ` +
+          `(${health.reason ?? "unknown"}); routing on the last known config v${version}`,
       };
     },
   };

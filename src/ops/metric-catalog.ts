@@ -193,7 +193,8 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "switchyard_room_broadcasts_total",
     "counter",
     ["world", "source"],
-    "Room broadcasts delivered by this instance, by world (primary/shadow) and source (hub frame, another gateway, a legacy node, an emitter).",
+    "Room broadcasts delivered by this instance, by world (primary/shadow) and source (hub " +
+      "frame, another gateway, a legacy node, an emitter).",
   ),
   roomDeliveries: spec(
     "switchyard_room_deliveries_total",

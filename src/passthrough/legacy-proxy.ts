@@ -38,7 +38,8 @@ export function writeUpgradeError(socket: Duplex, status: number, statusText: st
   if (socket.destroyed) return;
   const body = JSON.stringify(error);
   socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: ` +
+      `application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 

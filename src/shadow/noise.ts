@@ -93,7 +93,8 @@ function keyOf(
     if (child === undefined) continue;
     const childIgnore = step(ignore, key);
     if (terminal(childIgnore)) continue;
-    out += `${out.length === 1 ? "" : ","}${JSON.stringify(key)}:${valueKey(child, rule, ids, childIgnore, step(unordered, key), depth + 1)}`;
+    const childKey = valueKey(child, rule, ids, childIgnore, step(unordered, key), depth + 1);
+    out += `${out.length === 1 ? "" : ","}${JSON.stringify(key)}:${childKey}`;
   }
   return `${out}}`;
 }

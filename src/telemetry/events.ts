@@ -98,7 +98,10 @@ export interface ShadowErrorEvent {
 }
 
 export interface ShadowOverflowEvent {
-  /** pending: the comparison budget; queue: mirrored messages waiting for the shadow to open or for the tap; buffer: bytes waiting for the shadow backend. */
+  /**
+   * pending: the comparison budget; queue: mirrored messages waiting for the shadow to open or for the tap;
+   * buffer: bytes waiting for the shadow backend.
+   */
   readonly kind: "pending" | "queue" | "buffer";
 }
 

@@ -140,7 +140,8 @@ export class FaultyHub {
     if (behaviour.kind === "refuse") {
       const body = JSON.stringify({ error: "refused by the faulty hub" });
       socket.end(
-        `HTTP/1.1 ${behaviour.status} Refused\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        `HTTP/1.1 ${behaviour.status} Refused\r\nconnection: close\r\ncontent-type: ` +
+          `application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
       );
       return;
     }

@@ -66,7 +66,10 @@ export class ShadowTelemetry {
   summary(): string {
     const byOutcome = new Map<string, number>();
     for (const c of this.comparisons) byOutcome.set(`${c.event}:${c.result}`, (byOutcome.get(`${c.event}:${c.result}`) ?? 0) + 1);
-    return `comparisons ${JSON.stringify(Object.fromEntries(byOutcome))}; errors ${JSON.stringify(this.errorCodes())}; overflows ${JSON.stringify(this.overflowKinds())}; protocol errors ${JSON.stringify(this.protocolErrors)}`;
+    return (
+      `comparisons ${JSON.stringify(Object.fromEntries(byOutcome))}; errors ${JSON.stringify(this.errorCodes())}; ` +
+      `overflows ${JSON.stringify(this.overflowKinds())}; protocol errors ${JSON.stringify(this.protocolErrors)}`
+    );
   }
 
   errorCodes(): string[] {

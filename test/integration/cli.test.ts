@@ -98,7 +98,8 @@ describe("switchyard CLI", () => {
       [wrongToken.code, wrongToken.stderr.trim()],
       [
         4,
-        "switchyard: the token was refused (SWY_ERR_ADMIN_UNAUTHORIZED): check --token or SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN",
+        "switchyard: the token was refused (SWY_ERR_ADMIN_UNAUTHORIZED): check --token or " +
+          "SWITCHYARD_TOKEN against the gateway's ADMIN_TOKEN",
       ],
     );
     const noToken = await cli(["rollback"], { SWITCHYARD_URL: h.url });
@@ -110,7 +111,8 @@ describe("switchyard CLI", () => {
     assert.equal(unreachable.code, 3);
     assert.equal(
       unreachable.stderr.trim(),
-      `switchyard: cannot reach the admin API at http://127.0.0.1:${port} (connection refused); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`,
+      `switchyard: cannot reach the admin API at http://127.0.0.1:${port} ` +
+        `(connection refused); check --url or SWITCHYARD_URL (the gateway's OPS_PORT)`,
     );
 
     for (const args of [

@@ -283,7 +283,9 @@ describe("routing at the first CONNECT by auth.userId (hubPercent 50)", () => {
     }
   });
 
-  test("an unrouted session waits for its first CONNECT; queued messages are delivered in order, as the legacy server answers them", async () => {
+  const queuedInOrder =
+    "an unrouted session waits for its first CONNECT; queued messages are delivered in order, as the legacy server answers them";
+  test(queuedInOrder, async () => {
     const legacyDirect = await queuedConnectExchange(stack.legacy.url, HUB_USER);
     assert.equal(legacyDirect.length, 7);
     assert.match(legacyDirect[0]!, /^0\{"sid":/);

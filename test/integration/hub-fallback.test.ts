@@ -236,7 +236,8 @@ describe("HUB_FALLBACK=false: a dead hub gives a quick, reconnectable error", ()
     ["4", "polling"],
     ["4", "websocket"],
   ] as const) {
-    test(`sio${version} ${transport}: a transport error (not a timeout), no fallback; it connects to the hub once the hub is back`, async () => {
+    const title = `sio${version} ${transport}: a transport error (not a timeout), no fallback; it connects to the hub once it is back`;
+    test(title, async () => {
       const errors: string[] = [];
       const socket = chatClient(version, gateway.switchyard.url, transport, true);
       sockets.push(socket);

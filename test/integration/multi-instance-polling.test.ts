@@ -122,7 +122,8 @@ describe("polling sessions whose requests alternate between two gateway processe
 
   for (const mode of MODES) {
     for (const route of ROUTES) {
-      it(`LEGACY_MODE=${mode}, ${route} route: 2.x, 3.x and 4.x clients, polling and upgrading, through a round-robin balancer`, async () => {
+      const title = `LEGACY_MODE=${mode}, ${route} route: 2.x, 3.x and 4.x clients, polling and upgrading, through a round-robin balancer`;
+      it(title, async () => {
         const { cluster, proxy } = clusters[mode]!;
         const forwardsBefore = await Promise.all(cluster.instances.map((instance) => ownerForwards(instance.admin.opsUrl)));
         const runs = VERSIONS.flatMap((version) =>

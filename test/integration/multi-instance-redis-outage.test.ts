@@ -148,7 +148,8 @@ describe("Redis stopped and started under two gateway processes", () => {
     const start = busy.map((client) => client.acks);
     await eventually(() => busy.every((client, i) => client.acks >= start[i]! + count), what, 10_000).catch((error: Error) => {
       throw new Error(
-        `${error.message}: ${JSON.stringify(busy.map((c) => ({ key: c.key, acks: c.acks, failures: c.failures, disconnects: c.disconnects })))}`,
+        `${error.message}: ` +
+          `${JSON.stringify(busy.map((c) => ({ key: c.key, acks: c.acks, failures: c.failures, disconnects: c.disconnects })))}`,
       );
     });
   }

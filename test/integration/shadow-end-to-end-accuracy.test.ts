@@ -181,10 +181,13 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
     const tally = run.telemetry.tally("msg");
     const reported = { missing: tally.missing / deliveries, mismatch: tally.mismatch / deliveries };
     const truth = { missing: dropped / BROADCASTS, mismatch: altered / BROADCASTS };
-    const summary = `truth missing ${percent(truth.missing)} mismatch ${percent(truth.mismatch)}; reported missing ${percent(reported.missing)} mismatch ${percent(reported.mismatch)}; ${JSON.stringify(tally)} over ${deliveries} deliveries`;
+    const summary =
+      `truth missing ${percent(truth.missing)} mismatch ${percent(truth.mismatch)}; reported missing ${percent(reported.missing)} ` +
+      `mismatch ${percent(reported.mismatch)}; ${JSON.stringify(tally)} over ${deliveries} deliveries`;
     const delays = run.telemetry.comparisons.filter((c) => c.event === "msg" && c.delaySeconds !== undefined).map((c) => c.delaySeconds!);
     process.stdout.write(
-      `# ${summary}; msg match delay max ${(Math.max(...delays) * 1000).toFixed(1)} ms, min ${(Math.min(...delays) * 1000).toFixed(1)} ms\n`,
+      `# ${summary}; msg match delay max ${(Math.max(...delays) * 1000).toFixed(1)} ` +
+        `ms, min ${(Math.min(...delays) * 1000).toFixed(1)} ms\n`,
     );
     // The hash draw must actually exercise both faults at about the intended shares.
     assert.ok(Math.abs(truth.missing - DROP_SHARE) < 0.02 && Math.abs(truth.mismatch - ALTER_SHARE) < 0.02, summary);

@@ -85,7 +85,8 @@ describe("engine.io internals", () => {
     (socket as unknown as { writeBuffer: unknown }).writeBuffer = undefined;
     try {
       assert.deepEqual(internalsProblems(engine, socket), [
-        "engine.io Socket.writeBuffer is no longer an array of packets waiting for the transport: update src/downstream/engine-internals.ts",
+        "engine.io Socket.writeBuffer is no longer an array of packets waiting for the " +
+          "transport: update src/downstream/engine-internals.ts",
       ]);
     } finally {
       (socket as unknown as { writeBuffer: unknown }).writeBuffer = writeBuffer;

@@ -12,7 +12,10 @@ async function frame({ client, options }: CommandContext): Promise<string> {
   const { body: view } = sessions;
   if (options.json === true) return JSON.stringify({ routing: routing.body, sessions: view });
   const store = view.store.state === "connected" ? view.store.kind : `${view.store.kind} DEGRADED (${view.store.reason ?? "?"})`;
-  return `${new Date().toISOString()}  ${client.baseUrl}  desired v${view.desiredVersion} (hubPercent ${routing.body.hubPercent}%)  store ${store}\n${formatInstances(view)}`;
+  return (
+    `${new Date().toISOString()}  ${client.baseUrl}  desired v${view.desiredVersion} ` +
+    `(hubPercent ${routing.body.hubPercent}%)  store ${store}\n${formatInstances(view)}`
+  );
 }
 
 export const watch: Command = {
