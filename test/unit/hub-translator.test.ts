@@ -13,16 +13,39 @@ import type { SocketIoRevision } from "../../src/protocol/versions.js";
 const SID = "ENGINEIDENGINEIDENGI";
 const QUERY = { name: "alice" };
 
-/** A translator plus everything it wrote, for table tests. */
-function harness(revision: SocketIoRevision) {
+type Recorded = [keyof RoomEvents, ...unknown[]];
+
+/**
+ * A translator plus everything it wrote, for table tests. `recordRooms`: the output also takes the room
+ * events (a translator without them, as for a hub session outside any room world, sends none).
+ */
+function harness(revision: SocketIoRevision, options: { sessionId?: string; query?: Record<string, string>; recordRooms?: boolean } = {}) {
   const toHub: (string | Buffer)[] = [];
   const toClient: (string | Buffer)[] = [];
-  const out = { toHub: (f: string | Buffer) => toHub.push(f), toClient: (m: string | Buffer) => toClient.push(m) };
-  const translator = new HubTranslator({ revision, sessionId: SID, query: QUERY, maxAttachments: 10 });
+  const rooms: Recorded[] = [];
+  const out: TranslationOutput = { toHub: (f) => toHub.push(f), toClient: (m) => toClient.push(m) };
+  if (options.recordRooms === true) {
+    Object.assign(out, {
+      socketOpened: (...args) => rooms.push(["socketOpened", ...args]),
+      socketClosed: (...args) => rooms.push(["socketClosed", ...args]),
+      joinRooms: (...args) => rooms.push(["joinRooms", ...args]),
+      leaveRooms: (...args) => rooms.push(["leaveRooms", ...args]),
+      broadcast: (...args) => rooms.push(["broadcast", ...args]),
+      gatewayAck: (...args) => rooms.push(["gatewayAck", ...args]),
+    } satisfies RoomEvents);
+  }
+  const translator = new HubTranslator({
+    revision,
+    sessionId: options.sessionId ?? SID,
+    query: options.query ?? QUERY,
+    maxAttachments: 10,
+  });
   return {
     translator,
+    out,
     toHub,
     toClient,
+    rooms,
     start: () => translator.start(out),
     client: (message: string | Buffer) => translator.fromClient(message, out),
     hub: (frame: object | string | Buffer) =>
@@ -343,36 +366,11 @@ describe("queryObject", () => {
   });
 });
 
-type Recorded = [keyof RoomEvents, ...unknown[]];
-
-/** A started translator whose room events are recorded too (the rooms tests). */
+/** A started translator (its own session id, no query) whose room events are recorded and drained with the rest. */
 function roomsHarness(revision: SocketIoRevision) {
-  const toHub: (string | Buffer)[] = [];
-  const toClient: (string | Buffer)[] = [];
-  const rooms: Recorded[] = [];
-  const out: TranslationOutput = {
-    toHub: (f) => toHub.push(f),
-    toClient: (m) => toClient.push(m),
-    socketOpened: (...args) => rooms.push(["socketOpened", ...args]),
-    socketClosed: (...args) => rooms.push(["socketClosed", ...args]),
-    joinRooms: (...args) => rooms.push(["joinRooms", ...args]),
-    leaveRooms: (...args) => rooms.push(["leaveRooms", ...args]),
-    broadcast: (...args) => rooms.push(["broadcast", ...args]),
-    gatewayAck: (...args) => rooms.push(["gatewayAck", ...args]),
-  };
-  const translator = new HubTranslator({ revision, sessionId: "ENGINEID", query: {}, maxAttachments: 10 });
-  translator.start(out);
-  return {
-    translator,
-    out,
-    toHub,
-    toClient,
-    rooms,
-    client: (message: string | Buffer) => translator.fromClient(message, out),
-    hub: (frame: object | Buffer) =>
-      Buffer.isBuffer(frame) ? translator.fromHub(frame, true, out) : translator.fromHub(JSON.stringify(frame), false, out),
-    take: () => ({ hub: toHub.splice(0), client: toClient.splice(0), rooms: rooms.splice(0) }),
-  };
+  const h = harness(revision, { sessionId: "ENGINEID", query: {}, recordRooms: true });
+  h.start();
+  return { ...h, take: () => ({ ...h.take(), rooms: h.rooms.splice(0) }) };
 }
 
 describe("HubTranslator, rooms", () => {
