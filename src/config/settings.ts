@@ -273,7 +273,8 @@ export const SETTINGS = {
   INTERNAL_URL: setting<string>(
     "INTERNAL_URL",
     undefined,
-    "How other instances reach this one's client listener (plain http: like the listener itself), for forwarding sessions it owns. Unset: http://<hostname>:PORT.",
+    "How other instances reach this one's client listener (plain http: like the listener itself), for " +
+      "forwarding sessions it owns. Unset: http://<hostname>:PORT.",
     url("http:"),
   ),
   REDIS_KEY_PREFIX: setting(

@@ -113,13 +113,16 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "switchyard_contained_errors_total",
     "counter",
     ["boundary", "code"],
-    "Failures caught at a trust boundary (client, backend, shadow, request, admin, store) that ended or refused only their own session or request, by boundary and SWY_ERR_* code (SWY_ERR_INTERNAL: an exception, i.e. a bug; SWY_ERR_STORE_MALFORMED: a Redis entry treated as absent).",
+    "Failures caught at a trust boundary (client, backend, shadow, request, admin, store) that ended or refused " +
+      "only their own session or request, by boundary and SWY_ERR_* code (SWY_ERR_INTERNAL: an exception, i.e. a bug; " +
+      "SWY_ERR_STORE_MALFORMED: a Redis entry treated as absent).",
   ),
   uncaughtErrors: spec(
     "switchyard_uncaught_errors_total",
     "counter",
     ["kind"],
-    "Errors that reached the process's last line of defence, by kind (uncaughtException: the instance drains and exits with status 70; unhandledRejection: logged and counted, the instance keeps serving).",
+    "Errors that reached the process's last line of defence, by kind (uncaughtException: the instance drains and exits with " +
+      "status 70; unhandledRejection: logged and counted, the instance keeps serving).",
   ),
   // The hub backend.
   hubFallbacks: spec(

@@ -5,18 +5,22 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { execOrThrow } from "./redis-util.js";
+import { execOrThrow, type RedisStoreContext } from "./redis-util.js";
 import type { InstanceStatus } from "./routing-store.js";
 import { instanceStatusOf, malformedEntry } from "./store-entries.js";
 
 export class RedisInstanceDirectory {
+  private readonly redis: Redis;
+  private readonly log: Logger;
+
   constructor(
-    private readonly redis: Redis,
+    context: RedisStoreContext,
     private readonly setKey: string,
     private readonly statusPrefix: string,
     private readonly ttlMs: number,
-    private readonly log: Logger,
-  ) {}
+  ) {
+    ({ redis: this.redis, logger: this.log } = context);
+  }
 
   async beat(status: InstanceStatus): Promise<void> {
     await execOrThrow(

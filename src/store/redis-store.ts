@@ -133,13 +133,7 @@ export class RedisRoutingStore implements RoutingStore {
     const context: RedisStoreContext = { redis: this.redis, isReachable, instanceId: this.instanceId, logger: this.log };
     this.auditLog = new RedisAuditLog(context, `${prefix}audit`, options.auditLimit ?? 1000);
     this.drains = new RedisDrainChannel(context, `${prefix}commands`);
-    this.directory = new RedisInstanceDirectory(
-      this.redis,
-      `${prefix}instances`,
-      `${prefix}instance:`,
-      options.instanceTtlMs ?? 30_000,
-      this.log,
-    );
+    this.directory = new RedisInstanceDirectory(context, `${prefix}instances`, `${prefix}instance:`, options.instanceTtlMs ?? 30_000);
 
     this.redis.on("error", (error: Error) => this.redisDown(`Redis unavailable: ${error.message}`));
     this.redis.on("close", () => this.redisDown("the connection to Redis was lost"));

@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Backend, ClientTransport } from "../domain.js";
 import { publish } from "../telemetry/events.js";
+import { isPlainObject } from "../protocol/json-values.js";
 import type { AuditEntry, DrainCommand, InstanceStatus, SessionOwner } from "./routing-store.js";
 
 /** Which kind of entry was malformed, for the log line. */
@@ -28,7 +29,7 @@ export function malformedEntry(log: Logger, kind: StoreEntryKind, text: string, 
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isPlainObject(value) ? value : undefined;
 }
 
 /** JSON text → object, or a reason. */
