@@ -73,7 +73,8 @@ export class AdminClient {
   private requireToken(): string {
     if (this.token === undefined || this.token === "") {
       throw new CliError(
-        `this command needs the admin token: pass --token or set SWITCHYARD_TOKEN (the gateway's ADMIN_TOKEN), or save it once with \`${this.program} login\``,
+        `this command needs the admin token: pass --token or set SWITCHYARD_TOKEN ` +
+          `(the gateway's ADMIN_TOKEN), or save it once with \`${this.program} login\``,
         EXIT.unauthorized,
       );
     }

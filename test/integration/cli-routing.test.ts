@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { ADMIN_TEST_TOKEN, startAdminHarness, type AdminHarness } from "../helpers/admin-harness.js";
-import { runCli } from "../helpers/shadow-probe.js";
+import { runCli } from "../helpers/cli-runner.js";
 
 describe("switchyard CLI over the routing document", () => {
   let h: AdminHarness;

@@ -33,7 +33,8 @@ export const apply: Command = {
   group: GROUPS.declarative,
   usage: "apply -f FILE [--dry-run] [--force]",
   summary:
-    "make the routing document what FILE says (If-Match: its version);\nshows the diff first; --dry-run stops there; --force applies over\nwhatever version is current",
+    "make the routing document what FILE says (If-Match: its version);\nshows the diff first; --dry-run " +
+    "stops there; --force applies over\nwhatever version is current",
   options: {
     file: FILE_OPTION,
     "dry-run": { type: "boolean", help: "--dry-run       apply: show the diff and check the file, change nothing" },
@@ -69,7 +70,8 @@ export const apply: Command = {
     } catch (error) {
       if (error instanceof CliError && error.exitCode === EXIT.conflict)
         throw new CliError(
-          `${error.message}\n${file} is based on v${base}; see what changed with \`${program} diff -f ${file}\`, then \`${program} get routing\` again and redo your edit`,
+          `${error.message}\n${file} is based on v${base}; see what changed with \`${program} ` +
+            `diff -f ${file}\`, then \`${program} get routing\` again and redo your edit`,
           EXIT.conflict,
         );
       throw error;

@@ -22,7 +22,9 @@ export const edit: Command = {
     const { body: current } = await client.request<RoutingConfig>("GET", "/admin/routing");
     const dir = mkdtempSync(join(tmpdir(), "switchyard-edit-"));
     const file = join(dir, "routing.yaml");
-    const header = `Edit the routing document of ${client.baseUrl} (version ${current.version}) and save to apply it.\nSaving it unchanged, or an empty file, cancels. Reference: docs/routing.md`;
+    const header =
+      `Edit the routing document of ${client.baseUrl} (version ${current.version}) and save to ` +
+      `apply it.\nSaving it unchanged, or an empty file, cancels. Reference: docs/routing.md`;
     const original = toYaml(current, header);
     writeFileSync(file, original, { mode: 0o600 });
     const editor = process.env.VISUAL || process.env.EDITOR || "vi";

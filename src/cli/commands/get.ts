@@ -15,7 +15,9 @@ export const get: Command = {
     const format = stringValue(values.output) ?? (options.json === true ? "json" : "yaml");
     if (format !== "yaml" && format !== "json") throw usageError(`-o must be yaml or json (got ${JSON.stringify(format)})`);
     const { body } = await client.request<RoutingConfig>("GET", "/admin/routing");
-    const header = `The routing document of ${client.baseUrl}. Edit it, then: ${program} apply -f <this file>\n(\`version\` is the one you started from: a change made meanwhile by someone else is refused). Reference: docs/routing.md`;
+    const header =
+      `The routing document of ${client.baseUrl}. Edit it, then: ${program} apply -f <this file>\n(\`version\` is ` +
+      `the one you started from: a change made meanwhile by someone else is refused). Reference: docs/routing.md`;
     process.stdout.write(format === "json" ? toJson(body) : toYaml(body, header));
   },
 };

@@ -20,7 +20,8 @@ export const overrides: Command = {
       const { overrides: o } = body;
       print(
         o,
-        `overrides: ${o.enabled ? "on" : "off"}\n  sources: ${o.sources.join(", ")}\n  trusted: ${o.trustedNetworks.join(", ") || "(none)"}`,
+        `overrides: ${o.enabled ? "on" : "off"}\n  sources: ${o.sources.join(", ")}\n` +
+          `  trusted: ${o.trustedNetworks.join(", ") || "(none)"}`,
       );
       return;
     }

@@ -11,7 +11,8 @@ export const patch: Command = {
   group: GROUPS.declarative,
   usage: "patch '<JSON or YAML>' | -f FILE",
   summary:
-    'change only the fields given (a JSON Merge Patch, RFC 7396), e.g.\n\'{"overrides": {"enabled": true}}\'; null resets a field to its default',
+    "change only the fields given (a JSON Merge Patch, RFC 7396), e.g.\n" +
+    '\'{"overrides": {"enabled": true}}\'; null resets a field to its default',
   options: { file: FILE_OPTION },
   maxArgs: 1,
   async run(context) {

@@ -42,7 +42,8 @@ export const route: Command = {
         version: config.version,
         routes: rows.map(([key, bucket, backend, why, shadow]) => ({ key, bucket: Number(bucket), backend, why, shadow })),
       },
-      `routing config v${config.version}: ${config.hubPercent}% of keys on the hub (salt ${config.key.salt})\n${table(["KEY", "BUCKET", "BACKEND", "WHY", "SHADOWED"], rows)}`,
+      `routing config v${config.version}: ${config.hubPercent}% of keys on the hub (salt ` +
+        `${config.key.salt})\n${table(["KEY", "BUCKET", "BACKEND", "WHY", "SHADOWED"], rows)}`,
     );
   },
 };

@@ -42,7 +42,8 @@ export function formatShadow(config: RoutingConfig): string {
     rule.unordered === true ? "every array" : rule.unordered === false ? "-" : rule.unordered.join(", "),
   ]);
   return [
-    `shadow: ${shadow.percent}% of sessions (routing config v${config.version}); window ${shadow.windowMs} ms; at most ${shadow.maxPending} pending per instance`,
+    `shadow: ${shadow.percent}% of sessions (routing config v${config.version}); ` +
+      `window ${shadow.windowMs} ms; at most ${shadow.maxPending} pending per instance`,
     rows.length === 0 ? "no noise rules" : table(["EVENT", "NAMESPACE", "IGNORE", "TOLERANCE", "UNORDERED"], rows),
   ].join("\n");
 }
@@ -52,7 +53,8 @@ export const shadow: Command = {
   group: GROUPS.shadow,
   usage: "shadow [status|on|off|percent N|rule add EVENT|rule remove EVENT]",
   summary:
-    "show or change shadowing, and only that: on (100%, or --percent N), off,\npercent N; rule add EVENT --ignore ts,id [--namespace /x] [--tolerance X]\n[--unordered a,b|true]; rule remove EVENT",
+    "show or change shadowing, and only that: on (100%, or --percent N), off,\npercent N; rule add EVENT --ignore ts,id " +
+    "[--namespace /x] [--tolerance X]\n[--unordered a,b|true]; rule remove EVENT",
   options: {
     percent: PERCENT_OPTION,
     ignore: { type: "string", help: "--ignore PATHS   shadow rule add: comma-separated dot paths to overlook (ts,items.*.id)" },

@@ -23,7 +23,8 @@ export const status: Command = {
       routing.body.shadow.percent === 0 && (compared === undefined || formatComparisons(compared) === "nothing yet")
         ? []
         : [
-            `  compared:  ${compared === undefined ? "unknown (no /metrics)" : formatComparisons(compared)} (this instance); \`${program} diffs\` shows mismatches`,
+            `  compared:  ${compared === undefined ? "unknown (no /metrics)" : formatComparisons(compared)} ` +
+              `(this instance); \`${program} diffs\` shows mismatches`,
           ];
     const text = [
       formatHealth(sessions.body),
