@@ -150,7 +150,8 @@ export const SETTINGS = {
   ADMIN_TOKEN: setting<string>(
     "ADMIN_TOKEN",
     undefined,
-    "Bearer token for admin mutations (16+ characters). Unset: mutations are refused, except in the npm start demo (no LEGACY_URL, no HUB_URL), which generates one for the run and saves it for the CLI.",
+    "Bearer token for admin mutations (16+ characters). Unset: mutations are refused, except in the npm start demo (no " +
+      "LEGACY_URL, no HUB_URL), which generates one for the run and saves it for the CLI.",
     text(16, "at least 16 characters long"),
   ),
   LOG_LEVEL: setting<LogLevel>("LOG_LEVEL", "info", "pino log level.", oneOf(...LOG_LEVELS)),

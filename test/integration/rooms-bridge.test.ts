@@ -218,7 +218,8 @@ describe("rooms across backends (the bridge)", () => {
       ).catch((error: Error) => {
         const states = movers.map(
           (m) =>
-            `${m.label}: moved=${!firstIds.has(m.id)} legacy=${cluster.legacy.io.of("/").sockets.has(m.id)} rejoined=${m.rejoined} connected=${m.socket.connected}`,
+            `${m.label}: moved=${!firstIds.has(m.id)} legacy=${cluster.legacy.io.of("/").sockets.has(m.id)} ` +
+            `rejoined=${m.rejoined} connected=${m.socket.connected}`,
         );
         throw new Error(`${error.message}: ${states.join("; ")}`);
       });
