@@ -34,6 +34,9 @@ export const ERROR_CATALOG = {
   SWY_ERR_BAD_REQUEST: "the HTTP request cannot be served: its URL cannot be parsed",
   SWY_ERR_STORE_MALFORMED: "an entry read from the routing store is malformed; it is treated as absent",
   SWY_ERR_INTERNAL: "an unexpected error inside the gateway (a bug); only the session or request it happened in was ended",
+  SWY_ERR_UNCAUGHT_EXCEPTION: "an exception reached the process (a bug outside every guard); the instance drains and exits with status 70",
+  SWY_ERR_UNHANDLED_REJECTION:
+    "a promise rejection nobody handled reached the process (a bug); it is logged and the instance keeps serving",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -1,11 +1,13 @@
 /**
  * Process entry point: validate configuration (exit 78 naming every bad setting), start the sample
  * backends when none are configured, start the gateway, and drain on SIGTERM/SIGINT within
- * DRAIN_TIMEOUT_MS.
+ * DRAIN_TIMEOUT_MS. An uncaught exception (a bug outside every guard) is logged and counted, then drains too and
+ * exits 70; an unhandled rejection is logged and counted (src/process-guard.ts).
  */
 import { loadStaticConfig, type StaticConfig } from "./config/static-config.js";
 import { SwitchyardError } from "./errors.js";
 import { createLogger } from "./logger.js";
+import { installProcessGuard } from "./process-guard.js";
 import { startSampleBackend, type SampleBackend } from "./sample-backends.js";
 import { generateDemoToken, saveDemoContext, startupBanner } from "./startup-banner.js";
 import { startSwitchyard } from "./switchyard.js";
@@ -28,6 +30,9 @@ function loadConfigOrExit(): StaticConfig {
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, config.instanceId);
+  // Installed first: an exception before the gateway is up has nothing to drain and exits at once.
+  let stop = (_reason: string, exitCode: number): void => process.exit(exitCode);
+  installProcessGuard({ logger, stop: (reason, exitCode) => stop(reason, exitCode) });
   const samples: SampleBackend[] = [];
   // With Redis, the two samples share their chat history there, as a real migration shares its database.
   const sampleEnv: Record<string, string> =
@@ -76,31 +81,34 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = (signal: string) => {
+  // The exit status: 0 for a signal, raised by an uncaught exception even when it happens during a drain.
+  let exitStatus = 0;
+  stop = (reason: string, exitCode = 0) => {
+    exitStatus = Math.max(exitStatus, exitCode);
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, "draining");
+    logger.info({ reason, drainTimeoutMs: config.drainTimeoutMs }, "draining");
     const deadline = setTimeout(() => {
       logger.warn("drain timeout reached; exiting");
-      process.exit(0);
+      process.exit(exitStatus);
     }, config.drainTimeoutMs);
     deadline.unref();
     switchyard
       .shutdown(config.drainTimeoutMs / 2, config.drainTimeoutMs / 4)
       .then(() => Promise.all(samples.map((s) => s.stop())))
       .then(() => {
-        logger.info("drained; bye");
-        process.exit(0);
+        logger.info({ exitStatus }, "drained; bye");
+        process.exit(exitStatus);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, "error while draining");
-        process.exit(1);
+        process.exit(Math.max(exitStatus, 1));
       });
   };
   // `on`, not `once`: Ctrl-C under `npm start` delivers SIGINT twice (from the terminal and forwarded by npm),
   // and a second signal must not kill the process in the middle of its drain (stop() runs once).
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM", 0));
+  process.on("SIGINT", () => stop("SIGINT", 0));
   for (const sample of samples) {
     sample.child.once("exit", (code) => {
       if (!stopping) logger.error({ sample: sample.name, code }, "a sample backend exited");

@@ -14,16 +14,21 @@ export interface GatewayProcess {
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
-export function spawnGateway(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", MAIN], {
+/** `nodeArgs`: more Node options before the entry point (e.g. `--import` of a test's fault injector). */
+export function spawnGateway(env: Record<string, string>, nodeArgs: readonly string[] = []): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", ...nodeArgs, MAIN], {
     env: { ...process.env, HOST: "127.0.0.1", OPS_HOST: "127.0.0.1", PORT: "0", OPS_PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
 
 /** Starts the gateway process and resolves once it logs "switchyard listening". */
-export function startGatewayProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<GatewayProcess> {
-  const child = spawnGateway(env);
+export function startGatewayProcess(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  nodeArgs: readonly string[] = [],
+): Promise<GatewayProcess> {
+  const child = spawnGateway(env, nodeArgs);
   const logs: Record<string, unknown>[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";
