@@ -29,6 +29,8 @@ import { SwitchyardError } from "../errors.js";
 import { parseNetwork } from "../routing/networks.js";
 import { Problems, array, boolean, deepFreeze, describe, integer, join, noDuplicates, object, percent, string } from "./config-checks.js";
 import { SHADOW_DEFAULTS, parseDotPath, validateShadowConfig, type ShadowConfig } from "./shadow-config.js";
+import { isActive } from "../rollout/decision.js";
+import { validateRolloutSection, type RolloutSection } from "../rollout/rollout-section.js";
 
 export type { ShadowConfig, ShadowRule } from "./shadow-config.js";
 
@@ -50,6 +52,8 @@ export interface RoutingConfig {
   readonly overrides: { readonly enabled: boolean; readonly sources: readonly string[]; readonly trustedNetworks: readonly string[] };
   readonly lists: { readonly alwaysHub: readonly string[]; readonly neverHub: readonly string[] };
   readonly shadow: ShadowConfig;
+  /** A progressive rollout's plan and state (src/rollout/); absent when none was ever started. */
+  readonly rollout?: RolloutSection;
 }
 
 export type RoutingConfigResult =
@@ -75,7 +79,7 @@ export const DEFAULT_ROUTING_CONFIG: RoutingConfig = deepFreeze({
   shadow: SHADOW_DEFAULTS,
 });
 
-const TOP_KEYS = ["version", "hubPercent", "key", "overrides", "lists", "shadow"] as const;
+const TOP_KEYS = ["version", "hubPercent", "key", "overrides", "lists", "shadow", "rollout"] as const;
 const KEY_KEYS = ["sources", "fallback", "salt"] as const;
 const OVERRIDE_KEYS = ["enabled", "sources", "trustedNetworks"] as const;
 const LIST_KEYS = ["alwaysHub", "neverHub"] as const;
@@ -189,6 +193,14 @@ export function validateRoutingConfig(input: unknown): RoutingConfigResult {
   const overrides = overridesSection(raw.overrides, problems);
   const lists = listsSection(raw.lists, problems);
   const shadow = validateShadowConfig(raw.shadow, "shadow", problems);
+  const rollout = raw.rollout === undefined || raw.rollout === null ? undefined : validateRolloutSection(raw.rollout, "rollout", problems);
+  if (rollout !== undefined && hubPercent !== undefined && isActive(rollout.state) && rollout.state.weight !== hubPercent) {
+    // While a rollout runs, it owns the split: a hand-made change would be undone at its next step.
+    problems.add(
+      "hubPercent",
+      `a rollout is ${rollout.state.phase} at ${rollout.state.weight}%: pause, promote or abort it to change the split`,
+    );
+  }
   if (
     !problems.empty ||
     version === undefined ||
@@ -201,7 +213,7 @@ export function validateRoutingConfig(input: unknown): RoutingConfigResult {
     return { ok: false, problems: Object.freeze(problems.list) };
   }
   // A fresh copy: the frozen config shares nothing with the caller's objects.
-  const config: RoutingConfig = structuredClone({ version, hubPercent, key, overrides, lists, shadow });
+  const config: RoutingConfig = structuredClone({ version, hubPercent, key, overrides, lists, shadow, ...(rollout ? { rollout } : {}) });
   return { ok: true, config: deepFreeze(config) };
 }
 
