@@ -6,7 +6,12 @@
  * session, user or room ids, ever (they would make one series per session).
  */
 
+import { ERROR_CATALOG, type ErrorCode } from "../errors.js";
+import { CONTAINMENT_BOUNDARIES } from "../telemetry/events.js";
+
 export type MetricType = "counter" | "gauge" | "histogram";
+
+export type LabelSet = Readonly<Record<string, string>>;
 
 export interface MetricSpec {
   readonly name: string;
@@ -15,6 +20,11 @@ export interface MetricSpec {
   readonly labels: readonly string[];
   /** Histograms only: bucket upper bounds, in the metric's base unit. */
   readonly buckets?: readonly number[];
+  /**
+   * Counters only: the series exported at 0 from start-up (a known, bounded label set), so that rate() and
+   * alerts see the first increment instead of "no data" (Prometheus's advice on missing series).
+   */
+  readonly zeroSeries?: readonly LabelSet[];
 }
 
 function spec(name: string, type: MetricType, labels: readonly string[], help: string, buckets?: readonly number[]): MetricSpec {
@@ -26,6 +36,47 @@ function spec(name: string, type: MetricType, labels: readonly string[], help: s
     ...(buckets ? { buckets: Object.freeze([...buckets]) } : {}),
   });
 }
+
+/** A counter whose series `zero` are exported at 0 from start-up. */
+function counter(name: string, labels: readonly string[], help: string, zero: readonly LabelSet[]): MetricSpec {
+  return Object.freeze({ ...spec(name, "counter", labels, help), zeroSeries: Object.freeze(zero.map((set) => Object.freeze({ ...set }))) });
+}
+
+/** Every combination of the given label values: `product({a: ["1", "2"]}, {b: ["x"]})` → `[{a: "1", b: "x"}, {a: "2", b: "x"}]`. */
+function product(...dimensions: Readonly<Record<string, readonly string[]>>[]): LabelSet[] {
+  let sets: LabelSet[] = [{}];
+  for (const dimension of dimensions) {
+    for (const [label, values] of Object.entries(dimension))
+      sets = sets.flatMap((set) => values.map((value) => ({ ...set, [label]: value })));
+  }
+  return sets;
+}
+
+const BACKENDS = ["legacy", "hub"];
+const ROLES = ["primary", "shadow"];
+/** What a client's packets can break (every SWY_ERR_PROTOCOL_* code): switchyard_protocol_errors_total. */
+const PROTOCOL_CODES = (Object.keys(ERROR_CATALOG) as ErrorCode[]).filter((code) => code.startsWith("SWY_ERR_PROTOCOL_"));
+/** Why a backend session could not be opened (src/upstream/upstream-socket.ts). */
+const UPSTREAM_OPEN_CODES: readonly ErrorCode[] = [
+  "SWY_ERR_UPSTREAM_UNREACHABLE",
+  "SWY_ERR_UPSTREAM_TIMEOUT",
+  "SWY_ERR_UPSTREAM_REJECTED",
+  "SWY_ERR_UPSTREAM_HANDSHAKE",
+];
+/** Why a client handshake is refused: draining, or its backend could not be opened. */
+const HANDSHAKE_REFUSAL_CODES: readonly ErrorCode[] = [
+  "SWY_ERR_DRAINING",
+  ...UPSTREAM_OPEN_CODES,
+  "SWY_ERR_HUB_UNAVAILABLE",
+  "SWY_ERR_QUEUE_OVERFLOW",
+];
+/** Where containment happens and what it reports there. */
+const CONTAINED_SERIES: readonly LabelSet[] = [
+  ...product({ boundary: CONTAINMENT_BOUNDARIES, code: ["SWY_ERR_INTERNAL"] }),
+  { boundary: "store", code: "SWY_ERR_STORE_MALFORMED" },
+  { boundary: "request", code: "SWY_ERR_BAD_REQUEST" },
+  { boundary: "admin", code: "SWY_ERR_BAD_REQUEST" },
+];
 
 /** Backend session set-up: a local hop is a millisecond, a cross-region one a few hundred. */
 const CONNECT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -45,11 +96,11 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["backend", "transport"],
     "Client sessions currently open, by backend and client transport.",
   ),
-  sessionsOpened: spec(
+  sessionsOpened: counter(
     "switchyard_sessions_opened_total",
-    "counter",
     ["backend", "protocol", "mode", "shadowed"],
     "Client sessions opened, by backend, Engine.IO protocol version, session mode and shadowing.",
+    product({ backend: BACKENDS, protocol: ["3", "4"], mode: ["pipe", "terminate"], shadowed: ["true", "false"] }),
   ),
   sessionsClosed: spec(
     "switchyard_sessions_closed_total",
@@ -64,12 +115,17 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "Lifetime of closed client sessions.",
     SESSION_DURATION_BUCKETS,
   ),
-  sessionUpgrades: spec("switchyard_session_upgrades_total", "counter", ["backend"], "Polling sessions upgraded to WebSocket, by backend."),
-  packets: spec(
+  sessionUpgrades: counter(
+    "switchyard_session_upgrades_total",
+    ["backend"],
+    "Polling sessions upgraded to WebSocket, by backend.",
+    product({ backend: BACKENDS }),
+  ),
+  packets: counter(
     "switchyard_packets_total",
-    "counter",
     ["backend", "direction"],
     "Engine.IO messages relayed by terminated sessions, by backend and direction (pipe sessions are not counted per packet).",
+    product({ backend: BACKENDS, direction: ["client_to_server", "server_to_client"] }),
   ),
   upstreamConnectDuration: spec(
     "switchyard_upstream_connect_duration_seconds",
@@ -78,58 +134,58 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "Time to open a backend session (TCP, upgrade and Engine.IO open packet), by backend and role.",
     CONNECT_BUCKETS,
   ),
-  upstreamErrors: spec(
+  upstreamErrors: counter(
     "switchyard_upstream_errors_total",
-    "counter",
     ["backend", "role", "code"],
     "Backend sessions that could not be opened, by backend, role and SWY_ERR_* code.",
+    product({ backend: BACKENDS, role: ROLES, code: UPSTREAM_OPEN_CODES }),
   ),
-  protocolErrors: spec(
+  protocolErrors: counter(
     "switchyard_protocol_errors_total",
-    "counter",
     ["code"],
     "Client sessions closed for breaking the Socket.IO protocol, by SWY_ERR_* code.",
+    product({ code: PROTOCOL_CODES }),
   ),
-  passthroughRequests: spec(
+  passthroughRequests: counter(
     "switchyard_passthrough_requests_total",
-    "counter",
     ["kind", "outcome"],
     "Requests passed to the legacy app (strangler pass-through), by kind and outcome.",
+    product({ kind: ["http", "websocket"], outcome: ["forwarded", "failed"] }),
   ),
-  handshakesRefused: spec(
+  handshakesRefused: counter(
     "switchyard_handshakes_refused_total",
-    "counter",
     ["code"],
     "Client handshakes the gateway refused, by SWY_ERR_* code.",
+    product({ code: HANDSHAKE_REFUSAL_CODES }),
   ),
-  drainedSessions: spec(
+  drainedSessions: counter(
     "switchyard_drained_sessions_total",
-    "counter",
     ["backend"],
     "Client sessions closed by admin drains (not by shutdown), by backend.",
+    product({ backend: BACKENDS }),
   ),
   // Failure containment (issue 9): what would have been a crash, and what still reached the process.
-  containedErrors: spec(
+  containedErrors: counter(
     "switchyard_contained_errors_total",
-    "counter",
     ["boundary", "code"],
     "Failures caught at a trust boundary (client, backend, shadow, request, admin, store) that ended or refused " +
       "only their own session or request, by boundary and SWY_ERR_* code (SWY_ERR_INTERNAL: an exception, i.e. a bug; " +
       "SWY_ERR_STORE_MALFORMED: a Redis entry treated as absent).",
+    CONTAINED_SERIES,
   ),
-  uncaughtErrors: spec(
+  uncaughtErrors: counter(
     "switchyard_uncaught_errors_total",
-    "counter",
     ["kind"],
     "Errors that reached the process's last line of defence, by kind (uncaughtException: the instance drains and exits with " +
       "status 70; unhandledRejection: logged and counted, the instance keeps serving).",
+    product({ kind: ["uncaughtException", "unhandledRejection"] }),
   ),
   // The hub backend.
-  hubFallbacks: spec(
+  hubFallbacks: counter(
     "switchyard_hub_fallbacks_total",
-    "counter",
     ["code"],
     "Hub-route sessions sent to the legacy server because the hub failed, by SWY_ERR_* code.",
+    product({ code: [...UPSTREAM_OPEN_CODES, "SWY_ERR_HUB_UNAVAILABLE"] }),
   ),
   // Routing and the shared store.
   routingHubPercent: spec(
@@ -139,24 +195,24 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "Desired share of new sessions routed to the hub (0-100), from the applied routing config.",
   ),
   routingConfigVersion: spec("switchyard_routing_config_version", "gauge", [], "Version of the routing config this instance applies."),
-  routingConfigReloads: spec(
+  routingConfigReloads: counter(
     "switchyard_routing_config_reloads_total",
-    "counter",
     ["outcome"],
     "Routing config changes received, by outcome (applied/rejected).",
+    product({ outcome: ["applied", "rejected"] }),
   ),
-  routingDecisions: spec(
+  routingDecisions: counter(
     "switchyard_routing_decisions_total",
-    "counter",
     ["backend", "reason"],
     "Route decisions, by backend and reason (split/override/list/fallback).",
+    product({ backend: BACKENDS, reason: ["split", "override", "list", "fallback"] }),
   ),
   storeUp: spec("switchyard_store_up", "gauge", ["store"], "1 when the routing store (memory/redis) is connected, 0 when degraded."),
-  ownerForwards: spec(
+  ownerForwards: counter(
     "switchyard_owner_forwards_total",
-    "counter",
     ["outcome"],
     "Session requests forwarded to the instance that owns the session, by outcome.",
+    product({ outcome: ["forwarded", "failed"] }),
   ),
   // The shadow comparator.
   shadowSessionsOpen: spec(
@@ -178,18 +234,23 @@ export const SWITCHYARD_METRICS = Object.freeze({
     "Shadow delivery time minus primary delivery time, for matched pairs.",
     SHADOW_DELAY_BUCKETS,
   ),
-  shadowReordered: spec(
+  shadowReordered: counter(
     "switchyard_shadow_reordered_total",
-    "counter",
     [],
     "Matched pairs the shadow delivered in another order than the primary.",
+    [{}],
   ),
-  shadowErrors: spec("switchyard_shadow_errors_total", "counter", ["code"], "Shadow session failures, by SWY_ERR_* code."),
-  shadowOverflow: spec(
+  shadowErrors: counter(
+    "switchyard_shadow_errors_total",
+    ["code"],
+    "Shadow session failures, by SWY_ERR_* code.",
+    product({ code: ["SWY_ERR_SHADOW", "SWY_ERR_INTERNAL", ...UPSTREAM_OPEN_CODES, ...PROTOCOL_CODES] }),
+  ),
+  shadowOverflow: counter(
     "switchyard_shadow_overflow_total",
-    "counter",
     ["kind"],
     "Shadow comparisons abandoned because a bound was reached, by kind (pending/queue/buffer).",
+    product({ kind: ["pending", "queue", "buffer"] }),
   ),
   // Rooms across backends (hub sessions' rooms at the gateway, the Redis adapter bridge).
   roomBroadcasts: spec(

@@ -13,7 +13,7 @@ import {
   type CounterConfiguration,
   type GaugeConfiguration,
 } from "prom-client";
-import { CONTAINMENT_BOUNDARIES, subscribe, type Unsubscribe } from "../telemetry/events.js";
+import { subscribe, type Unsubscribe } from "../telemetry/events.js";
 import type { Backend, ClientTransport, Direction } from "../domain.js";
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
 import { registerRoomMetrics, type RoomsSource } from "./room-metrics.js";
@@ -50,14 +50,20 @@ export function assertType(spec: MetricSpec, type: MetricSpec["type"]): void {
   if (spec.type !== type) throw new Error(`${spec.name} is a ${spec.type} in the catalog, not a ${type}`);
 }
 
+/**
+ * A counter, with the catalog's zero series exported from start-up: rate() and ratios then see the first
+ * increment, and a dashboard shows "0/s" rather than "no data".
+ */
 export function counterOf(registry: Registry, spec: MetricSpec): Counter {
   assertType(spec, "counter");
-  return new Counter({
+  const counter = new Counter({
     name: spec.name,
     help: spec.help,
     labelNames: [...spec.labels],
     registers: [registry],
   } satisfies CounterConfiguration<string>);
+  for (const labels of spec.zeroSeries ?? []) counter.inc(labels, 0);
+  return counter;
 }
 
 export function gaugeOf(registry: Registry, spec: MetricSpec, collect?: GaugeConfiguration<string>["collect"]): Gauge {
@@ -118,27 +124,13 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const contained = counterOf(registry, m.containedErrors);
   const uncaught = counterOf(registry, m.uncaughtErrors);
 
-  // Series with a small, known label set start at 0, so that rate() and ratios see the first increment
-  // and a dashboard shows "0/s" rather than "no data". The packet series are also hot: pre-creating their
-  // children saves a label lookup per packet.
+  // The packet series are hot: pre-created children save a label lookup per packet.
   const packetCounters = Object.fromEntries(
     BACKENDS.map((backend) => [
       backend,
       Object.fromEntries(DIRECTIONS.map((direction) => [direction, packets.labels(backend, direction)])),
     ]),
   ) as Record<Backend, Record<Direction, Counter.Internal>>;
-  for (const backend of BACKENDS) {
-    for (const direction of DIRECTIONS) packetCounters[backend][direction].inc(0);
-    upgrades.inc({ backend }, 0);
-    drained.inc({ backend }, 0);
-  }
-  for (const boundary of CONTAINMENT_BOUNDARIES) contained.inc({ boundary, code: "SWY_ERR_INTERNAL" }, 0);
-  contained.inc({ boundary: "store", code: "SWY_ERR_STORE_MALFORMED" }, 0);
-  for (const kind of ["uncaughtException", "unhandledRejection"]) uncaught.inc({ kind }, 0);
-  for (const outcome of ["forwarded", "failed"]) {
-    for (const kind of ["http", "websocket"]) passthrough.inc({ kind, outcome }, 0);
-    ownerForwards.inc({ outcome }, 0);
-  }
 
   const { routing, store, onRoutingConfig, shadowSessions } = sources;
   if (shadowSessions) {
@@ -152,9 +144,6 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const reordered = counterOf(registry, m.shadowReordered);
   const shadowErrors = counterOf(registry, m.shadowErrors);
   const shadowOverflow = counterOf(registry, m.shadowOverflow);
-  reordered.inc(0);
-  shadowErrors.inc({ code: "SWY_ERR_SHADOW" }, 0);
-  for (const kind of ["pending", "queue", "buffer"]) shadowOverflow.inc({ kind }, 0);
   if (routing) {
     gaugeOf(registry, m.routingHubPercent, function collect() {
       this.set(routing().hubPercent);
@@ -171,7 +160,6 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   }
   if (onRoutingConfig) {
     const reloads = counterOf(registry, m.routingConfigReloads);
-    for (const outcome of ["applied", "rejected"]) reloads.inc({ outcome }, 0);
     unsubscribers.push(onRoutingConfig((outcome) => reloads.inc({ outcome })));
   }
 
