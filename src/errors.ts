@@ -29,6 +29,8 @@ export const ERROR_CATALOG = {
   SWY_ERR_ADMIN_DISABLED: "admin mutations are disabled because no ADMIN_TOKEN is configured",
   SWY_ERR_ADMIN_BAD_REQUEST: "the admin request is invalid",
   SWY_ERR_ADMIN_NOT_FOUND: "no such admin resource",
+  SWY_ERR_ROLLOUT_ACTIVE: "a rollout is already active; abort it or let it finish first",
+  SWY_ERR_ROLLOUT_NONE: "no rollout is active",
   SWY_ERR_OWNER_UNREACHABLE: "the gateway instance that owns the session could not be reached",
   SWY_ERR_SHADOW: "the shadow session failed",
   SWY_ERR_BAD_REQUEST: "the HTTP request cannot be served: its URL cannot be parsed",

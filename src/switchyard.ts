@@ -34,6 +34,8 @@ import type { RoutingStore } from "./store/routing-store.js";
 import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
 import { ShadowManager } from "./shadow/shadow-manager.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
+import { createRollout } from "./rollout/create-rollout.js";
+import { registerRolloutApi } from "./ops/rollout-api.js";
 import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
 
 export interface SwitchyardOptions {
@@ -154,6 +156,8 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   );
   const ops = createOpsServer(metrics, logger);
   const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
+  const rollout = createRollout(config, store, admin.drains, logger);
+  registerRolloutApi(ops, { controller: rollout.controller, adminToken: config.adminToken });
 
   const handshakeLearned = learner.untilLearned((values) => gateway.updateHandshake(values));
 
@@ -194,6 +198,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   let closing: Promise<void> | undefined;
   const finish = async (graceful: boolean, spreadMs: number, graceMs: number) => {
     learner.stop();
+    await rollout.close();
     admin.close();
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();

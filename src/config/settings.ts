@@ -284,6 +284,12 @@ export const SETTINGS = {
     "Prefix of every Redis key and channel Switchyard uses (several deployments, or tests, can share one Redis).",
     text(1, "a prefix"),
   ),
+  PROMETHEUS_URL: setting(
+    "PROMETHEUS_URL",
+    undefined,
+    "Prometheus's base URL, for a rollout plan's `promql` gates (each query must return one number). Unset: those gates are inconclusive.",
+    url("http:", "https:"),
+  ),
   ROUTING_CONFIG: setting<RoutingConfig>(
     "ROUTING_CONFIG",
     undefined,

@@ -59,6 +59,8 @@ export interface StaticConfig {
   readonly instanceId: string;
   readonly internalUrl: string | undefined;
   readonly redisKeyPrefix: string;
+  /** PROMETHEUS_URL: where a rollout's PromQL gates are asked. */
+  readonly prometheusUrl: string | undefined;
   /** ROUTING_CONFIG: the routing document a store starts from (and seeds Redis with when it holds none). */
   readonly routingConfig: RoutingConfig | undefined;
   readonly legacyShadowUrl: string | undefined;
@@ -206,6 +208,7 @@ function buildConfig(v: Values): StaticConfig {
     instanceId: v.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     internalUrl: v.INTERNAL_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX!,
+    prometheusUrl: v.PROMETHEUS_URL,
     routingConfig: v.ROUTING_CONFIG,
     legacyShadowUrl: v.LEGACY_SHADOW_URL,
     hubShadowUrl: v.HUB_SHADOW_URL,

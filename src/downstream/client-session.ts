@@ -53,6 +53,8 @@ export class ClientSession implements UpstreamSink {
   /** Undefined while the session waits for its route. */
   backend: Backend | undefined;
   shadowed = false;
+  /** Its bucket when the split routed it (see splitBucketOf): a drain of moved buckets closes only those. */
+  splitBucket: number | undefined;
   private readonly socket: EngineSocket;
   private upstream: Upstream | undefined;
   private readonly inbound: InboundPacketStream;

@@ -18,6 +18,16 @@ import type { RequestDispatcher } from "./request-dispatch.js";
 import type { SessionTable } from "./session-table.js";
 import { closeListener, closePaced } from "./shutdown-pacing.js";
 
+/** Split buckets [from, to), 0..10000 (hubPercent × 100). */
+export interface BucketRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+function inRange(bucket: number | undefined, range: BucketRange): boolean {
+  return bucket !== undefined && bucket >= range.from && bucket < range.to;
+}
+
 export interface GatewayParts {
   readonly engine: EngineServer;
   readonly proxy: LegacyProxy;
@@ -78,17 +88,30 @@ export class Gateway {
     return counts;
   }
 
-  /** Closes up to `count` sessions of a backend so that their clients reconnect. Returns how many. */
-  closeSessions(backend: Backend, count: number, reason: SessionCloseReason): number {
+  /**
+   * Closes up to `count` sessions of a backend so that their clients reconnect. With `buckets`, only
+   * sessions the split routed with a bucket in [from, to) (those a change of the split moved). Returns how many.
+   */
+  closeSessions(backend: Backend, count: number, reason: SessionCloseReason, buckets?: BucketRange): number {
+    const only = buckets === undefined ? undefined : (bucket: number | undefined) => inRange(bucket, buckets);
     let closed = 0;
     for (const session of [...this.sessions.values()]) {
       if (closed >= count) return closed;
       if (session.backend !== backend || session.state !== "open") continue;
+      if (only !== undefined && !only(session.splitBucket)) continue;
       session.close(reason);
       closed++;
     }
-    if (backend === "legacy") closed += this.pipes.close(count - closed, reason);
+    if (backend === "legacy") closed += this.pipes.close(count - closed, reason, only);
     return closed;
+  }
+
+  /** Open sessions of a backend whose split bucket is in the range. */
+  countInBuckets(backend: Backend, buckets: BucketRange): number {
+    let count = this.pipes.countInBuckets(backend, (bucket) => inRange(bucket, buckets));
+    for (const session of this.sessions.values())
+      if (session.backend === backend && session.state === "open" && inRange(session.splitBucket, buckets)) count++;
+    return count;
   }
 
   /** Stops taking new sessions (handshakes get 503) but keeps serving the open ones. */

@@ -83,7 +83,8 @@ export class HandshakeOrchestrator {
       return io.engine();
     }
     publish("switchyard:route:decided", { backend: verdict.backend, reason: verdict.reason });
-    if (verdict.backend === "legacy" && verdict.shadow === undefined && this.deps.legacyMode === "pipe") return io.pipe();
+    if (verdict.backend === "legacy" && verdict.shadow === undefined && this.deps.legacyMode === "pipe")
+      return io.pipe(splitBucketOf(verdict));
     let bound: BoundUpstream;
     try {
       bound = await this.openRoute(verdict, context, undefined);
@@ -138,6 +139,7 @@ export class HandshakeOrchestrator {
       onError: (s, code, detail) =>
         logger[code === "SWY_ERR_INTERNAL" ? "error" : "info"]({ sid: s.id, backend: s.backend, code, detail }, "session error"),
       onBound: (s) => {
+        s.splitBucket = route === undefined ? undefined : splitBucketOf(route);
         sessions.recount(s);
         if (route !== undefined) this.deps.onSessionBound?.(s, route, context);
       },
@@ -154,6 +156,11 @@ export class HandshakeOrchestrator {
     const opened = await this.deps.connector.openPrimary(route.backend, context, sessionId);
     return { upstream: opened.upstream, backend: opened.backend, shadowed: route.shadow !== undefined && !opened.fellBack };
   }
+}
+
+/** The bucket of a session routed by the split (the only sessions a change of the split moves); undefined otherwise. */
+export function splitBucketOf(route: Route): number | undefined {
+  return route.reason === "split" ? route.bucket : undefined;
 }
 
 /** The client address routing sees: behind a trusted load balancer, the address it appended. */

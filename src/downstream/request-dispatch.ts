@@ -14,8 +14,8 @@ import { writeJsonError, writeUpgradeError } from "../passthrough/legacy-proxy.j
 
 /** How a handshake is answered, whichever way the request came (HTTP or upgrade). */
 export interface HandshakeIo {
-  /** Proxy it to the legacy server: the session becomes a pipe. */
-  pipe(): void;
+  /** Proxy it to the legacy server: the session becomes a pipe (its split bucket kept for drains of moved buckets). */
+  pipe(splitBucket?: number): void;
   /** Hand it to engine.io: the session is terminated here. */
   engine(): void;
   refuse(status: number, error: SwitchyardError): void;
@@ -50,8 +50,8 @@ export interface DispatchTargets {
     has(sid: string): boolean;
     request(req: IncomingMessage, res: ServerResponse, sid: string): void;
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sid: string): void;
-    handshakeHttp(req: IncomingMessage, res: ServerResponse): void;
-    handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+    handshakeHttp(req: IncomingMessage, res: ServerResponse, splitBucket?: number): void;
+    handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, splitBucket?: number): void;
   };
   readonly owners: {
     staysHere(req: IncomingMessage, sid: string): boolean;
@@ -95,7 +95,7 @@ export class RequestDispatcher {
         pipe: (sid) => pipes.request(req, res, sid),
         forward: (ownerUrl) => forwarder.web(req, res, ownerUrl),
         handshake: {
-          pipe: () => pipes.handshakeHttp(req, res),
+          pipe: (splitBucket) => pipes.handshakeHttp(req, res, splitBucket),
           engine: () => engine.handleRequest(req, res),
           refuse: (status, error) => writeJsonError(res, status, error),
           gone: () => res.destroyed,
@@ -118,7 +118,7 @@ export class RequestDispatcher {
         pipe: (sid) => pipes.upgrade(req, socket, head, sid),
         forward: (ownerUrl) => forwarder.ws(req, socket, head, ownerUrl),
         handshake: {
-          pipe: () => pipes.handshakeWs(req, socket, head),
+          pipe: (splitBucket) => pipes.handshakeWs(req, socket, head, splitBucket),
           engine: () => engine.handleUpgrade(req, socket, head),
           refuse: (status, error) => writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error),
           gone: () => socket.destroyed,

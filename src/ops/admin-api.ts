@@ -32,6 +32,7 @@ import {
 import { DrainRunner, drainTarget, totalOf, type DrainPacing, type GatewayControl } from "./drain-runner.js";
 import { sendJson, type OpsHandler, type OpsServer, type ReadinessCheck } from "./ops-server.js";
 import type { DiffEvidence } from "../shadow/evidence.js";
+import { abortedRollout } from "../rollout/rollout-section.js";
 
 export type { GatewayControl } from "./drain-runner.js";
 
@@ -65,7 +66,7 @@ function etagOf(config: RoutingConfig): Record<string, string> {
   return { etag: `"${config.version}"` };
 }
 
-function respondError(res: ServerResponse, error: unknown): void {
+export function respondError(res: ServerResponse, error: unknown): void {
   if (error instanceof AdminHttpError) return sendError(res, error.status, error.code, error.message, error.extra, error.headers);
   if (error instanceof RoutingConfigError) return sendError(res, 400, error.code, error.message, { problems: error.problems });
   if (error instanceof RoutingConflictError)
@@ -73,8 +74,21 @@ function respondError(res: ServerResponse, error: unknown): void {
       currentVersion: error.currentVersion,
     });
   if (isSwitchyardError(error) && error.code === "SWY_ERR_STORE_UNAVAILABLE") return sendError(res, 503, error.code, error.message);
+  if (isSwitchyardError(error) && (error.code === "SWY_ERR_ROLLOUT_ACTIVE" || error.code === "SWY_ERR_ROLLOUT_NONE"))
+    return sendError(res, 409, error.code, error.message);
   throw error;
 }
+
+/** An admin route whose coded errors become JSON answers (anything else is the ops server's 500). */
+export const adminHandler =
+  (handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>): OpsHandler =>
+  async (req, res, url) => {
+    try {
+      await handler(req, res, url);
+    } catch (error) {
+      respondError(res, error);
+    }
+  };
 
 /**
  * Stores `change(current)` on top of the current document; when someone else changed it meanwhile, reads
@@ -139,15 +153,7 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
   const unsubscribe = store.onDrain((command) => void drains.start(command));
   store.setSessionCountsSource(() => control.sessionCounts());
 
-  const handle =
-    (handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>): OpsHandler =>
-    async (req, res, url) => {
-      try {
-        await handler(req, res, url);
-      } catch (error) {
-        respondError(res, error);
-      }
-    };
+  const handle = adminHandler;
 
   /** Publishes a drain and describes it: this instance's exact plan, the others' estimates. */
   const drainAnswer = async (delivery: DrainDelivery) => {
@@ -251,9 +257,12 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
       const identity = authenticate(req, adminToken);
       req.resume();
       // Someone else changing the config meanwhile: roll back on top of their version.
-      const { config, update } = await updateOnTop(store, (current) =>
-        current.hubPercent === 0 ? undefined : { ...current, hubPercent: 0 },
-      );
+      // A rollout in progress is aborted with it (it owns the split while active).
+      const { config, update } = await updateOnTop(store, (current) => {
+        const rollout = abortedRollout(current, Date.now());
+        if (current.hubPercent === 0 && rollout === undefined) return undefined;
+        return { ...current, hubPercent: 0, ...(rollout === undefined ? {} : { rollout }) };
+      });
       const drain = await drainAnswer(await store.publishDrain("hub", 100));
       const changes = [
         ...(update?.changes ?? ["hubPercent was already 0"]),

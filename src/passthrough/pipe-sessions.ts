@@ -24,6 +24,8 @@ interface PipeSession {
   sid: string | undefined;
   /** The client's long poll in flight, if any: on drain the gateway answers it with a close packet. */
   pendingPoll: ServerResponse | undefined;
+  /** Its split bucket (see splitBucketOf), for drains of moved buckets. */
+  readonly splitBucket: number | undefined;
 }
 
 export interface PipeSessionOptions {
@@ -41,7 +43,8 @@ let anonymousSocketCounter = 0;
 
 export class PipeSessions {
   private readonly sessions = new Map<string, PipeSession>();
-  private readonly handshakes = new WeakSet<IncomingMessage>();
+  /** Polling handshakes on their way to the legacy server, with their split bucket. */
+  private readonly handshakes = new WeakMap<IncomingMessage, number | undefined>();
   /** Polling sessions closed by the gateway whose client has not polled since: its next poll gets the close. */
   private readonly drained = new Map<string, { eio: EngineIoRevision; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -50,7 +53,7 @@ export class PipeSessions {
 
   constructor(private readonly options: PipeSessionOptions) {
     options.proxy.onResponse((proxyRes, req) => {
-      if (this.handshakes.has(req)) this.learnSid(proxyRes, req);
+      if (this.handshakes.has(req)) this.learnSid(proxyRes, req, this.handshakes.get(req));
     });
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -65,20 +68,29 @@ export class PipeSessions {
     return this.sessions.has(sid) || this.drained.has(sid);
   }
 
+  /** Pipes are legacy sessions: how many `only` accepts by split bucket. */
+  countInBuckets(backend: "legacy" | "hub", only: (splitBucket: number | undefined) => boolean): number {
+    if (backend !== "legacy") return 0;
+    let count = 0;
+    for (const session of this.sessions.values()) if (only(session.splitBucket)) count++;
+    return count;
+  }
+
   countByTransport(): Record<ClientTransport, number> {
     return { ...this.counts };
   }
 
   /** A polling handshake routed to the legacy server as a pipe. */
-  handshakeHttp(req: IncomingMessage, res: ServerResponse): void {
-    this.handshakes.add(req);
+  handshakeHttp(req: IncomingMessage, res: ServerResponse, splitBucket?: number): void {
+    this.handshakes.set(req, splitBucket);
     this.options.proxy.web(req, res);
   }
 
   /** A WebSocket-only handshake routed as a pipe: the session lives as long as the socket. */
-  handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, splitBucket?: number): void {
     const key = `ws-${++anonymousSocketCounter}`;
-    const session = this.open(key, undefined, revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO")), "websocket");
+    const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
+    const session = this.open(key, undefined, eio, "websocket", splitBucket);
     this.bindSocket(session, socket);
     this.options.proxy.ws(req, socket, head);
   }
@@ -134,11 +146,12 @@ export class PipeSessions {
     this.options.proxy.ws(req, socket, head);
   }
 
-  /** Closes up to `count` sessions so that their clients reconnect (and get routed afresh). */
-  close(count: number, reason: SessionCloseReason): number {
+  /** Closes up to `count` sessions (those `only` accepts by split bucket) so that their clients reconnect (and get routed afresh). */
+  close(count: number, reason: SessionCloseReason, only?: (splitBucket: number | undefined) => boolean): number {
     let closed = 0;
     for (const session of [...this.sessions.values()]) {
       if (closed >= count) break;
+      if (only !== undefined && !only(session.splitBucket)) continue;
       this.closeSession(session, reason);
       closed++;
     }
@@ -149,9 +162,25 @@ export class PipeSessions {
     clearInterval(this.sweeper);
   }
 
-  private open(key: string, sid: string | undefined, eio: EngineIoRevision, transport: ClientTransport): PipeSession {
+  private open(
+    key: string,
+    sid: string | undefined,
+    eio: EngineIoRevision,
+    transport: ClientTransport,
+    splitBucket: number | undefined,
+  ): PipeSession {
     const now = Date.now();
-    const session: PipeSession = { key, sid, eio, transport, openedAt: now, lastSeen: now, socket: undefined, pendingPoll: undefined };
+    const session: PipeSession = {
+      key,
+      sid,
+      eio,
+      transport,
+      openedAt: now,
+      lastSeen: now,
+      socket: undefined,
+      pendingPoll: undefined,
+      splitBucket,
+    };
     this.sessions.set(key, session);
     this.counts[transport]++;
     publish("switchyard:session:opened", {
@@ -170,12 +199,12 @@ export class PipeSessions {
     socket.once("close", () => this.end(session, "client closed"));
   }
 
-  private learnSid(proxyRes: IncomingMessage, req: IncomingMessage): void {
+  private learnSid(proxyRes: IncomingMessage, req: IncomingMessage, splitBucket: number | undefined): void {
     if (proxyRes.statusCode !== 200) return;
     const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
     proxyRes.once("data", (chunk: Buffer) => {
       const sid = SID_IN_HANDSHAKE.exec(chunk.toString("latin1"))?.[1];
-      if (sid !== undefined && !this.sessions.has(sid)) this.open(sid, sid, eio, "polling");
+      if (sid !== undefined && !this.sessions.has(sid)) this.open(sid, sid, eio, "polling", splitBucket);
     });
   }
 

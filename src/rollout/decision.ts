@@ -10,7 +10,7 @@
  *                                   └─► rolling-back (stepped: one step down per interval) ──► rolled-back
  *   abort (any active phase) ──► aborted (weight 0);  promote ──► next step;  promote --full ──► promoted (100)
  */
-import type { CheckResult } from "./gates.js";
+import type { CheckResult, GateStatus } from "./gates.js";
 import type { RolloutPlan } from "./plan.js";
 
 export const PHASES = ["progressing", "holding", "paused", "rolling-back", "promoted", "rolled-back", "aborted"] as const;
@@ -36,14 +36,29 @@ export interface RolloutState {
   readonly failedChecks: number;
   /** The last interval judged (epoch index: start = index × interval). */
   readonly lastWindow: number;
-  /** The last check's verdict and reason, for status. */
-  readonly lastCheck: { readonly window: number; readonly verdict: CheckResult["verdict"]; readonly reason: string } | undefined;
+  /** The last check's verdict, reason and gates, for status and `watch` on any instance. */
+  readonly lastCheck: LastCheck | undefined;
   /** Why the last transition happened. */
   readonly reason: string;
   /** Bumped on every transition: instances drain moved sessions when it changes together with the weight. */
   readonly seq: number;
   /** The fencing token of the leader that wrote it; a leader holding a smaller one is stale. */
   readonly fence: number;
+}
+
+export interface GateSummary {
+  readonly name: string;
+  readonly status: GateStatus;
+  readonly value?: number | undefined;
+  readonly baseline?: number | undefined;
+  readonly limit?: number | undefined;
+}
+
+export interface LastCheck {
+  readonly window: number;
+  readonly verdict: GateStatus;
+  readonly reason: string;
+  readonly gates: readonly GateSummary[];
 }
 
 export type RolloutEvent =
@@ -155,7 +170,8 @@ export function decide(plan: RolloutPlan, state: RolloutState, event: RolloutEve
 
 function check(plan: RolloutPlan, state: RolloutState, window: number, result: CheckResult, now: number): Transition {
   if (window <= state.lastWindow) return { state, changed: false, summary: `window ${window} already judged`, trigger: "automatic" };
-  const judged = { lastWindow: window, lastCheck: { window, verdict: result.verdict, reason: result.reason } };
+  const gates = result.gates.map(({ name, status, value, baseline, limit }) => ({ name, status, value, baseline, limit }));
+  const judged = { lastWindow: window, lastCheck: { window, verdict: result.verdict, reason: result.reason, gates } };
   const base: RolloutState = { ...state, ...judged };
   if (state.phase === "paused")
     return { state: base, changed: true, summary: `paused: check ${result.verdict} not acted on`, trigger: "automatic" };

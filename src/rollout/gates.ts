@@ -79,7 +79,10 @@ export function emptyWindow(durationMs: number): WindowStats {
   };
 }
 
-/** The upper bound of the bucket holding the 99th percentile (Infinity above the last bound); undefined without data. */
+/** Stands for "above the last bound" (finite, so that it survives JSON in the stored state). */
+export const LATENCY_OVERFLOW = 2 * LATENCY_BOUNDS.at(-1)!;
+
+/** The upper bound of the bucket holding the 99th percentile (LATENCY_OVERFLOW above the last bound); undefined without data. */
 export function p99(latency: readonly number[]): number | undefined {
   const total = latency.reduce((sum, count) => sum + count, 0);
   if (total === 0) return undefined;
@@ -87,9 +90,9 @@ export function p99(latency: readonly number[]): number | undefined {
   let seen = 0;
   for (const [index, count] of latency.entries()) {
     seen += count;
-    if (seen >= rank) return LATENCY_BOUNDS[index] ?? Number.POSITIVE_INFINITY;
+    if (seen >= rank) return LATENCY_BOUNDS[index] ?? LATENCY_OVERFLOW;
   }
-  return Number.POSITIVE_INFINITY;
+  return LATENCY_OVERFLOW;
 }
 
 const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole);

@@ -5,8 +5,10 @@
  *
  *   "rollout": {"plan": {...see plan.ts...}, "state": {"id": "r-1a2b", "phase": "progressing", "step": 2, ...}}
  */
-import { Problems, describe, integer, join, object, percent, string } from "../config/config-checks.js";
-import { PHASES, type Phase, type RolloutState } from "./decision.js";
+import { Problems, array, describe, integer, join, object, percent, string } from "../config/config-checks.js";
+import { PHASES, decide, isActive, type GateSummary, type Phase, type RolloutState } from "./decision.js";
+import type { RoutingConfig } from "../config/routing-config.js";
+import type { GateStatus } from "./gates.js";
 import { planDocument, planOf, type RolloutPlan } from "./plan.js";
 
 export interface RolloutSection {
@@ -31,6 +33,22 @@ const STATE_KEYS = [
   "fence",
 ];
 const MAX_TIME = 8.64e15;
+const STATUSES = ["pass", "fail", "inconclusive"] as const;
+
+function gateSummaryOf(value: unknown, path: string, problems: Problems): GateSummary | undefined {
+  const raw = object(value, path, ["name", "status", "value", "baseline", "limit"], problems);
+  const name = string(raw?.name, join(path, "name"), 1, 64, problems);
+  const status = STATUSES.includes(raw?.status as GateStatus)
+    ? (raw?.status as GateStatus)
+    : problems.add(join(path, "status"), `must be pass, fail or inconclusive (got ${describe(raw?.status)})`);
+  const numberAt = (key: string): number | undefined => {
+    const v = raw?.[key];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "number" && Number.isFinite(v) ? v : problems.add(join(path, key), `must be a number (got ${describe(v)})`);
+  };
+  if (name === undefined || status === undefined) return undefined;
+  return { name, status, value: numberAt("value"), baseline: numberAt("baseline"), limit: numberAt("limit") };
+}
 
 function stateOf(value: unknown, path: string, steps: number, problems: Problems): RolloutState | undefined {
   const raw = object(value, path, STATE_KEYS, problems);
@@ -46,13 +64,16 @@ function stateOf(value: unknown, path: string, steps: number, problems: Problems
   const reason = string(raw.reason, join(path, "reason"), 0, 4096, problems);
   let lastCheck: RolloutState["lastCheck"];
   if (raw.lastCheck !== undefined && raw.lastCheck !== null) {
-    const check = object(raw.lastCheck, join(path, "lastCheck"), ["window", "verdict", "reason"], problems);
+    const check = object(raw.lastCheck, join(path, "lastCheck"), ["window", "verdict", "reason", "gates"], problems);
     const window = integer(check?.window, join(path, "lastCheck.window"), 0, MAX_TIME, problems);
     const verdict = ["pass", "fail", "inconclusive"].includes(check?.verdict as string)
       ? (check?.verdict as "pass" | "fail" | "inconclusive")
       : problems.add(join(path, "lastCheck.verdict"), `must be pass, fail or inconclusive (got ${describe(check?.verdict)})`);
     const why = string(check?.reason, join(path, "lastCheck.reason"), 0, 4096, problems);
-    if (window !== undefined && verdict !== undefined && why !== undefined) lastCheck = { window, verdict, reason: why };
+    const gatesPath = join(path, "lastCheck.gates");
+    const gates = array(check?.gates ?? [], gatesPath, 64, problems, (item, itemPath) => gateSummaryOf(item, itemPath, problems));
+    if (window !== undefined && verdict !== undefined && why !== undefined && gates !== undefined)
+      lastCheck = { window, verdict, reason: why, gates };
   }
   const numbers = {
     startedAt: at("startedAt"),
@@ -99,4 +120,11 @@ export function planOfSection(section: RolloutSection): RolloutPlan {
     parsed.set(section, plan);
   }
   return plan;
+}
+
+/** The rollout section aborted by the operator's `rollback` (weight 0); undefined when no rollout is active. */
+export function abortedRollout(config: RoutingConfig, now: number): RolloutSection | undefined {
+  const section = config.rollout;
+  if (section === undefined || !isActive(section.state)) return undefined;
+  return { plan: section.plan, state: decide(planOfSection(section), section.state, { kind: "abort" }, now).state };
 }

@@ -168,6 +168,30 @@ export interface UncaughtErrorEvent {
   readonly kind: UncaughtKind;
 }
 
+/** The rollout this instance sees (every instance, on every applied routing document with a rollout). */
+export interface RolloutStateEvent {
+  readonly id: string;
+  readonly phase: string;
+  readonly weight: number;
+  readonly step: number;
+  /** The last check's gates: value and limit (undefined when it had none). */
+  readonly gates: readonly { readonly name: string; readonly value: number | undefined; readonly limit: number | undefined }[];
+  readonly leader: boolean;
+}
+
+/** A check the leader made at the end of an interval. */
+export interface RolloutCheckEvent {
+  readonly verdict: "pass" | "fail" | "inconclusive";
+}
+
+/** A change of phase or weight, by the instance that made it. */
+export interface RolloutTransitionEvent {
+  readonly from: string;
+  readonly to: string;
+  readonly trigger: "operator" | "automatic";
+  readonly weight: number;
+}
+
 export interface TelemetryEvents {
   "switchyard:session:opened": SessionOpenedEvent;
   "switchyard:session:closed": SessionClosedEvent;
@@ -192,6 +216,9 @@ export interface TelemetryEvents {
   "switchyard:bridge:lag": BridgeLagEvent;
   "switchyard:error:contained": ContainedErrorEvent;
   "switchyard:process:uncaught": UncaughtErrorEvent;
+  "switchyard:rollout:state": RolloutStateEvent;
+  "switchyard:rollout:check": RolloutCheckEvent;
+  "switchyard:rollout:transition": RolloutTransitionEvent;
 }
 
 export type TelemetryEventName = keyof TelemetryEvents;

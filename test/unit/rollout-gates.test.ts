@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   LATENCY_BOUNDS,
+  LATENCY_OVERFLOW,
   emptyBackendWindow,
   emptyWindow,
   p99,
@@ -107,7 +108,7 @@ describe("rollout gates", () => {
     const latency = (bucket: number, count: number) =>
       Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => (i === bucket ? count : 0));
     assert.equal(p99(latency(3, 100)), LATENCY_BOUNDS[3]);
-    assert.equal(p99(latency(11, 1)), Number.POSITIVE_INFINITY);
+    assert.equal(p99(latency(11, 1)), LATENCY_OVERFLOW);
     assert.equal(p99(latency(0, 0)), undefined);
     const p = plan({
       minSessions: 1,
