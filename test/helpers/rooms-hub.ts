@@ -10,6 +10,7 @@
  * - `say-bin` (room, meta, bytes): a binary broadcast `bin` {from, ...meta}, bytes
  * - `say-except-room` (room, exceptRoom, body): `said` to room minus exceptRoom
  * - `echo` (...args, ack): answers with the args (a per-session event frame, for ordering tests)
+ * - `where` (ack): answers "hub" (the load tests ask each session which backend holds it)
  * - `tell` (body): an event frame `told` to this session only, then a broadcast `said` to the session's
  *   own id room: both must reach the client in that order
  */
@@ -30,7 +31,8 @@ export interface RoomsHub {
 /** "/hub-only" exists on the hub only (legacy nodes never subscribe to it). */
 const NAMESPACES = new Set(["/", "/other", "/hub-only"]);
 
-export async function startRoomsHub(): Promise<RoomsHub> {
+/** `port`: a fixed port (a restarted hub comes back where the gateways expect it); default: any free port. */
+export async function startRoomsHub(options: { port?: number } = {}): Promise<RoomsHub> {
   const received: Frame[] = [];
   const sessions = new Set<{ ws: WebSocket; shadow: boolean }>();
   const wss = new WebSocketServer({
@@ -85,6 +87,8 @@ export async function startRoomsHub(): Promise<RoomsHub> {
           return send({ type: "broadcast", nsp, rooms: [args[0]] }, ["bin", { from: sid, ...(args[1] as object) }, args[2]]);
         case "echo":
           return ack(...args);
+        case "where":
+          return ack("hub");
         case "tell":
           send({ type: "event", nsp }, ["told", args[0]]);
           return send({ type: "broadcast", nsp, rooms: [sid] }, ["said", { from: sid, ...(args[0] as object) }]);
@@ -107,7 +111,7 @@ export async function startRoomsHub(): Promise<RoomsHub> {
     });
     ws.send(JSON.stringify({ type: "hello", version: 1, server: "rooms-test-hub" }));
   });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => http.listen(options.port ?? 0, "127.0.0.1", resolve));
   const port = (http.address() as AddressInfo).port;
   return {
     url: `ws://127.0.0.1:${port}/`,

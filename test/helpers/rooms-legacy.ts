@@ -1,7 +1,7 @@
 /**
  * A legacy socket.io 4 node on the official @socket.io/redis-adapter for the rooms tests, with the same
  * events as test/helpers/rooms-hub.ts (join, leave, say, say-others, say-all, say-except-room, say-bin,
- * echo), so a room can hold members of both backends. `io` is exposed for the tests' own legacy-side
+ * echo, where), so a room can hold members of both backends. `io` is exposed for the tests' own legacy-side
  * calls (io.to(sid).emit, fetchSockets, serverSideEmitWithAck, socketsJoin, disconnectSockets...).
  */
 import { createServer, type Server as HttpServer } from "node:http";
@@ -16,11 +16,26 @@ export interface RoomsLegacy {
   close(): Promise<void>;
 }
 
-export async function startRoomsLegacy(redisUrl: string, key: string): Promise<RoomsLegacy> {
+export interface RoomsLegacyOptions {
+  /** A fixed port (a restarted node comes back where the gateways expect it); default: any free port. */
+  readonly port?: number;
+  readonly pingInterval?: number;
+  readonly pingTimeout?: number;
+}
+
+export async function startRoomsLegacy(redisUrl: string, key: string, options: RoomsLegacyOptions = {}): Promise<RoomsLegacy> {
   const pub = new Redis(redisUrl);
   const sub = pub.duplicate();
+  // An outage of Redis is a test's business: the errors are ioredis's reconnection attempts.
+  pub.on("error", () => undefined);
+  sub.on("error", () => undefined);
   const http: HttpServer = createServer();
-  const io = new Server(http, { allowEIO3: true, adapter: createAdapter(pub, sub, { key, requestsTimeout: 3000 }) });
+  const io = new Server(http, {
+    allowEIO3: true,
+    adapter: createAdapter(pub, sub, { key, requestsTimeout: 3000 }),
+    ...(options.pingInterval === undefined ? {} : { pingInterval: options.pingInterval }),
+    ...(options.pingTimeout === undefined ? {} : { pingTimeout: options.pingTimeout }),
+  });
   for (const name of ["/", "/other"]) {
     io.of(name).on("connection", (socket) => {
       const said = (body: unknown) => ({ from: socket.id, ...(body as object) });
@@ -39,13 +54,14 @@ export async function startRoomsLegacy(redisUrl: string, key: string): Promise<R
         io.of(name).to(room).except(except).emit("said", said(body)),
       );
       socket.on("say-bin", (room: string, meta: unknown, bytes: Buffer) => io.of(name).to(room).emit("bin", said(meta), bytes));
+      socket.on("where", (ack: (backend: string) => void) => ack("legacy"));
       socket.on("echo", (...args: unknown[]) => {
         const ack = args.pop() as (...reply: unknown[]) => void;
         ack(...args);
       });
     });
   }
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => http.listen(options.port ?? 0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     io,

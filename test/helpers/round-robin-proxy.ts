@@ -14,6 +14,16 @@ interface Target {
   readonly port: number;
 }
 
+/** Replays an upgrade request (as received) on a connection to the target, then joins the two streams. */
+export function tunnelUpgrade(req: IncomingMessage, head: Buffer, client: Duplex, upstream: Socket): void {
+  const lines = [`${req.method} ${req.url} HTTP/1.1`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+  if (head.length > 0) upstream.write(head);
+  upstream.pipe(client);
+  client.pipe(upstream);
+}
+
 export class RoundRobinProxy {
   /** Per sid: how many requests (and WebSocket connections) went to each target. */
   readonly hits = new Map<string, number[]>();
@@ -105,12 +115,7 @@ export class RoundRobinProxy {
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
     upstream.once("connect", () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
+      tunnelUpgrade(req, head, client, upstream);
     });
   }
 
