@@ -18,6 +18,8 @@ export const ERROR_CATALOG = {
   SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",
   SWY_ERR_PROTOCOL_INVALID_STATE: "the client sent a packet for a namespace it has not joined (or joined twice)",
   SWY_ERR_PROTOCOL_INVALID_NAMESPACE: "the client sent a namespace socket.io cannot read (a 2.x client's namespace is parsed as a URL)",
+  SWY_ERR_UNSUPPORTED_PROTOCOL:
+    "the handshake names no Engine.IO revision (no EIO parameter); refused as engine.io refuses an unsupported protocol version",
   SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
   SWY_ERR_DRAINING: "this gateway instance is shutting down",
   SWY_ERR_PASSTHROUGH_UNREACHABLE: "the legacy application could not be reached",

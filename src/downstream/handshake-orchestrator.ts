@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { LegacyMode } from "../config/settings.js";
 import type { Limits } from "../config/static-config.js";
 import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
+import { ENGINE_UNSUPPORTED_PROTOCOL } from "../protocol/engineio.js";
 import { isDeferred, type Route, type RouteDecider, type RouteInput } from "../routing/route.js";
 import { generateSessionId } from "../session-id.js";
 import { reportContained } from "../telemetry/containment.js";
@@ -64,6 +65,12 @@ export class HandshakeOrchestrator {
     }
     // Malformed handshakes are engine.io's to refuse, with its own error codes; no upstream for them.
     if (req.method !== "GET" || query.transport !== transport) return io.engine();
+    // engine.io reads a missing EIO as revision 3 (allowEIO3 is on for 2.x clients), but every real client sends
+    // it: a handshake without it is refused as engine.io refuses a revision it does not serve, on every route.
+    if (query.EIO === undefined) {
+      publish("switchyard:handshake:refused", { code: "SWY_ERR_UNSUPPORTED_PROTOCOL" });
+      return io.refuseAsEngine(ENGINE_UNSUPPORTED_PROTOCOL);
+    }
     const { trustProxy, forwardHeaders } = this.deps;
     const context = clientContextOf(req, { trustProxy, extraHeaders: forwardHeaders }, search);
     // Routing reads each parameter's last value, as engine.io does (`_query`).

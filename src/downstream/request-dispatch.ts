@@ -19,6 +19,8 @@ export interface HandshakeIo {
   /** Hand it to engine.io: the session is terminated here. */
   engine(): void;
   refuse(status: number, error: SwitchyardError): void;
+  /** Refuse it exactly as engine.io refuses a handshake (HTTP 400 with its error code and message). */
+  refuseAsEngine(error: { readonly code: number; readonly message: string }): void;
   /** The client went away while the handshake waited. */
   gone(): boolean;
 }
@@ -80,6 +82,22 @@ interface Destinations {
   fail(error: unknown, what: string): void;
 }
 
+/** engine.io's abortRequest(): 400, its JSON error body. */
+function writeEngineError(res: ServerResponse, error: { readonly code: number; readonly message: string }): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(400, { "Content-Type": "application/json" });
+  res.end(JSON.stringify({ code: error.code, message: error.message }));
+}
+
+/** engine.io's abortUpgrade(): a 400 with the message as the body, then the socket is closed. */
+function writeEngineUpgradeError(socket: Duplex, error: { readonly message: string }): void {
+  if (socket.destroyed) return;
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n` +
+      `Content-Length: ${Buffer.byteLength(error.message)}\r\n\r\n${error.message}`,
+  );
+}
+
 const UPGRADE_STATUS_TEXT: Readonly<Record<number, string>> = { 503: "Service Unavailable", 504: "Gateway Timeout" };
 
 export class RequestDispatcher {
@@ -98,6 +116,7 @@ export class RequestDispatcher {
           pipe: (splitBucket) => pipes.handshakeHttp(req, res, splitBucket),
           engine: () => engine.handleRequest(req, res),
           refuse: (status, error) => writeJsonError(res, status, error),
+          refuseAsEngine: (error) => writeEngineError(res, error),
           gone: () => res.destroyed,
         },
         fail: (error, what) => fail(res, error, what),
@@ -121,6 +140,7 @@ export class RequestDispatcher {
           pipe: (splitBucket) => pipes.handshakeWs(req, socket, head, splitBucket),
           engine: () => engine.handleUpgrade(req, socket, head),
           refuse: (status, error) => writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error),
+          refuseAsEngine: (error) => writeEngineUpgradeError(socket, error),
           gone: () => socket.destroyed,
         },
         fail: (error, what) => fail(socket, error, what),

@@ -63,12 +63,13 @@ const UPSTREAM_OPEN_CODES: readonly ErrorCode[] = [
   "SWY_ERR_UPSTREAM_REJECTED",
   "SWY_ERR_UPSTREAM_HANDSHAKE",
 ];
-/** Why a client handshake is refused: draining, or its backend could not be opened. */
+/** Why a client handshake is refused: draining, its backend could not be opened, no Engine.IO revision. */
 const HANDSHAKE_REFUSAL_CODES: readonly ErrorCode[] = [
   "SWY_ERR_DRAINING",
   ...UPSTREAM_OPEN_CODES,
   "SWY_ERR_HUB_UNAVAILABLE",
   "SWY_ERR_QUEUE_OVERFLOW",
+  "SWY_ERR_UNSUPPORTED_PROTOCOL",
 ];
 /** Where containment happens and what it reports there. */
 const CONTAINED_SERIES: readonly LabelSet[] = [

@@ -96,6 +96,12 @@ export function parseHandshake(body: string): EngineIoHandshake {
   };
 }
 
+/**
+ * engine.io's answer to a handshake in a protocol revision it does not serve (error 5): HTTP 400 with this JSON
+ * body to a polling request, `400 Bad Request` with the message as text/html to a WebSocket upgrade.
+ */
+export const ENGINE_UNSUPPORTED_PROTOCOL = Object.freeze({ code: 5, message: "Unsupported protocol version" });
+
 /** engine.io treats any EIO value other than "4" as revision 3 (when allowEIO3 is on); so do we. */
 export function revisionOf(eioParam: string | null | undefined): EngineIoRevision {
   return eioParam === "4" ? 4 : 3;

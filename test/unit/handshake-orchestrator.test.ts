@@ -88,6 +88,7 @@ async function handshake(
     pipe: () => void answers.push("pipe"),
     engine: () => void answers.push("engine"),
     refuse: (status, error) => void answers.push(`refuse ${status} ${error.code}`),
+    refuseAsEngine: (error) => void answers.push(`refuse as engine.io ${error.code} ${error.message}`),
     gone: () => options.clientLeaves ?? false,
   };
   await o.handshakes.handshake({ req, search, query: Object.fromEntries(search), transport: options.transport ?? "polling", io });
@@ -95,6 +96,13 @@ async function handshake(
 }
 
 describe("handshake orchestrator", () => {
+  it("refuses a handshake without EIO as engine.io refuses an unsupported revision, before routing", async () => {
+    const o = orchestrator({ routing: { hubPercent: 100 }, open: { sessionId: "hub-sid" } });
+    const { answers } = await handshake(o, "/socket.io/?transport=polling&userId=7");
+    assert.deepEqual(answers, ["refuse as engine.io 5 Unsupported protocol version"]);
+    assert.equal(o.opened.length, 0);
+  });
+
   it("opens the route's upstream before engine.io answers, and registers its id", async () => {
     const o = orchestrator({ routing: { hubPercent: 100 }, open: { sessionId: "hub-sid" } });
     const { req, answers } = await handshake(o, "/socket.io/?EIO=4&transport=polling&userId=7");
