@@ -158,7 +158,7 @@ export class ClientSession implements UpstreamSink {
     const upstream = this.upstream!;
     publish("switchyard:packet", this.packets!.client_to_server);
     upstream.send(message);
-    if (this.tap !== undefined) this.safeTap(() => this.tap?.clientMessage(message));
+    if (this.tap !== undefined) this.tapMessage(true, message);
     const buffered = upstream.bufferedAmount;
     if (buffered > this.limits.upstreamBufferLimit) {
       this.fail("SWY_ERR_UPSTREAM_TOO_SLOW", `${buffered} bytes waiting for the ${this.backend} backend`);
@@ -261,7 +261,7 @@ export class ClientSession implements UpstreamSink {
     if (options === undefined) publish("switchyard:packet", this.packets!.server_to_client);
     // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
     this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
-    if (this.tap !== undefined) this.safeTap(() => this.tap?.serverMessage(message));
+    if (this.tap !== undefined) this.tapMessage(false, message);
     const waiting = pendingPacketCount(this.socket);
     if (waiting >= this.limits.clientBufferLimit) {
       this.fail("SWY_ERR_CLIENT_TOO_SLOW", `${waiting} packets waiting for the client`);
@@ -298,14 +298,28 @@ export class ClientSession implements UpstreamSink {
     this.close("error", code);
   }
 
+  /** The tap sees a message (no closure per message: this is on every shadowed delivery's path). */
+  private tapMessage(fromClient: boolean, message: UpstreamMessage): void {
+    try {
+      if (fromClient) this.tap?.clientMessage(message);
+      else this.tap?.serverMessage(message);
+    } catch (error) {
+      this.tapFailed(error);
+    }
+  }
+
   private safeTap(action: () => void): void {
     try {
       action();
     } catch (error) {
-      // A broken tap must never affect the client: drop it (counted and logged: it is a bug).
-      this.tap = undefined;
-      this.options.onError(this, "SWY_ERR_INTERNAL", `shadow tap dropped: ${reportContained("shadow", error)}`);
+      this.tapFailed(error);
     }
+  }
+
+  private tapFailed(error: unknown): void {
+    // A broken tap must never affect the client: drop it (counted and logged: it is a bug).
+    this.tap = undefined;
+    this.options.onError(this, "SWY_ERR_INTERNAL", `shadow tap dropped: ${reportContained("shadow", error)}`);
   }
 
   /**

@@ -7,7 +7,8 @@
  * - `payloadKey` renders a payload as a canonical string (ignored paths left out, object keys sorted,
  *   multiset arrays sorted, Buffers by content, shadow ids mapped). Equal keys mean equal payloads, so
  *   the comparator finds a counterpart with one Map lookup; without tolerance the converse holds too.
- *   Long keys are replaced by a SHA-1 digest to bound what a pending event holds.
+ *   Long keys are replaced by a SHA-1 fingerprint to bound what a pending event holds and what a lookup
+ *   compares; keys are memoized per argument list (a broadcast's recipients share one).
  * - `diffPayloads` walks two payloads side by side and lists where they differ (bounded), applying the
  *   tolerance; `payloadsEqual` is the same walk stopping at the first difference.
  *
@@ -19,7 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import { mapped, NONE, step, terminal, type CompiledRule, type IdMap, type PathNode } from "./noise-rules.js";
-import { bytesOf, INLINE_BUFFER_BYTES, kindOf, preview } from "./payload-values.js";
+import { bytesOf, INLINE_BUFFER_BYTES, kindOf, preview, stringsOf } from "./payload-values.js";
 
 export { compileRule, IdMapping, NO_RULE, ruleFor, type CompiledRule, type IdMap } from "./noise-rules.js";
 export { preview } from "./payload-values.js";
@@ -35,7 +36,8 @@ export interface Difference {
 
 export const MAX_DEPTH = 200;
 export const DEFAULT_MAX_DIFFS = 20;
-const MAX_KEY_LENGTH = 512;
+/** Longer keys are replaced by a SHA-1 fingerprint (with the length): 27 characters of base64 plus the length. */
+const FINGERPRINT_ABOVE = 64;
 
 /** The canonical key of one value (see the file comment). `ids` is given for shadow payloads only. */
 function keyOf(
@@ -150,15 +152,42 @@ function valueKey(
   return keyOf(value, rule, ids, ignore, unordered, depth);
 }
 
-/** The canonical key of an event's arguments; pass `ids` for the shadow's payloads. */
-export function payloadKey(args: readonly unknown[], rule: CompiledRule, ids?: IdMap): string {
+function canonicalKey(args: readonly unknown[], rule: CompiledRule, ids: IdMap | undefined): string {
   let key = "";
   for (let i = 0; i < args.length; i++) {
     // The rule's paths start at the first argument; `unordered: true` reaches every argument.
     const root = i === 0;
     key += `${i === 0 ? "" : ","}${valueKey(args[i], rule, ids, root ? rule.ignore : NONE, root ? rule.unordered : NONE, 0)}`;
   }
-  return key.length > MAX_KEY_LENGTH ? `#${createHash("sha1").update(key).digest("base64")}:${key.length}` : key;
+  // A fingerprint stands for a long key: pending events hold it, and lookups hash and compare it.
+  return key.length > FINGERPRINT_ABOVE ? `#${createHash("sha1").update(key).digest("base64")}:${key.length}` : key;
+}
+
+interface KeyMemo {
+  readonly rule: CompiledRule;
+  readonly key: string;
+  /** Every string and object key of the payload (to within MAX_DEPTH), computed when a shadow id map asks. */
+  strings: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Keys by argument list: a broadcast's recipients share one decoded packet (frame-cache.ts), hence one
+ * list, so its key is computed once per rule, not once per recipient. Argument lists are never modified.
+ */
+const keyMemo = new WeakMap<readonly unknown[], KeyMemo>();
+
+/** The canonical key of an event's arguments; pass `ids` for the shadow's payloads. */
+export function payloadKey(args: readonly unknown[], rule: CompiledRule, ids?: IdMap): string {
+  let memo = keyMemo.get(args);
+  if (memo === undefined || memo.rule !== rule) {
+    memo = { rule, key: canonicalKey(args, rule, undefined), strings: undefined };
+    keyMemo.set(args, memo);
+  }
+  if (ids === undefined) return memo.key;
+  // The id map changes a key only through a string (value or object key) it maps: with none, the key stands.
+  memo.strings ??= stringsOf(args, MAX_DEPTH + 2);
+  for (const text of memo.strings) if (ids.has(text)) return canonicalKey(args, rule, ids);
+  return memo.key;
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

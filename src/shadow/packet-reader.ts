@@ -15,6 +15,7 @@
 import type { ErrorCode } from "../errors.js";
 import { isPlainObject } from "../protocol/json-values.js";
 import { decodePacket, isBinaryType, namespaceName, PACKET_TYPE, PacketDecodeError, type PacketType } from "../protocol/socketio.js";
+import type { FrameCache } from "./frame-cache.js";
 
 /** One complete Socket.IO packet. `nsp` has no 2.x query; binary placeholders are Buffers again. */
 export interface SocketIoPacket {
@@ -45,6 +46,11 @@ export interface PacketReaderLimits {
   readonly maxAttachmentBytes?: number;
   /** Nesting depth of a packet's data (default 100); deeper data is refused. */
   readonly maxDepth?: number;
+  /**
+   * Complete text packets decoded by any reader sharing this cache are not decoded again (a broadcast's
+   * recipients get the same text). Readers sharing one cache must share their limits too.
+   */
+  readonly cache?: FrameCache;
 }
 
 export const PACKET_READER_DEFAULTS = { maxAttachments: 10, maxAttachmentBytes: 16 * 1024 * 1024, maxDepth: 100 } as const;
@@ -104,6 +110,7 @@ export class PacketReader {
   private readonly maxAttachments: number;
   private readonly maxAttachmentBytes: number;
   private readonly maxDepth: number;
+  private readonly cache: FrameCache | undefined;
   private header: SocketIoPacket | undefined;
   private expected = 0;
   private buffers: Buffer[] = [];
@@ -113,6 +120,7 @@ export class PacketReader {
     this.maxAttachments = limits.maxAttachments ?? PACKET_READER_DEFAULTS.maxAttachments;
     this.maxAttachmentBytes = limits.maxAttachmentBytes ?? PACKET_READER_DEFAULTS.maxAttachmentBytes;
     this.maxDepth = limits.maxDepth ?? PACKET_READER_DEFAULTS.maxDepth;
+    this.cache = limits.cache;
   }
 
   /** Bytes of attachments currently held for an incomplete binary packet. */
@@ -141,6 +149,8 @@ export class PacketReader {
       this.reset();
       return failure("missing attachments", `text message while ${missing} attachment(s) were expected`);
     }
+    const cached = this.cache?.get(message);
+    if (cached !== undefined) return { ok: true, packet: cached };
     let decoded: ReturnType<typeof decodePacket>;
     try {
       decoded = decodePacket(message, this.maxAttachments);
@@ -164,6 +174,7 @@ export class PacketReader {
       return WAITING;
     }
     if (decoded.data !== undefined && bracketCount(message, this.maxDepth) > this.maxDepth) walk(decoded.data, 0, this.maxDepth, undefined);
+    this.cache?.set(message, packet);
     return { ok: true, packet };
   }
 
@@ -192,14 +203,25 @@ export class PacketReader {
   }
 }
 
+export interface PacketEvent {
+  readonly name: string;
+  readonly args: readonly unknown[];
+}
+
+/**
+ * Per packet object: a packet shared through a FrameCache yields the same argument list to every
+ * recipient, so that what is derived from the list (its payload key) is computed once.
+ */
+const events = new WeakMap<SocketIoPacket, PacketEvent | null>();
+
 /** An EVENT/BINARY_EVENT packet's name and arguments (socket.io allows numeric names: they become strings). */
-export function eventOf(packet: SocketIoPacket): { readonly name: string; readonly args: readonly unknown[] } | undefined {
-  if (
-    (packet.type !== PACKET_TYPE.EVENT && packet.type !== PACKET_TYPE.BINARY_EVENT) ||
-    !Array.isArray(packet.data) ||
-    packet.data.length === 0
-  )
-    return undefined;
-  const data = packet.data as unknown[];
-  return { name: String(data[0]), args: data.slice(1) };
+export function eventOf(packet: SocketIoPacket): PacketEvent | undefined {
+  let event = events.get(packet);
+  if (event === undefined) {
+    const data = packet.data;
+    const isEvent = packet.type === PACKET_TYPE.EVENT || packet.type === PACKET_TYPE.BINARY_EVENT;
+    event = isEvent && Array.isArray(data) && data.length > 0 ? { name: String(data[0]), args: data.slice(1) } : null;
+    events.set(packet, event);
+  }
+  return event ?? undefined;
 }

@@ -71,3 +71,20 @@ export function preview(value: unknown, depth = 0): unknown {
       return value;
   }
 }
+
+/** Every string value and object key in `value`, down to `maxDepth` levels of containers. */
+export function stringsOf(value: unknown, maxDepth: number): Set<string> {
+  const out = new Set<string>();
+  const visit = (item: unknown, depth: number): void => {
+    if (typeof item === "string") out.add(item);
+    else if (item === null || typeof item !== "object" || ArrayBuffer.isView(item) || depth >= maxDepth) return;
+    else if (Array.isArray(item)) for (const child of item) visit(child, depth + 1);
+    else
+      for (const key of Object.keys(item)) {
+        out.add(key);
+        visit((item as Record<string, unknown>)[key], depth + 1);
+      }
+  };
+  visit(value, 0);
+  return out;
+}

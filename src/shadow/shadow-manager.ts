@@ -16,7 +16,9 @@ import type { ClientContext } from "../upstream/client-context.js";
 import type { Upstream } from "../upstream/upstream.js";
 import { EventLabels, PendingBudget } from "./budget.js";
 import { evidenceEntry, type DiffEvidence } from "./evidence.js";
+import { FrameCache } from "./frame-cache.js";
 import type { ComparisonOutcome } from "./outcome.js";
+import { ShadowScheduler } from "./shadow-scheduler.js";
 import { ShadowTap, type ShadowTapLimits } from "./shadow-tap.js";
 
 export interface ShadowManagerOptions {
@@ -38,6 +40,9 @@ export class ShadowManager {
   private readonly labels: EventLabels;
   private readonly timer: NodeJS.Timeout;
   private readonly now = () => performance.now();
+  /** The taps' deferred work, batched; and server packets decoded once for every session (broadcasts). */
+  private readonly scheduler = new ShadowScheduler();
+  private readonly frameCache = new FrameCache();
 
   constructor(private readonly options: ShadowManagerOptions) {
     this.budget = new PendingBudget(() => options.config().maxPending);
@@ -71,6 +76,8 @@ export class ShadowManager {
       comparator: { config: this.options.config, budget: this.budget },
       limits: this.options.limits,
       now: this.now,
+      scheduler: this.scheduler,
+      frameCache: this.frameCache,
       onOutcome: (outcome) => this.onOutcome(sessionId, outcome),
       onOpened: () => publish("switchyard:shadow:session", { target, open: true }),
       onEnded: (code, detail, overflow) => {
@@ -88,6 +95,7 @@ export class ShadowManager {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.scheduler.close();
     for (const tap of this.taps.keys()) tap.comparator.close({ flush: true });
     this.taps.clear();
     await this.options.evidence.close();

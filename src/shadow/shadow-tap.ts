@@ -15,7 +15,9 @@ import { guard, reportContained } from "../telemetry/containment.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { SessionComparator } from "./comparator.js";
 import type { ComparisonOutcome, SessionComparatorOptions } from "./outcome.js";
+import type { FrameCache } from "./frame-cache.js";
 import { PacketReader } from "./packet-reader.js";
+import type { ScheduledWork, ShadowScheduler } from "./shadow-scheduler.js";
 
 export interface ShadowTapLimits {
   /** Messages recorded by the tap and not processed yet. */
@@ -46,6 +48,10 @@ export interface ShadowTapDeps {
   readonly comparator: Omit<SessionComparatorOptions, "onOutcome">;
   readonly limits: ShadowTapLimits;
   readonly now: () => number;
+  /** Runs the tap's deferred work in batches shared with the instance's other taps (default: its own setImmediate). */
+  readonly scheduler?: ShadowScheduler;
+  /** Server→client text packets decoded once for all sessions (a broadcast's recipients share one text). */
+  readonly frameCache?: FrameCache;
   readonly onOutcome: (outcome: ComparisonOutcome) => void;
   readonly onOpened: () => void;
   /** The shadow ended; `code` says why when it failed. Called once. */
@@ -58,9 +64,10 @@ type State = "opening" | "open" | "ended";
 const MAX_DRAIN_MS = 10_000;
 /** What becomes of one mirrored client message (see `routeOf`). */
 type Routing = "forward" | "hold" | "drop";
-type BacklogItem = { readonly fromClient: boolean; readonly message: UpstreamMessage; readonly at: number };
+type Origin = "client" | "primary" | "shadow";
+type BacklogItem = { readonly origin: Origin; readonly message: UpstreamMessage; readonly at: number };
 
-export class ShadowTap implements SessionTap, UpstreamSink {
+export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
   readonly comparator: SessionComparator;
   private state: State = "opening";
   private upstream: Upstream | undefined;
@@ -77,7 +84,9 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   private held: UpstreamMessage[] = [];
   private attachmentsLeft = 0;
   private attachmentsRouting: Routing = "forward";
-  private scheduled: NodeJS.Immediate | undefined;
+  /** Waiting to be run by the scheduler (or its own setImmediate). */
+  private scheduled = false;
+  private immediate: NodeJS.Immediate | undefined;
   /** Set once the client session ended: the shadow is heard out until then. */
   private draining: NodeJS.Timeout | undefined;
   private readonly clientReader: PacketReader;
@@ -86,9 +95,11 @@ export class ShadowTap implements SessionTap, UpstreamSink {
 
   constructor(private readonly deps: ShadowTapDeps) {
     const readerLimits = { maxAttachments: deps.limits.maxAttachments };
+    // Client packets are each client's own: caching them would only evict the broadcasts.
     this.clientReader = new PacketReader(readerLimits);
-    this.primaryReader = new PacketReader(readerLimits);
-    this.shadowReader = new PacketReader(readerLimits);
+    const serverLimits = deps.frameCache === undefined ? readerLimits : { ...readerLimits, cache: deps.frameCache };
+    this.primaryReader = new PacketReader(serverLimits);
+    this.shadowReader = new PacketReader(serverLimits);
     this.comparator = new SessionComparator({ ...deps.comparator, onOutcome: deps.onOutcome });
     deps.open().then(
       guard((upstream: Upstream) => this.onOpen(upstream), this.crash),
@@ -108,11 +119,11 @@ export class ShadowTap implements SessionTap, UpstreamSink {
   // ---- SessionTap: called on the relay path, so it only records --------------------------------
 
   clientMessage(message: UpstreamMessage): void {
-    this.record(true, message);
+    this.record("client", message);
   }
 
   serverMessage(message: UpstreamMessage): void {
-    this.record(false, message);
+    this.record("primary", message);
   }
 
   /**
@@ -127,14 +138,22 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     this.draining = setTimeout(() => this.end(undefined, undefined), Math.min(this.deps.comparator.config().windowMs, MAX_DRAIN_MS));
   }
 
-  private record(fromClient: boolean, message: UpstreamMessage): void {
+  private record(origin: Origin, message: UpstreamMessage): void {
     if (this.state === "ended") return;
     if (this.backlog.length >= this.deps.limits.maxBacklog) {
       this.end(undefined, "the shadow tap fell behind", "queue");
       return;
     }
-    this.backlog.push({ fromClient, message, at: this.deps.now() });
-    this.scheduled ??= setImmediate(this.processGuarded);
+    this.backlog.push({ origin, message, at: this.deps.now() });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.deps.scheduler !== undefined) this.deps.scheduler.schedule(this);
+    else this.immediate = setImmediate(this.processGuarded);
+  }
+
+  /** ScheduledWork: the scheduler's batch has come. */
+  runScheduled(): void {
+    this.processGuarded();
   }
 
   /**
@@ -147,15 +166,18 @@ export class ShadowTap implements SessionTap, UpstreamSink {
 
   private readonly processGuarded = guard(() => this.process(), this.crash);
 
+  /** Everything recorded so far, in the order it happened on the relay and the shadow socket. */
   private process(): void {
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.scheduled = false;
     const items = this.backlog;
     this.backlog = [];
     for (const item of items) {
       if (this.state === "ended") return;
-      if (item.fromClient) this.mirror(item.message);
-      else this.observe(this.primaryReader, "primary", item.message, item.at);
+      if (item.origin === "client") this.mirror(item.message);
+      else if (item.origin === "primary") this.observe(this.primaryReader, "primary", item.message, item.at);
+      else this.observe(this.shadowReader, "shadow", item.message, item.at);
     }
   }
 
@@ -293,17 +315,16 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     }
   }
 
+  /** A shadow delivery: recorded behind the primary's deliveries that came before it, compared in the batch. */
   onMessage(message: UpstreamMessage): void {
     if (this.state !== "open") return;
-    try {
-      this.process(); // primary deliveries recorded before this one are compared first
-      this.observe(this.shadowReader, "shadow", message, this.deps.now());
-    } catch (error) {
-      this.crash(error);
-    }
+    this.record("shadow", message);
   }
 
   onClose(code: ErrorCode | undefined, detail: string | undefined): void {
+    // What the shadow delivered before it closed is still compared.
+    this.processGuarded();
+    if (this.state === "ended") return;
     // After the client left, the shadow closing is no failure.
     if (this.draining !== undefined) return this.end(undefined, undefined);
     this.end(code ?? "SWY_ERR_SHADOW", detail ?? "the shadow backend closed the session");
@@ -315,8 +336,8 @@ export class ShadowTap implements SessionTap, UpstreamSink {
     if (this.state === "ended") return;
     this.state = "ended";
     clearTimeout(this.draining);
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
     this.backlog = [];
     this.waiting = [];
     this.held = [];
