@@ -21,7 +21,13 @@ export const ERROR_CATALOG = {
   SWY_ERR_UNSUPPORTED_PROTOCOL:
     "the handshake names no Engine.IO revision (no EIO parameter); refused as engine.io refuses an unsupported protocol version",
   SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
+  SWY_ERR_EARLY_OVERFLOW: "the backend sent more than EARLY_BUFFER_BYTES before the client session attached",
   SWY_ERR_DRAINING: "this gateway instance is shutting down",
+  SWY_ERR_SESSION_LIMIT: "this gateway instance holds MAX_SESSIONS sessions; retry later",
+  SWY_ERR_ADDRESS_LIMIT: "this client address holds MAX_SESSIONS_PER_ADDRESS sessions",
+  SWY_ERR_RATE_LIMITED: "this gateway instance takes no more handshakes per second (HANDSHAKE_RATE); retry later",
+  SWY_ERR_REQUEST_TIMEOUT: "the client did not send its request (headers or body) in time",
+  SWY_ERR_HEADERS_TOO_LARGE: "the request's headers exceed MAX_HEADER_BYTES",
   SWY_ERR_PASSTHROUGH_UNREACHABLE: "the legacy application could not be reached",
   SWY_ERR_HUB_UNAVAILABLE: "the hub is unavailable",
   SWY_ERR_STORE_UNAVAILABLE: "the routing store is unavailable",

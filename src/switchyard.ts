@@ -24,6 +24,7 @@ import { createLogger } from "./logger.js";
 import { registerAdminApi, storeReadinessCheck, type AdminApi } from "./ops/admin-api.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { createOpsServer, type OpsServer } from "./ops/ops-server.js";
+import { SessionAdmission } from "./limits/session-admission.js";
 import { LegacyProxy } from "./passthrough/legacy-proxy.js";
 import { OwnerForwarder } from "./passthrough/owner-forwarder.js";
 import { PipeSessions } from "./passthrough/pipe-sessions.js";
@@ -104,6 +105,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     drainLowWater: Math.floor(config.limits.upstreamBufferHighWater / 2),
     maxAttachments: config.limits.maxAttachments,
+    earlyBufferBytes: config.limits.earlyBufferBytes,
     hubFallback: config.hubFallback,
     logger,
     rooms,
@@ -124,6 +126,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     limits: {
       maxBacklog: config.shadowBacklogLimit,
       maxQueuedMessages: config.limits.maxPendingMessages,
+      maxQueuedBytes: config.limits.shadowQueueBytes,
       maxBufferedBytes: config.limits.upstreamBufferLimit,
       maxAttachments: config.limits.maxAttachments,
     },
@@ -259,6 +262,7 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     pending,
     sessions,
     logger: inputs.logger,
+    admission: new SessionAdmission(config.listener, () => sessions.size + pipes.size),
     ...(inputs.onSessionBound !== undefined ? { onSessionBound: inputs.onSessionBound } : {}),
   });
   engine.generateId = (req) => pending.sessionIdOf(req) ?? generateSessionId();
@@ -278,5 +282,5 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     handshake: (request) => handshakes.handshake(request),
     fail: (target, error, what) => failRequest(inputs.logger, target, error, what),
   });
-  return new Gateway({ engine, proxy, pipes, forwarder, sessions, handshakes, dispatcher });
+  return new Gateway({ engine, proxy, pipes, forwarder, sessions, handshakes, dispatcher, listener: config.listener });
 }

@@ -33,6 +33,20 @@ export interface Limits {
   readonly clientBufferLimit: number;
   readonly upstreamBufferHighWater: number;
   readonly upstreamBufferLimit: number;
+  readonly earlyBufferBytes: number;
+  readonly shadowQueueBytes: number;
+  readonly clientBufferLimitBytes: number;
+}
+
+/** The client listener's own bounds (slowloris, headers) and the session caps. */
+export interface ListenerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxSessions: number;
+  readonly maxSessionsPerAddress: number;
+  readonly handshakeRate: number;
+  readonly handshakeBurst: number;
 }
 
 export interface StaticConfig {
@@ -56,6 +70,7 @@ export interface StaticConfig {
   readonly upstreamConnectTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly limits: Limits;
+  readonly listener: ListenerLimits;
   readonly instanceId: string;
   readonly internalUrl: string | undefined;
   readonly redisKeyPrefix: string;
@@ -152,6 +167,8 @@ export function loadStaticConfig(env: Environment = process.env): StaticConfig {
   if (v.CLIENT_BUFFER_HIGH_WATER! > v.CLIENT_BUFFER_LIMIT!) problems.push("CLIENT_BUFFER_HIGH_WATER must not exceed CLIENT_BUFFER_LIMIT");
   if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!)
     problems.push("UPSTREAM_BUFFER_HIGH_WATER must not exceed UPSTREAM_BUFFER_LIMIT");
+  // node requires the headers to arrive within the time the whole request has.
+  if (v.HEADERS_TIMEOUT_MS! > v.REQUEST_TIMEOUT_MS!) problems.push("HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS");
   const [key, shadowKey] = [v.ADAPTER_KEY, v.SHADOW_ADAPTER_KEY];
   // A legacy node PSUBSCRIBEs `<key>#<nsp>#*` and SUBSCRIBEs `<key>-request#…`: a shadow key that starts with
   // the primary one (or the reverse) could be heard across worlds.
@@ -204,6 +221,18 @@ function buildConfig(v: Values): StaticConfig {
       clientBufferLimit: v.CLIENT_BUFFER_LIMIT!,
       upstreamBufferHighWater: v.UPSTREAM_BUFFER_HIGH_WATER!,
       upstreamBufferLimit: v.UPSTREAM_BUFFER_LIMIT!,
+      earlyBufferBytes: v.EARLY_BUFFER_BYTES!,
+      shadowQueueBytes: v.SHADOW_QUEUE_BYTES!,
+      clientBufferLimitBytes: v.CLIENT_BUFFER_LIMIT_BYTES!,
+    }),
+    listener: Object.freeze({
+      headersTimeoutMs: v.HEADERS_TIMEOUT_MS!,
+      requestTimeoutMs: v.REQUEST_TIMEOUT_MS!,
+      maxHeaderBytes: v.MAX_HEADER_BYTES!,
+      maxSessions: v.MAX_SESSIONS!,
+      maxSessionsPerAddress: v.MAX_SESSIONS_PER_ADDRESS!,
+      handshakeRate: v.HANDSHAKE_RATE!,
+      handshakeBurst: v.HANDSHAKE_BURST!,
     }),
     instanceId: v.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     internalUrl: v.INTERNAL_URL,

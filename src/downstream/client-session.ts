@@ -15,7 +15,15 @@ import { guard, reportContained } from "../telemetry/containment.js";
 import { PACKET_EVENTS, publish, type ContainmentBoundary, type PacketEvent } from "../telemetry/events.js";
 import type { Backend, ClientTransport, SessionCloseReason } from "../domain.js";
 import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
-import { clientWebSocket, engineProtocol, engineSocketId, pendingPacketCount, transportName } from "./engine-internals.js";
+import {
+  clientWebSocket,
+  discardClientSession,
+  engineProtocol,
+  engineSocketId,
+  pendingPacketCount,
+  transportBufferedBytes,
+  transportName,
+} from "./engine-internals.js";
 
 /** Observes a session's traffic (the shadow tap). Must not throw; the session guards against it anyway. */
 export interface SessionTap {
@@ -63,6 +71,8 @@ export class ClientSession implements UpstreamSink {
   private tap: SessionTap | undefined;
   private queue: UpstreamMessage[] | undefined;
   private queuedBytes = 0;
+  /** Bytes of the messages in engine.io's writeBuffer (it empties on "flush", when they go to the transport). */
+  private clientBufferedBytes = 0;
   private upstreamPaused = false;
   private clientPaused = false;
   private closeReason: SessionCloseReason = "client closed";
@@ -82,6 +92,9 @@ export class ClientSession implements UpstreamSink {
     const fromClient = (error: unknown) => this.crash("client", error);
     socket.on("message", guard(this.onClientMessage, fromClient));
     socket.on("drain", guard(this.onClientDrain, fromClient));
+    socket.on("flush", () => {
+      this.clientBufferedBytes = 0;
+    });
     socket.once("close", guard(this.onClientClose, fromClient));
     socket.on(
       "upgrade",
@@ -118,7 +131,9 @@ export class ClientSession implements UpstreamSink {
     this.closeCode = code;
     this.state = "closing";
     this.upstream?.close();
-    this.socket.close();
+    // engine.io would flush what waits for the client before closing: a client too slow to read never takes it.
+    if (code === "SWY_ERR_CLIENT_TOO_SLOW") discardClientSession(this.socket);
+    else this.socket.close();
   }
 
   private bind(bound: BoundUpstream): void {
@@ -161,6 +176,7 @@ export class ClientSession implements UpstreamSink {
     if (this.tap !== undefined) this.tapMessage(true, message);
     const buffered = upstream.bufferedAmount;
     if (buffered > this.limits.upstreamBufferLimit) {
+      publish("switchyard:limit:hit", { limit: "upstream_buffer" });
       this.fail("SWY_ERR_UPSTREAM_TOO_SLOW", `${buffered} bytes waiting for the ${this.backend} backend`);
     } else if (buffered > this.limits.upstreamBufferHighWater && !this.clientPaused) {
       // Only a WebSocket client can be paused; polling bodies are bounded by maxPayload anyway.
@@ -177,6 +193,7 @@ export class ClientSession implements UpstreamSink {
     const queue = this.queue!;
     this.queuedBytes += typeof message === "string" ? message.length : message.byteLength;
     if (queue.length >= this.limits.maxPendingMessages || this.queuedBytes > this.limits.maxPendingBytes) {
+      publish("switchyard:limit:hit", { limit: "pending_queue" });
       this.fail("SWY_ERR_QUEUE_OVERFLOW", `${queue.length} messages (${this.queuedBytes} bytes) waiting for the route`);
       return;
     }
@@ -260,11 +277,15 @@ export class ClientSession implements UpstreamSink {
     // keeping the per-recipient path free of metric calls.
     if (options === undefined) publish("switchyard:packet", this.packets!.server_to_client);
     // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
+    // Counted before send: a send to a writable transport flushes (and zeroes the count) at once.
+    this.clientBufferedBytes += typeof message === "string" ? message.length : message.byteLength;
     this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
     if (this.tap !== undefined) this.tapMessage(false, message);
     const waiting = pendingPacketCount(this.socket);
-    if (waiting >= this.limits.clientBufferLimit) {
-      this.fail("SWY_ERR_CLIENT_TOO_SLOW", `${waiting} packets waiting for the client`);
+    const waitingBytes = this.clientBufferedBytes + transportBufferedBytes(this.socket);
+    if (waiting >= this.limits.clientBufferLimit || waitingBytes > this.limits.clientBufferLimitBytes) {
+      publish("switchyard:limit:hit", { limit: "client_buffer" });
+      this.fail("SWY_ERR_CLIENT_TOO_SLOW", `${waiting} packets (${waitingBytes} bytes) waiting for the client`);
     } else if (waiting >= this.limits.clientBufferHighWater && !this.upstreamPaused) {
       this.upstreamPaused = true;
       this.upstream?.pause();

@@ -9,7 +9,7 @@ interface SocketInternals {
   id: string;
   protocol: number;
   writeBuffer: unknown[];
-  transport: { name: string; socket?: { pause?: () => void; resume?: () => void } };
+  transport: { name: string; socket?: { pause?: () => void; resume?: () => void; terminate?: () => void; bufferedAmount?: number } };
 }
 
 function internals(socket: EngineSocket): SocketInternals {
@@ -27,6 +27,25 @@ export function engineProtocol(socket: EngineSocket): 3 | 4 {
 /** Packets engine.io holds for the client and has not yet handed to its transport. */
 export function pendingPacketCount(socket: EngineSocket): number {
   return internals(socket).writeBuffer.length;
+}
+
+/**
+ * Bytes handed to the client's WebSocket and not yet written to the kernel (ws's bufferedAmount): engine.io
+ * keeps further packets in its writeBuffer until these are written. 0 for polling (a poll's answer is
+ * bounded by what engine.io had buffered when the poll came).
+ */
+export function transportBufferedBytes(socket: EngineSocket): number {
+  return internals(socket).transport.socket?.bufferedAmount ?? 0;
+}
+
+/**
+ * Ends a session that cannot take what it is sent: engine.io drops its buffer (close(true)) and the client's
+ * WebSocket is cut at once (a close frame would wait behind the bytes the client does not read, for 30 s).
+ */
+export function discardClientSession(socket: EngineSocket): void {
+  const ws = internals(socket).transport.socket;
+  socket.close(true);
+  ws?.terminate?.();
 }
 
 export function transportName(socket: EngineSocket): "polling" | "websocket" {
@@ -59,9 +78,12 @@ export function internalsProblems(engine: EngineServer, socket: EngineSocket): s
   expect(transport?.name === "polling" || transport?.name === "websocket", "Socket.transport.name", '"polling" or "websocket"');
   if (transport?.name === "websocket")
     expect(
-      typeof transport.socket?.pause === "function" && typeof transport.socket.resume === "function",
+      typeof transport.socket?.pause === "function" &&
+        typeof transport.socket.resume === "function" &&
+        typeof transport.socket.terminate === "function" &&
+        typeof transport.socket.bufferedAmount === "number",
       "WebSocket transport.socket",
-      "the ws socket (with pause() and resume())",
+      "the ws socket (with pause(), resume(), terminate() and bufferedAmount)",
     );
   const clients = (engine as unknown as { clients?: unknown }).clients;
   expect(

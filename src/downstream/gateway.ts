@@ -7,7 +7,9 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from "n
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as EngineServer } from "engine.io";
+import type { ListenerLimits } from "../config/static-config.js";
 import type { Backend, SessionCloseReason, SessionCounts } from "../domain.js";
+import { publish } from "../telemetry/events.js";
 import type { LegacyProxy } from "../passthrough/legacy-proxy.js";
 import type { OwnerForwarder } from "../passthrough/owner-forwarder.js";
 import type { PipeSessions } from "../passthrough/pipe-sessions.js";
@@ -36,6 +38,22 @@ export interface GatewayParts {
   readonly sessions: SessionTable<ClientSession>;
   readonly handshakes: HandshakeOrchestrator;
   readonly dispatcher: RequestDispatcher;
+  /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES; absent: node's defaults. */
+  readonly listener?: Pick<ListenerLimits, "headersTimeoutMs" | "requestTimeoutMs" | "maxHeaderBytes">;
+}
+
+/**
+ * What node's HTTP parser reports for a client that breaks a listener bound, and the answer it gets: a
+ * slowloris request (headers or body not sent in time, an upgrade's headers included) and oversized headers.
+ */
+const CLIENT_ERRORS: Readonly<Record<string, { status: string; limit: "request_timeout" | "header_size" }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: "408 Request Timeout", limit: "request_timeout" },
+  HPE_HEADER_OVERFLOW: { status: "431 Request Header Fields Too Large", limit: "header_size" },
+};
+
+/** How often node looks for requests over their time (its default, 30 s, would let a slowloris sit that long). */
+function checkingIntervalMs(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
 }
 
 export class Gateway {
@@ -53,10 +71,23 @@ export class Gateway {
     this.forwarder = parts.forwarder;
     this.handshakes = parts.handshakes;
     const { dispatcher } = parts;
-    this.http = createServer((req, res) => dispatcher.onRequest(req, res));
+    const limits = parts.listener;
+    this.http = createServer(
+      limits === undefined
+        ? {}
+        : {
+            headersTimeout: limits.headersTimeoutMs,
+            requestTimeout: limits.requestTimeoutMs,
+            maxHeaderSize: limits.maxHeaderBytes,
+            connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs),
+          },
+      (req, res) => dispatcher.onRequest(req, res),
+    );
     this.http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => dispatcher.onUpgrade(req, socket, head));
-    this.http.on("clientError", (_error, socket: Duplex) => {
-      if (!socket.destroyed) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    this.http.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      const known = CLIENT_ERRORS[error.code ?? ""];
+      if (known !== undefined) publish("switchyard:limit:hit", { limit: known.limit });
+      if (!socket.destroyed) socket.end(`HTTP/1.1 ${known?.status ?? "400 Bad Request"}\r\nconnection: close\r\n\r\n`);
     });
   }
 

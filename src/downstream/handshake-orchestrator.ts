@@ -8,6 +8,7 @@
 import type { Socket as EngineSocket } from "engine.io";
 import type { Logger } from "pino";
 import type { LegacyMode } from "../config/settings.js";
+import type { SessionAdmission } from "../limits/session-admission.js";
 import type { Limits } from "../config/static-config.js";
 import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
 import { ENGINE_UNSUPPORTED_PROTOCOL } from "../protocol/engineio.js";
@@ -36,6 +37,8 @@ export interface HandshakeOrchestratorDeps {
   readonly pending: PendingHandshakes;
   readonly sessions: SessionTable<ClientSession>;
   readonly logger: Logger;
+  /** The session caps and the handshake rate; absent: every handshake is admitted. */
+  readonly admission?: Pick<SessionAdmission, "admit">;
   /** Called when a session has its upstream (the shadow attaches its tap here). */
   readonly onSessionBound?: (session: ClientSession, route: Route, context: ClientContext) => void;
 }
@@ -74,24 +77,49 @@ export class HandshakeOrchestrator {
     const { trustProxy, forwardHeaders } = this.deps;
     const context = clientContextOf(req, { trustProxy, extraHeaders: forwardHeaders }, search);
     // Routing reads each parameter's last value, as engine.io does (`_query`).
-    const input: RouteInput = {
-      query: new URLSearchParams(query),
-      headers: req.headers,
-      remoteAddress: routingAddress(req.headers["x-forwarded-for"], context.remoteAddress, trustProxy),
-      eio: context.eio,
-    };
+    const remoteAddress = routingAddress(req.headers["x-forwarded-for"], context.remoteAddress, trustProxy);
+    const admission = this.deps.admission?.admit(remoteAddress);
+    if (admission !== undefined && !admission.ok) {
+      publish("switchyard:handshake:refused", { code: admission.code });
+      return io.refuse(admission.status, new SwitchyardError(admission.code), admission.retryAfterSeconds);
+    }
+    const release = admission?.release ?? (() => {});
+    const input: RouteInput = { query: new URLSearchParams(query), headers: req.headers, remoteAddress, eio: context.eio };
+    // The lease passes to the session (or its pipe) that starts; every other way out releases it.
+    let handedOver = false;
+    try {
+      handedOver = await this.start(req, io, input, context, release);
+    } finally {
+      if (!handedOver) release();
+    }
+  }
+
+  /** Routes an admitted handshake and hands it on; true when a session (or pipe) took over `release`. */
+  private async start(
+    req: HandshakeRequest["req"],
+    io: HandshakeRequest["io"],
+    input: RouteInput,
+    context: ClientContext,
+    release: () => void,
+  ): Promise<boolean> {
     const verdict = this.deps.router.decideAtHandshake(input);
     if (isDeferred(verdict)) {
       // The route waits for the first CONNECT's auth: engine.io answers now, with an id of our own.
       const sessionId = generateSessionId();
       await this.deps.directory.registerSession(sessionId);
-      if (io.gone() || this.refusing) return this.deps.directory.unregisterSession(sessionId);
-      this.deps.pending.add(req, { sessionId, bound: undefined, input, context });
-      return io.engine();
+      if (io.gone() || this.refusing) {
+        await this.deps.directory.unregisterSession(sessionId);
+        return false;
+      }
+      this.deps.pending.add(req, { sessionId, bound: undefined, input, context, release });
+      io.engine();
+      return true;
     }
     publish("switchyard:route:decided", { backend: verdict.backend, reason: verdict.reason });
-    if (verdict.backend === "legacy" && verdict.shadow === undefined && this.deps.legacyMode === "pipe")
-      return io.pipe(splitBucketOf(verdict));
+    if (verdict.backend === "legacy" && verdict.shadow === undefined && this.deps.legacyMode === "pipe") {
+      io.pipe({ splitBucket: splitBucketOf(verdict), onEnd: release });
+      return true;
+    }
     let bound: BoundUpstream;
     try {
       bound = await this.openRoute(verdict, context, undefined);
@@ -99,17 +127,20 @@ export class HandshakeOrchestrator {
       const code = errorCodeOf(error, "SWY_ERR_UPSTREAM_UNREACHABLE");
       this.deps.logger.warn({ code, backend: verdict.backend, err: (error as Error).message }, "upstream unavailable for a new session");
       publish("switchyard:handshake:refused", { code });
-      return io.refuse(STATUS_FOR[code] ?? 502, error instanceof SwitchyardError ? error : new SwitchyardError(code));
+      io.refuse(STATUS_FOR[code] ?? 502, error instanceof SwitchyardError ? error : new SwitchyardError(code));
+      return false;
     }
     const sessionId = bound.upstream.sessionId;
     // Registered before the client learns the sid, so that its next request may reach any instance.
     await this.deps.directory.registerSession(sessionId);
     if (io.gone() || this.refusing) {
       bound.upstream.close();
-      return this.deps.directory.unregisterSession(sessionId);
+      await this.deps.directory.unregisterSession(sessionId);
+      return false;
     }
-    this.deps.pending.add(req, { sessionId, bound: { ...bound, route: verdict }, input, context });
+    this.deps.pending.add(req, { sessionId, bound: { ...bound, route: verdict }, input, context, release });
     io.engine();
+    return true;
   }
 
   /**
@@ -153,6 +184,7 @@ export class HandshakeOrchestrator {
       onUpgraded: (s) => sessions.recount(s),
       onClosed: (s) => {
         sessions.delete(s);
+        pending.release?.();
         directory.unregisterSession(s.id);
       },
     });

@@ -16,6 +16,8 @@ export interface PendingHandshake {
   readonly bound: (BoundUpstream & { readonly route: Route }) | undefined;
   readonly input: RouteInput;
   readonly context: ClientContext;
+  /** Releases the session's per-address lease: when the session ends, or here when it never starts. */
+  readonly release?: () => void;
 }
 
 /** How long an opened upstream may wait for engine.io to complete the client handshake. */
@@ -53,6 +55,7 @@ export class PendingHandshakes {
     const entry = this.take(req);
     if (entry === undefined) return;
     entry.bound?.upstream.close();
+    entry.release?.();
     this.directory.unregisterSession(entry.sessionId);
   }
 }

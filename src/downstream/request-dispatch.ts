@@ -11,14 +11,16 @@ import type { Duplex } from "node:stream";
 import type { ClientTransport } from "../domain.js";
 import type { SwitchyardError } from "../errors.js";
 import { writeJsonError, writeUpgradeError } from "../passthrough/legacy-proxy.js";
+import type { PipeHandshake } from "../passthrough/pipe-sessions.js";
 
 /** How a handshake is answered, whichever way the request came (HTTP or upgrade). */
 export interface HandshakeIo {
-  /** Proxy it to the legacy server: the session becomes a pipe (its split bucket kept for drains of moved buckets). */
-  pipe(splitBucket?: number): void;
+  /** Proxy it to the legacy server: the session becomes a pipe (split bucket kept for drains, `onEnd` run when it ends). */
+  pipe(handshake?: PipeHandshake): void;
   /** Hand it to engine.io: the session is terminated here. */
   engine(): void;
-  refuse(status: number, error: SwitchyardError): void;
+  /** `retryAfterSeconds`: sent as Retry-After (a full or rate-limited instance). */
+  refuse(status: number, error: SwitchyardError, retryAfterSeconds?: number): void;
   /** Refuse it exactly as engine.io refuses a handshake (HTTP 400 with its error code and message). */
   refuseAsEngine(error: { readonly code: number; readonly message: string }): void;
   /** The client went away while the handshake waited. */
@@ -52,8 +54,8 @@ export interface DispatchTargets {
     has(sid: string): boolean;
     request(req: IncomingMessage, res: ServerResponse, sid: string): void;
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, sid: string): void;
-    handshakeHttp(req: IncomingMessage, res: ServerResponse, splitBucket?: number): void;
-    handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, splitBucket?: number): void;
+    handshakeHttp(req: IncomingMessage, res: ServerResponse, handshake?: PipeHandshake): void;
+    handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, handshake?: PipeHandshake): void;
   };
   readonly owners: {
     staysHere(req: IncomingMessage, sid: string): boolean;
@@ -98,7 +100,15 @@ function writeEngineUpgradeError(socket: Duplex, error: { readonly message: stri
   );
 }
 
-const UPGRADE_STATUS_TEXT: Readonly<Record<number, string>> = { 503: "Service Unavailable", 504: "Gateway Timeout" };
+const UPGRADE_STATUS_TEXT: Readonly<Record<number, string>> = {
+  429: "Too Many Requests",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+function retryAfter(seconds: number | undefined): Record<string, string> {
+  return seconds === undefined ? {} : { "retry-after": String(seconds) };
+}
 
 export class RequestDispatcher {
   constructor(private readonly targets: DispatchTargets) {}
@@ -113,9 +123,9 @@ export class RequestDispatcher {
         pipe: (sid) => pipes.request(req, res, sid),
         forward: (ownerUrl) => forwarder.web(req, res, ownerUrl),
         handshake: {
-          pipe: (splitBucket) => pipes.handshakeHttp(req, res, splitBucket),
+          pipe: (handshake) => pipes.handshakeHttp(req, res, handshake),
           engine: () => engine.handleRequest(req, res),
-          refuse: (status, error) => writeJsonError(res, status, error),
+          refuse: (status, error, after) => writeJsonError(res, status, error, retryAfter(after)),
           refuseAsEngine: (error) => writeEngineError(res, error),
           gone: () => res.destroyed,
         },
@@ -137,9 +147,10 @@ export class RequestDispatcher {
         pipe: (sid) => pipes.upgrade(req, socket, head, sid),
         forward: (ownerUrl) => forwarder.ws(req, socket, head, ownerUrl),
         handshake: {
-          pipe: (splitBucket) => pipes.handshakeWs(req, socket, head, splitBucket),
+          pipe: (handshake) => pipes.handshakeWs(req, socket, head, handshake),
           engine: () => engine.handleUpgrade(req, socket, head),
-          refuse: (status, error) => writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error),
+          refuse: (status, error, after) =>
+            writeUpgradeError(socket, status, UPGRADE_STATUS_TEXT[status] ?? "Bad Gateway", error, retryAfter(after)),
           refuseAsEngine: (error) => writeEngineUpgradeError(socket, error),
           gone: () => socket.destroyed,
         },

@@ -2,6 +2,7 @@
  * HTTP plumbing of the admin API: Bearer authentication (constant time), bounded JSON bodies,
  * If-Match parsing and JSON error answers `{code: "SWY_ERR_...", message, ...}`.
  */
+import { publish } from "../telemetry/events.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
@@ -98,12 +99,32 @@ export function optionalExpectedVersionOf(req: IncomingMessage): number | undefi
   return header === undefined || header.trim() === "" ? undefined : expectedVersionOf(req);
 }
 
-/** Reads and parses a JSON body of at most `limit` bytes. Throws 413 / 400 / 415. */
+/** Nesting of an admin JSON body: a routing document is 4 levels deep (shadow.rules[i].ignore[j]). */
+export const MAX_JSON_DEPTH = 16;
+/** Values (keys and items) in an admin JSON body: a routing document at its own bounds holds about 120,000. */
+export const MAX_JSON_VALUES = 250_000;
+
+/** What is wrong with the shape of a parsed JSON value (too deep, too many values), or undefined. Iterative. */
+export function jsonShapeProblem(value: unknown, maxDepth = MAX_JSON_DEPTH, maxValues = MAX_JSON_VALUES): string | undefined {
+  const stack: [unknown, number][] = [[value, 1]];
+  let values = 0;
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (++values > maxValues) return `more than ${maxValues} values`;
+    if (current === null || typeof current !== "object") continue;
+    if (depth > maxDepth) return `nested deeper than ${maxDepth} levels`;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
+/** Reads and parses a JSON body of at most `limit` bytes (and MAX_JSON_DEPTH, MAX_JSON_VALUES). Throws 413 / 400 / 415. */
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   const tooLarge = () => {
     // Answer, then drop the connection: the rest of the body is not worth reading.
     res.once("finish", () => req.destroy());
+    publish("switchyard:limit:hit", { limit: "admin_body" });
     return new AdminHttpError(413, "SWY_ERR_ADMIN_BAD_REQUEST", `the body exceeds ${limit} bytes`, {}, { connection: "close" });
   };
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
@@ -129,9 +150,16 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse, li
   });
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", "the body is empty; send a JSON document");
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `the body is not valid JSON (${(error as Error).message})`);
   }
+  const problem = jsonShapeProblem(parsed);
+  if (problem !== undefined) {
+    publish("switchyard:limit:hit", { limit: "admin_body" });
+    throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", `the body is ${problem}`);
+  }
+  return parsed;
 }

@@ -7,7 +7,7 @@
  */
 
 import { ERROR_CATALOG, type ErrorCode } from "../errors.js";
-import { CONTAINMENT_BOUNDARIES } from "../telemetry/events.js";
+import { CONTAINMENT_BOUNDARIES, LIMIT_NAMES } from "../telemetry/events.js";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 
@@ -70,6 +70,9 @@ const HANDSHAKE_REFUSAL_CODES: readonly ErrorCode[] = [
   "SWY_ERR_HUB_UNAVAILABLE",
   "SWY_ERR_QUEUE_OVERFLOW",
   "SWY_ERR_UNSUPPORTED_PROTOCOL",
+  "SWY_ERR_SESSION_LIMIT",
+  "SWY_ERR_ADDRESS_LIMIT",
+  "SWY_ERR_RATE_LIMITED",
 ];
 /** Where containment happens and what it reports there. */
 const CONTAINED_SERIES: readonly LabelSet[] = [
@@ -158,6 +161,13 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["code"],
     "Client handshakes the gateway refused, by SWY_ERR_* code.",
     product({ code: HANDSHAKE_REFUSAL_CODES }),
+  ),
+  limitHits: counter(
+    "switchyard_limit_hits_total",
+    ["limit"],
+    "Times a configured bound was reached, by limit (docs/operating.md#operating-limits-and-failure-behaviour): the " +
+      "session or request was refused or closed with its own SWY_ERR_* code.",
+    product({ limit: LIMIT_NAMES }),
   ),
   drainedSessions: counter(
     "switchyard_drained_sessions_total",

@@ -23,22 +23,41 @@ const IDLE_SOCKET_TIMEOUT_MS = 4_000;
 const REUSED = new WeakSet<IncomingMessage>();
 const RETRIED = new WeakSet<IncomingMessage>();
 
-export function writeJsonError(res: ServerResponse, status: number, error: SwitchyardError): void {
+export function writeJsonError(
+  res: ServerResponse,
+  status: number,
+  error: SwitchyardError,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = JSON.stringify(error);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...headers,
+  });
   res.end(body);
 }
 
 /** Answers an HTTP upgrade that cannot be served with a plain HTTP error, then closes the socket. */
-export function writeUpgradeError(socket: Duplex, status: number, statusText: string, error: SwitchyardError): void {
+export function writeUpgradeError(
+  socket: Duplex,
+  status: number,
+  statusText: string,
+  error: SwitchyardError,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(error);
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
   socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\ncontent-type: ` +
+    `HTTP/1.1 ${status} ${statusText}\r\nconnection: close\r\n${extra}content-type: ` +
       `application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -26,6 +26,8 @@ interface PipeSession {
   pendingPoll: ServerResponse | undefined;
   /** Its split bucket (see splitBucketOf), for drains of moved buckets. */
   readonly splitBucket: number | undefined;
+  /** Runs once when the session ends (releases its per-address lease). */
+  readonly onEnd: (() => void) | undefined;
 }
 
 export interface PipeSessionOptions {
@@ -41,10 +43,24 @@ const SWEEP_INTERVAL_MS = 5_000;
 const CLOSE_PAYLOAD_MAX = 3;
 let anonymousSocketCounter = 0;
 
+/** What the gateway knows of a new pipe session at its handshake. */
+export interface PipeHandshake {
+  /** Its split bucket (see splitBucketOf), for drains of moved buckets. */
+  readonly splitBucket?: number | undefined;
+  /** Runs once when the session ends, or when no session opens (the legacy server refused, the client left). */
+  readonly onEnd?: (() => void) | undefined;
+}
+
+/** A polling handshake on its way to the legacy server; `adopted` once its session opened. */
+interface PendingPipe {
+  readonly handshake: PipeHandshake;
+  adopted: boolean;
+}
+
 export class PipeSessions {
   private readonly sessions = new Map<string, PipeSession>();
-  /** Polling handshakes on their way to the legacy server, with their split bucket. */
-  private readonly handshakes = new WeakMap<IncomingMessage, number | undefined>();
+  /** Polling handshakes on their way to the legacy server. */
+  private readonly handshakes = new WeakMap<IncomingMessage, PendingPipe>();
   /** Polling sessions closed by the gateway whose client has not polled since: its next poll gets the close. */
   private readonly drained = new Map<string, { eio: EngineIoRevision; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -53,7 +69,8 @@ export class PipeSessions {
 
   constructor(private readonly options: PipeSessionOptions) {
     options.proxy.onResponse((proxyRes, req) => {
-      if (this.handshakes.has(req)) this.learnSid(proxyRes, req, this.handshakes.get(req));
+      const pending = this.handshakes.get(req);
+      if (pending !== undefined) this.learnSid(proxyRes, req, pending);
     });
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -81,16 +98,22 @@ export class PipeSessions {
   }
 
   /** A polling handshake routed to the legacy server as a pipe. */
-  handshakeHttp(req: IncomingMessage, res: ServerResponse, splitBucket?: number): void {
-    this.handshakes.set(req, splitBucket);
+  handshakeHttp(req: IncomingMessage, res: ServerResponse, handshake: PipeHandshake = {}): void {
+    const pending: PendingPipe = { handshake, adopted: false };
+    this.handshakes.set(req, pending);
+    const { onEnd } = handshake;
+    if (onEnd !== undefined)
+      res.once("close", () => {
+        if (!pending.adopted) onEnd();
+      });
     this.options.proxy.web(req, res);
   }
 
   /** A WebSocket-only handshake routed as a pipe: the session lives as long as the socket. */
-  handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, splitBucket?: number): void {
+  handshakeWs(req: IncomingMessage, socket: Duplex, head: Buffer, handshake: PipeHandshake = {}): void {
     const key = `ws-${++anonymousSocketCounter}`;
     const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
-    const session = this.open(key, undefined, eio, "websocket", splitBucket);
+    const session = this.open(key, undefined, eio, "websocket", handshake);
     this.bindSocket(session, socket);
     this.options.proxy.ws(req, socket, head);
   }
@@ -167,7 +190,7 @@ export class PipeSessions {
     sid: string | undefined,
     eio: EngineIoRevision,
     transport: ClientTransport,
-    splitBucket: number | undefined,
+    handshake: PipeHandshake,
   ): PipeSession {
     const now = Date.now();
     const session: PipeSession = {
@@ -179,7 +202,8 @@ export class PipeSessions {
       lastSeen: now,
       socket: undefined,
       pendingPoll: undefined,
-      splitBucket,
+      splitBucket: handshake.splitBucket,
+      onEnd: handshake.onEnd,
     };
     this.sessions.set(key, session);
     this.counts[transport]++;
@@ -199,12 +223,14 @@ export class PipeSessions {
     socket.once("close", () => this.end(session, "client closed"));
   }
 
-  private learnSid(proxyRes: IncomingMessage, req: IncomingMessage, splitBucket: number | undefined): void {
+  private learnSid(proxyRes: IncomingMessage, req: IncomingMessage, pending: PendingPipe): void {
     if (proxyRes.statusCode !== 200) return;
     const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
     proxyRes.once("data", (chunk: Buffer) => {
       const sid = SID_IN_HANDSHAKE.exec(chunk.toString("latin1"))?.[1];
-      if (sid !== undefined && !this.sessions.has(sid)) this.open(sid, sid, eio, "polling", splitBucket);
+      if (sid === undefined || this.sessions.has(sid)) return;
+      pending.adopted = true;
+      this.open(sid, sid, eio, "polling", pending.handshake);
     });
   }
 
@@ -243,6 +269,7 @@ export class PipeSessions {
     if (this.sessions.get(session.key) !== session) return;
     this.sessions.delete(session.key);
     this.counts[session.transport]--;
+    session.onEnd?.();
     publish("switchyard:session:closed", {
       sessionId: session.sid ?? session.key,
       backend: "legacy",

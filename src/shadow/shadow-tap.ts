@@ -12,6 +12,7 @@ import { parseClientNamespace } from "../protocol/namespace.js";
 import { namespaceName, PACKET_TYPE, parseHeader } from "../protocol/socketio.js";
 import type { SocketIoRevision } from "../protocol/versions.js";
 import { guard, reportContained } from "../telemetry/containment.js";
+import { publish } from "../telemetry/events.js";
 import type { Upstream, UpstreamMessage, UpstreamSink } from "../upstream/upstream.js";
 import { SessionComparator } from "./comparator.js";
 import type { ComparisonOutcome, SessionComparatorOptions } from "./outcome.js";
@@ -24,6 +25,11 @@ export interface ShadowTapLimits {
   readonly maxBacklog: number;
   /** Client messages waiting for the shadow session to open. */
   readonly maxQueuedMessages: number;
+  /**
+   * Bytes of messages the tap holds (the backlog, the messages waiting for the shadow to open and those held
+   * for a namespace), together: each queue also has its message bound above, but a message may be maxPayload long.
+   */
+  readonly maxQueuedBytes: number;
   /** Bytes waiting to be written to the shadow backend. */
   readonly maxBufferedBytes: number;
   readonly maxAttachments: number;
@@ -67,12 +73,18 @@ type Routing = "forward" | "hold" | "drop";
 type Origin = "client" | "primary" | "shadow";
 type BacklogItem = { readonly origin: Origin; readonly message: UpstreamMessage; readonly at: number };
 
+function sizeOf(message: UpstreamMessage): number {
+  return typeof message === "string" ? message.length : message.byteLength;
+}
+
 export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
   readonly comparator: SessionComparator;
   private state: State = "opening";
   private upstream: Upstream | undefined;
   private waiting: UpstreamMessage[] = [];
   private backlog: BacklogItem[] = [];
+  /** Bytes in `backlog`, `waiting` and `held` (see ShadowTapLimits.maxQueuedBytes). */
+  private queuedBytes = { backlog: 0, waiting: 0, held: 0 };
   /**
    * The shadow backend's view of the session's namespaces. The client sends a namespace's events once
    * the *primary* accepted it, which may be before the shadow did: such packets are held (in order,
@@ -144,6 +156,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
       this.end(undefined, "the shadow tap fell behind", "queue");
       return;
     }
+    if (!this.reserve("backlog", message)) return;
     this.backlog.push({ origin, message, at: this.deps.now() });
     if (this.scheduled) return;
     this.scheduled = true;
@@ -173,6 +186,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
     this.scheduled = false;
     const items = this.backlog;
     this.backlog = [];
+    this.queuedBytes.backlog = 0;
     for (const item of items) {
       if (this.state === "ended") return;
       if (item.origin === "client") this.mirror(item.message);
@@ -187,6 +201,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
     if (this.state === "opening") {
       if (this.waiting.length >= this.deps.limits.maxQueuedMessages)
         return this.end(undefined, "too many messages before the shadow opened", "queue");
+      if (!this.reserve("waiting", message)) return;
       this.waiting.push(message);
       return;
     }
@@ -208,6 +223,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
   private hold(message: UpstreamMessage): void {
     if (this.held.length >= this.deps.limits.maxQueuedMessages)
       return this.end(undefined, "too many messages waiting for the shadow to accept a namespace", "queue");
+    if (!this.reserve("held", message)) return;
     this.held.push(message);
   }
 
@@ -221,8 +237,19 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
         return;
       }
       this.held.shift();
+      this.queuedBytes.held -= sizeOf(message);
       if (routing === "forward") this.sendNow(message);
     }
+  }
+
+  /** Counts a message into one of the tap's queues; false (and the shadow ended) when that passes the byte bound. */
+  private reserve(queue: "backlog" | "waiting" | "held", message: UpstreamMessage): boolean {
+    this.queuedBytes[queue] += sizeOf(message);
+    const { backlog, waiting, held } = this.queuedBytes;
+    if (backlog + waiting + held <= this.deps.limits.maxQueuedBytes) return true;
+    publish("switchyard:limit:hit", { limit: "shadow_queue" });
+    this.end(undefined, `${backlog + waiting + held} bytes held by the shadow tap`, "queue");
+    return false;
   }
 
   private sendNow(message: UpstreamMessage): void {
@@ -309,6 +336,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
     upstream.attach(this);
     const waiting = this.waiting;
     this.waiting = [];
+    this.queuedBytes.waiting = 0;
     for (const message of waiting) {
       if (this.state !== "open") return;
       this.forward(message);
@@ -341,6 +369,7 @@ export class ShadowTap implements SessionTap, UpstreamSink, ScheduledWork {
     this.backlog = [];
     this.waiting = [];
     this.held = [];
+    this.queuedBytes = { backlog: 0, waiting: 0, held: 0 };
     this.upstream?.close();
     this.upstream = undefined;
     // Pending comparisons resolve as their windows pass (the manager keeps calling expire).

@@ -105,6 +105,30 @@ export interface ShadowOverflowEvent {
   readonly kind: "pending" | "queue" | "buffer";
 }
 
+/**
+ * A bound of src/config/limit-settings.ts (or an older one) was reached: a metric label, bounded. The
+ * session or request it happened to is refused or closed with its own SWY_ERR_* code as well.
+ */
+export const LIMIT_NAMES = Object.freeze([
+  "early_buffer",
+  "pending_queue",
+  "shadow_queue",
+  "client_buffer",
+  "upstream_buffer",
+  "request_timeout",
+  "header_size",
+  "sessions",
+  "sessions_per_address",
+  "handshake_rate",
+  "admin_body",
+] as const);
+
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+export interface LimitHitEvent {
+  readonly limit: LimitName;
+}
+
 export type RoomWorldName = "primary" | "shadow";
 
 /** One room broadcast delivered on this instance (one event per broadcast, not per recipient). */
@@ -209,6 +233,7 @@ export interface TelemetryEvents {
   "switchyard:shadow:session": ShadowSessionEvent;
   "switchyard:shadow:error": ShadowErrorEvent;
   "switchyard:shadow:overflow": ShadowOverflowEvent;
+  "switchyard:limit:hit": LimitHitEvent;
   "switchyard:rooms:broadcast": RoomBroadcastEvent;
   "switchyard:bridge:state": BridgeStateEvent;
   "switchyard:bridge:gap": BridgeGapEvent;

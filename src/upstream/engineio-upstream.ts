@@ -35,6 +35,8 @@ export interface EngineIoUpstreamOptions {
   readonly extraHeaders?: Readonly<Record<string, string>>;
   /** Bytes queued for the backend below which a paused client resumes. */
   readonly drainLowWater: number;
+  /** Bytes the backend may send before the client session attaches (EARLY_BUFFER_BYTES). Default: no bound. */
+  readonly earlyBufferBytes?: number;
 }
 
 type State = "open" | "closed";
@@ -90,7 +92,7 @@ export class EngineIoUpstream implements Upstream {
   private readonly ws: WebSocket;
   private readonly revision: EngineIoRevision;
   private readonly heartbeat: Heartbeat;
-  private readonly gate = new SinkGate();
+  private readonly gate: SinkGate;
   private readonly drain: DrainSignal;
   private state: State = "open";
 
@@ -101,6 +103,7 @@ export class EngineIoUpstream implements Upstream {
     this.sessionId = handshake.sid;
     this.backend = options.backend;
     this.role = options.role;
+    this.gate = new SinkGate(options.earlyBufferBytes, (detail) => this.fail("SWY_ERR_EARLY_OVERFLOW", detail));
     this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
     // Every listener and timer is guarded: an exception ends this backend session (SWY_ERR_INTERNAL), never the process.
     const crash = (error: unknown) => this.crash(error);

@@ -48,6 +48,8 @@ export interface HubUpstreamOptions {
   readonly connectTimeoutMs: number;
   /** Bytes queued for the hub below which a paused client resumes. */
   readonly drainLowWater: number;
+  /** Bytes the hub may send before the client session attaches (EARLY_BUFFER_BYTES). Default: no bound. */
+  readonly earlyBufferBytes?: number;
   /** Binary attachments one packet may announce (MAX_ATTACHMENTS). Default 10. */
   readonly maxAttachments?: number;
   /** WebSocket ping period; a hub that has not answered the previous ping by the next one is gone. Default 25 s. */
@@ -101,7 +103,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   private readonly translator: HubTranslator;
   private readonly pinger: NodeJS.Timeout;
   private namespaceTimer: NodeJS.Timeout | undefined;
-  private readonly gate = new SinkGate();
+  private readonly gate: SinkGate;
   private readonly world: RoomWorld | undefined;
   /** This session's sockets in the room world, by namespace. */
   private readonly roomSockets = new Map<string, RoomSocket>();
@@ -119,6 +121,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     this.role = options.role;
     this.context = options.context;
     this.world = options.rooms;
+    this.gate = new SinkGate(options.earlyBufferBytes, (detail) => this.fail("SWY_ERR_EARLY_OVERFLOW", detail, HUB_CLOSE_CODE.policy));
     this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
     this.translator = new HubTranslator({
       revision: socketIoRevisionOf(options.context.eio),

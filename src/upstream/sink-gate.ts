@@ -1,9 +1,12 @@
 /**
  * Where an upstream delivers: its client session's sink once attached, a queue before that. A backend
  * session opens before the client session exists (the gateway opens it during the handshake), so what
- * the backend sends, or its ending, in between must wait for `attach` and then arrive in order.
+ * the backend sends, or its ending, in between must wait for `attach` and then arrive in order. What waits
+ * is bounded in bytes (EARLY_BUFFER_BYTES): the handshake takes milliseconds, but a client that never
+ * completes it keeps the upstream open for PENDING_HANDSHAKE_TTL_MS, and a backend could flood it meanwhile.
  */
 import type { ErrorCode } from "../errors.js";
+import { publish } from "../telemetry/events.js";
 import type { DeliveryOptions, UpstreamMessage, UpstreamSink } from "./upstream.js";
 
 interface EarlyMessage {
@@ -15,6 +18,16 @@ export class SinkGate {
   private sink: UpstreamSink | undefined;
   private early: EarlyMessage[] | undefined = [];
   private endedBeforeAttach: { code: ErrorCode | undefined; detail: string } | undefined;
+  private earlyBytes = 0;
+
+  /**
+   * `onOverflow`: more than `maxEarlyBytes` waited; what waited is dropped and the upstream is expected to
+   * end itself (its `ended` is then what the sink hears on attach).
+   */
+  constructor(
+    private readonly maxEarlyBytes = Number.POSITIVE_INFINITY,
+    private readonly onOverflow: (detail: string) => void = () => {},
+  ) {}
 
   /** Delivers what waited, then anything later; a session that already ended is reported after what came before it. */
   attach(sink: UpstreamSink, open: boolean): void {
@@ -28,8 +41,16 @@ export class SinkGate {
   }
 
   message(message: UpstreamMessage, options?: DeliveryOptions): void {
-    if (this.sink !== undefined) this.sink.onMessage(message, options);
-    else this.early?.push({ message, options });
+    if (this.sink !== undefined) return this.sink.onMessage(message, options);
+    if (this.early === undefined || this.earlyBytes > this.maxEarlyBytes) return;
+    this.earlyBytes += typeof message === "string" ? message.length : message.byteLength;
+    if (this.earlyBytes > this.maxEarlyBytes) {
+      this.early = [];
+      publish("switchyard:limit:hit", { limit: "early_buffer" });
+      this.onOverflow(`${this.earlyBytes} bytes from the backend before the client session attached`);
+      return;
+    }
+    this.early.push({ message, options });
   }
 
   drain(): void {

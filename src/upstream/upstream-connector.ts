@@ -27,6 +27,8 @@ export interface UpstreamConnectorOptions {
   /** Bytes waiting for a backend below which a paused client resumes. */
   readonly drainLowWater: number;
   readonly maxAttachments: number;
+  /** Bytes a backend may send before the client session attaches (EARLY_BUFFER_BYTES). */
+  readonly earlyBufferBytes?: number;
   readonly hubFallback: boolean;
   readonly logger: Logger;
   /** Where hub sessions' sockets and rooms live (primary sessions: the primary world; shadow: the shadow world). */
@@ -83,6 +85,7 @@ export class UpstreamConnector {
       context,
       connectTimeoutMs: this.options.connectTimeoutMs,
       drainLowWater: this.options.drainLowWater,
+      ...(this.options.earlyBufferBytes !== undefined ? { earlyBufferBytes: this.options.earlyBufferBytes } : {}),
     });
   }
 
@@ -101,6 +104,7 @@ export class UpstreamConnector {
       connectTimeoutMs: this.options.connectTimeoutMs,
       drainLowWater: this.options.drainLowWater,
       maxAttachments: this.options.maxAttachments,
+      ...(this.options.earlyBufferBytes !== undefined ? { earlyBufferBytes: this.options.earlyBufferBytes } : {}),
       ...(this.options.rooms !== undefined ? { rooms: this.options.rooms.of(role) } : {}),
       ...(this.options.roomLimits !== undefined ? { roomLimits: this.options.roomLimits } : {}),
     });
