@@ -34,9 +34,12 @@ async function main(): Promise<void> {
   let stop = (_reason: string, exitCode: number): void => process.exit(exitCode);
   installProcessGuard({ logger, stop: (reason, exitCode) => stop(reason, exitCode) });
   const samples: SampleBackend[] = [];
-  // With Redis, the two samples share their chat history there, as a real migration shares its database.
+  // With Redis, the two samples share their chat history there, as a real migration shares its database, and the
+  // legacy sample shares its rooms through @socket.io/redis-adapter on the gateway's ADAPTER_KEY (its bridge's).
   const sampleEnv: Record<string, string> =
-    config.redisUrl === undefined ? {} : { REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix };
+    config.redisUrl === undefined
+      ? {}
+      : { REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix, ADAPTER_KEY: config.rooms.adapterKey };
   let legacyUrl = config.legacyUrl;
   if (legacyUrl === undefined) {
     const legacy = await startSampleBackend("legacy", "../examples/legacy-chat/server", sampleEnv);

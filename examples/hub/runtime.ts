@@ -1,13 +1,22 @@
 /**
  * A small socket.io-like server runtime on top of the hub protocol: sessions (one WebSocket each),
  * namespaces with middleware, sockets with event handlers and acks both ways, rooms and broadcasts.
- * Shadow sessions (`x-switchyard-shadow: 1`) live in a world of their own: their rooms, and so their
- * broadcasts, never meet the real ones.
+ *
+ * Rooms live where `RoomsAt` says. "gateway" (the default): a join or leave is a `join`/`leave` frame and a
+ * broadcast is one `broadcast` frame (docs/hub-protocol.md §2.6); the gateway fans it out to every member,
+ * on every gateway instance and, through its bridge, on the legacy servers, so rooms span both backends
+ * and the hub sends one frame per broadcast instead of one per recipient. "hub": the v1 way, one `event`
+ * frame per member, and rooms span this hub's sessions only. Either way the runtime keeps its own member
+ * sets, for the member count a join answers with (as a socket.io node's local adapter would), and shadow
+ * sessions (`x-switchyard-shadow: 1`) live in a world of their own (the gateway keeps their rooms apart
+ * too).
  */
 import type WebSocket from "ws";
 import { attachmentCount, CLOSE, encodeFrame, parseFrame, randomId, reconstruct, WireError, type Frame } from "./wire.js";
 
 export type Ack = (...args: unknown[]) => void;
+/** Where rooms and fan-out live: see the file comment. */
+export type RoomsAt = "gateway" | "hub";
 export type Handler = (...args: unknown[]) => void;
 
 /** A middleware refusal: socket.io's `Error` with its `data`. */
@@ -63,6 +72,8 @@ export class HubSocket {
   }
 
   join(room: string): void {
+    if (this.session.runtime.roomsAt === "gateway" && !this.rooms.has(room))
+      this.session.send({ type: "join", nsp: this.nsp, rooms: [room] });
     this.rooms.add(room);
     const nspRooms = this.session.rooms.get(this.nsp) ?? new Map<string, Set<HubSocket>>();
     this.session.rooms.set(this.nsp, nspRooms);
@@ -72,6 +83,9 @@ export class HubSocket {
   }
 
   leave(room: string): void {
+    // A socket that is gone has left its rooms at the gateway already (the gateway's own disconnect handling).
+    if (this.session.runtime.roomsAt === "gateway" && this.connected && this.rooms.has(room))
+      this.session.send({ type: "leave", nsp: this.nsp, rooms: [room] });
     this.rooms.delete(room);
     const members = this.session.rooms.get(this.nsp)?.get(room);
     if (members === undefined) return;
@@ -79,13 +93,19 @@ export class HubSocket {
     if (members.size === 0) this.session.rooms.get(this.nsp)?.delete(room);
   }
 
-  /** The sockets in a room of this socket's namespace and world. */
+  /** The sockets of this hub in a room of this socket's namespace and world (the gateway's other nodes not counted). */
   members(room: string): ReadonlySet<HubSocket> {
     return this.session.rooms.get(this.nsp)?.get(room) ?? new Set();
   }
 
   /** socket.io's `socket.to(room)` (everyone but this socket) and `io.to(room)` (everyone). */
   broadcast(room: string, includeSelf: boolean, event: string, ...args: unknown[]): void {
+    if (this.session.runtime.roomsAt === "gateway") {
+      // One frame on this socket's own link: it reaches every member after what this link sent before it.
+      const except = includeSelf ? {} : { except: [this.id] };
+      this.session.send({ type: "broadcast", nsp: this.nsp, rooms: [room], ...except }, [event, ...args]);
+      return;
+    }
     for (const member of [...this.members(room)]) {
       if (member !== this || includeSelf) member.emit(event, ...args);
     }
@@ -265,6 +285,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export class HubRuntime {
+  constructor(readonly roomsAt: RoomsAt = "gateway") {}
+
   readonly namespaces = new Map<string, NamespaceDefinition>();
   /** Open sessions by world and session id. */
   private readonly sessions = { real: new Map<string, HubSession>(), shadow: new Map<string, HubSession>() };

@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createChatHistory } from "../chat-history.js";
 import { attachChat } from "./chat.js";
-import { HubRuntime } from "./runtime.js";
+import { HubRuntime, type RoomsAt } from "./runtime.js";
 import { CLOSE, SESSION_HEADER, SHADOW_HEADER, SUBPROTOCOL } from "./wire.js";
 import { envNumber, isMain, runSample } from "../sample-cli.js";
 
@@ -24,6 +24,18 @@ export interface SampleHubOptions {
   /** Share the chat history through this Redis (as the sample legacy chat does with the same URL); unset: in memory. */
   redisUrl?: string | undefined;
   redisKeyPrefix?: string | undefined;
+  /**
+   * Where the chat's rooms live (examples/hub/runtime.ts): "gateway" (default) sends join, leave and
+   * broadcast frames, so rooms span gateway instances and, through the gateway's bridge, the legacy
+   * servers; "hub" sends one event frame per member (hub protocol v1 without §2.6).
+   */
+  rooms?: RoomsAt | undefined;
+}
+
+function roomsAt(raw: string | undefined): RoomsAt | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "gateway" || raw === "hub") return raw;
+  throw new Error(`HUB_ROOMS must be "gateway" or "hub", not ${JSON.stringify(raw)}`);
 }
 
 export interface SampleHub {
@@ -51,7 +63,7 @@ function offeredProtocols(req: IncomingMessage): string[] {
 }
 
 export async function startSampleHub(options: SampleHubOptions = {}): Promise<SampleHub> {
-  const runtime = new HubRuntime();
+  const runtime = new HubRuntime(options.rooms ?? "gateway");
   const history = createChatHistory({ redisUrl: options.redisUrl, keyPrefix: options.redisKeyPrefix });
   attachChat(runtime, history);
   const wss = new WebSocketServer({
@@ -130,6 +142,7 @@ if (isMain(import.meta.url)) {
       pingIntervalMs: envNumber("PING_INTERVAL"),
       redisUrl: process.env.REDIS_URL,
       redisKeyPrefix: process.env.REDIS_KEY_PREFIX,
+      rooms: roomsAt(process.env.HUB_ROOMS),
     }),
   );
 }

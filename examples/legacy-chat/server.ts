@@ -8,6 +8,8 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";
 import { ackHistory, createChatHistory, type ChatHistory, type ChatMessage } from "../chat-history.js";
 import { projectRoot } from "../project-root.js";
@@ -19,9 +21,14 @@ export interface LegacyChatOptions {
   pingInterval?: number;
   pingTimeout?: number;
   maxHttpBufferSize?: number;
-  /** Share the chat history through this Redis (as the sample hub does with the same URL); unset: in memory. */
+  /**
+   * Share the chat history through this Redis (as the sample hub does with the same URL), and the rooms
+   * through @socket.io/redis-adapter, as a socket.io deployment of several nodes does; unset: both in memory.
+   */
   redisUrl?: string | undefined;
   redisKeyPrefix?: string | undefined;
+  /** The adapter's `key` (its channel prefix): the gateway's ADAPTER_KEY. Default "socket.io" (the adapter's). */
+  adapterKey?: string | undefined;
 }
 
 export interface LegacyChat {
@@ -166,6 +173,17 @@ function attachAdminNamespace(io: Server): void {
   });
 }
 
+/**
+ * The adapter's close() unsubscribes without waiting for the replies: QUIT lets them arrive first, so that
+ * closing the connections rejects none of its commands (they would be unhandled rejections).
+ */
+async function closeRedis(...clients: (Redis | undefined)[]): Promise<void> {
+  const open = clients.filter((client): client is Redis => client !== undefined);
+  const quitting = Promise.all(open.map((client) => client.quit())).catch(() => undefined);
+  await Promise.race([quitting, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  for (const client of open) client.disconnect();
+}
+
 export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<LegacyChat> {
   const page = await readFile(PAGE_PATH);
   const http = createServer((req, res) => {
@@ -185,8 +203,15 @@ export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found");
   });
+  // The rooms across backends need only this on the legacy side (README "Rooms across backends"): with it, the
+  // gateway's hub sessions are members of this server's rooms, and its io.to(room).emit() reaches them.
+  const redis = options.redisUrl === undefined ? undefined : new Redis(options.redisUrl);
+  const sub = redis?.duplicate();
+  // ioredis reconnects by itself; without a listener each failed attempt would print a stack trace.
+  for (const client of [redis, sub]) client?.on("error", () => undefined);
   const io = new Server(http, {
     allowEIO3: true,
+    ...(redis !== undefined && sub !== undefined ? { adapter: createAdapter(redis, sub, { key: options.adapterKey ?? "socket.io" }) } : {}),
     ...(options.pingInterval !== undefined ? { pingInterval: options.pingInterval } : {}),
     ...(options.pingTimeout !== undefined ? { pingTimeout: options.pingTimeout } : {}),
     ...(options.maxHttpBufferSize !== undefined ? { maxHttpBufferSize: options.maxHttpBufferSize } : {}),
@@ -209,7 +234,9 @@ export async function startLegacyChat(options: LegacyChatOptions = {}): Promise<
       new Promise<void>((resolve) => {
         io.close(() => resolve());
         http.closeAllConnections();
-      }).then(() => history.close()),
+      })
+        .then(() => closeRedis(redis, sub))
+        .then(() => history.close()),
   };
 }
 
@@ -223,6 +250,7 @@ if (isMain(import.meta.url)) {
       maxHttpBufferSize: envNumber("MAX_HTTP_BUFFER_SIZE"),
       redisUrl: process.env.REDIS_URL,
       redisKeyPrefix: process.env.REDIS_KEY_PREFIX,
+      adapterKey: process.env.ADAPTER_KEY,
     }),
   );
 }

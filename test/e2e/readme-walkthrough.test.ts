@@ -258,6 +258,11 @@ describe("the README walkthrough, pasted block by block", { timeout: 600_000 }, 
     await badge(users.alice!, "hub");
     await badge(users.carol!, "legacy");
     await joinAndSay(users.alice!, "said on the hub");
+    // "still chat live in one room": each hears the other as it happens, across the two backends.
+    await joinAndSay(users.carol!, "heard you on legacy");
+    const shows = (text: string) => `[...document.querySelectorAll("#messages .text")].some((e) => e.textContent === "${text}")`;
+    await waitInPage(users.carol!, "alice's hub message, live", shows("said on the hub"));
+    await waitInPage(users.alice!, "carol's legacy message, live", shows("heard you on legacy"));
 
     mkdirSync(shots, { recursive: true });
     await users.alice!.page.screenshot({ path: join(shots, "chat-alice-hub.png") });

@@ -119,6 +119,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         LEGACY_MODE: options.mode,
         ROUTING_CONFIG: JSON.stringify(options.routing),
         DRAIN_TIMEOUT_MS: "2000",
+        // The room bridge is on with Redis: this cluster's own worlds, so that no other test's rooms meet its.
+        ADAPTER_KEY: `${options.prefix}rooms`,
+        SHADOW_ADAPTER_KEY: `${options.prefix}shadow-rooms`,
         ...options.env,
         ...options.envOf?.[id],
       }).then((gateway) => {

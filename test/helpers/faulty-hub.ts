@@ -3,7 +3,8 @@
  * failing to speak) docs/hub-protocol.md. One behaviour per server, switchable at run time:
  *
  * - proxy:   a transparent hub-protocol proxy in front of a real hub (the sample hub); hub→gateway event
- *            frames can be dropped or altered (`transform`) and every hub→gateway frame delayed (`delayMs`)
+ *            and broadcast frames can be dropped or altered (`transform`) and every hub→gateway frame
+ *            delayed (`delayMs`)
  * - refuse:  answers the upgrade with an HTTP error status
  * - wrong-subprotocol: accepts the upgrade but selects another subprotocol, or none
  * - no-hello: accepts the upgrade and never says hello, until `releaseHellos()` (then as mute)
@@ -222,7 +223,8 @@ export class FaultyHub {
       }
       const frame = JSON.parse(data.toString()) as Record<string, unknown>;
       // Frames announcing binary attachments pass unchanged: their binary frames follow them.
-      const changed = frame.type === "event" && frame.attachments === undefined ? behaviour.transform(frame) : frame;
+      const carriesData = frame.type === "event" || frame.type === "broadcast";
+      const changed = carriesData && frame.attachments === undefined ? behaviour.transform(frame) : frame;
       if (changed !== undefined) downstream.send(changed === frame ? (data as Buffer) : JSON.stringify(changed), { binary: false });
     };
     upstream.on("message", (data: RawData, isBinary: boolean) => {

@@ -286,6 +286,9 @@ export async function startObservedStack(options: ObservedStackOptions): Promise
         HUB_URL: extra.HUB_URL ?? String(hub.ready.url),
         REDIS_URL: options.redisUrl,
         REDIS_KEY_PREFIX: options.redisKeyPrefix,
+        // The room bridge is on with Redis: this stack's own worlds, so that no other test's rooms meet its.
+        ADAPTER_KEY: `${options.redisKeyPrefix}rooms`,
+        SHADOW_ADAPTER_KEY: `${options.redisKeyPrefix}shadow-rooms`,
         ROUTING_CONFIG: options.routingConfig,
         LOG_LEVEL: "info",
       };

@@ -128,6 +128,19 @@ test("gateway environments are valid settings, and point at the stack's services
     assert.equal(service(backend).environment!.HOST, "0.0.0.0", `${backend} listens beyond its container's loopback`);
 });
 
+test("rooms span both backends: the legacy chat is on the Redis adapter with the gateways' bridge key", () => {
+  const legacy = service("legacy").environment!;
+  for (const gateway of GATEWAYS) {
+    const config = loadStaticConfig({ ...service(gateway).environment! });
+    assert.equal(config.rooms.bridge, true, `${gateway}: the room bridge is on`);
+    assert.equal(legacy.REDIS_URL, config.redisUrl, "the legacy chat's adapter is on the gateways' Redis");
+    // The sample legacy chat's adapter key is ADAPTER_KEY, the adapter's own default ("socket.io") when unset.
+    assert.equal(legacy.ADAPTER_KEY ?? "socket.io", config.rooms.adapterKey, `${gateway}: the bridge's key is the adapter's`);
+  }
+  assert.equal(service("hub").environment!.REDIS_URL, legacy.REDIS_URL, "both samples share the chat history");
+  for (const backend of ["legacy", "hub"]) assert.ok(service(backend).depends_on !== undefined, `${backend} waits for Redis`);
+});
+
 test("HAProxy balances over both gateways' client ports and health-checks their /readyz", () => {
   assert.equal(mounts("haproxy").get("/usr/local/etc/haproxy/haproxy.cfg"), "./deploy/haproxy.cfg");
   const cfg = read("deploy/haproxy.cfg");

@@ -1,7 +1,8 @@
 /**
  * End-to-end accuracy of the shadow comparison: real clients of every generation and transport in one
  * room on the legacy chat, every session shadowed to the sample hub through a proxy (FaultyHub "proxy")
- * that drops a known share of the hub's `msg` broadcasts and alters another known share. Which message
+ * that drops a known share of the hub's `msg` broadcasts (broadcast frames, fanned out by the gateway's
+ * shadow world) and alters another known share. Which message
  * is dropped or altered is decided by a hash of its text, so the truth is known exactly; the reported
  * missing and mismatch rates (over the primary's `msg` deliveries) must be within 1 point of it. With
  * the identical hub every `msg` delivery must match. The mismatch evidence is read back through the
@@ -161,7 +162,14 @@ describe("shadow accuracy: a hub that drops and alters a known share of broadcas
 
   before(async () => {
     await redis.connect();
-    run = await startRun(dropAndAlter, { REDIS_URL, REDIS_KEY_PREFIX: prefix, SHADOW_EVIDENCE_LIMIT: String(EVIDENCE_LIMIT) });
+    run = await startRun(dropAndAlter, {
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      // The room bridge is on with Redis: worlds of this run's own, so that no other test's rooms meet these.
+      ADAPTER_KEY: `${prefix}rooms`,
+      SHADOW_ADAPTER_KEY: `${prefix}shadow-rooms`,
+      SHADOW_EVIDENCE_LIMIT: String(EVIDENCE_LIMIT),
+    });
     texts = await broadcast(run, "acc");
   });
 
