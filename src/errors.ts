@@ -20,6 +20,9 @@ export const ERROR_CATALOG = {
   SWY_ERR_PROTOCOL_INVALID_NAMESPACE: "the client sent a namespace socket.io cannot read (a 2.x client's namespace is parsed as a URL)",
   SWY_ERR_UNSUPPORTED_PROTOCOL:
     "the handshake names no Engine.IO revision (no EIO parameter); refused as engine.io refuses an unsupported protocol version",
+  SWY_ERR_PROTOCOL_ENGINE_MALFORMED:
+    "the client sent a malformed Engine.IO packet, polling payload or WebSocket frame (engine.io closed the session)",
+  SWY_ERR_PROTOCOL_TOO_LARGE: "the client sent a message or polling payload larger than maxPayload (engine.io closed the session)",
   SWY_ERR_QUEUE_OVERFLOW: "too many client messages arrived before the backend session opened",
   SWY_ERR_EARLY_OVERFLOW: "the backend sent more than EARLY_BUFFER_BYTES before the client session attached",
   SWY_ERR_DRAINING: "this gateway instance is shutting down",

@@ -9,6 +9,7 @@
 import type { Socket as EngineSocket } from "engine.io";
 import type { Limits } from "../config/static-config.js";
 import { errorCodeOf, type ErrorCode } from "../errors.js";
+import { engineCloseCode } from "../protocol/engineio.js";
 import { InboundPacketStream } from "../protocol/packet-stream.js";
 import { PACKET_TYPE } from "../protocol/socketio.js";
 import { guard, reportContained } from "../telemetry/containment.js";
@@ -155,18 +156,20 @@ export class ClientSession implements UpstreamSink {
 
   // ---- client → server -------------------------------------------------------------------------
 
-  private readonly onClientMessage = (message: string | Buffer): void => {
+  private readonly onClientMessage = (message: string | Buffer | undefined): void => {
     if (this.state !== "open" && this.state !== "routing") return;
     const verdict = this.inbound.accept(message);
     if (!verdict.ok) {
       this.fail(verdict.code, verdict.detail);
       return;
     }
+    // accept() refuses anything but a string or a Buffer.
+    const accepted = message as UpstreamMessage;
     if (this.upstream === undefined) {
-      this.enqueue(message, verdict.packet?.type === PACKET_TYPE.CONNECT ? verdict.packet.data : undefined);
+      this.enqueue(accepted, verdict.packet?.type === PACKET_TYPE.CONNECT ? verdict.packet.data : undefined);
       return;
     }
-    this.forward(message);
+    this.forward(accepted);
   };
 
   private forward(message: UpstreamMessage): void {
@@ -232,8 +235,17 @@ export class ClientSession implements UpstreamSink {
     }
   }
 
-  private readonly onClientClose = (): void => {
+  private readonly onClientClose = (reason?: string, description?: unknown): void => {
     if (this.state === "closed") return;
+    // engine.io ended the session for the client's bad Engine.IO input (the gateway did not close it): a protocol
+    // error of the client's, coded and counted like the Socket.IO ones.
+    const engineCode = this.state === "closing" ? undefined : engineCloseCode(reason, description);
+    if (engineCode !== undefined) {
+      this.closeReason = "error";
+      this.closeCode = engineCode;
+      this.options.onError(this, engineCode, `engine.io closed the session: ${reason}`);
+      publish("switchyard:protocol:error", { code: engineCode });
+    }
     this.state = "closed";
     this.queue = undefined;
     try {

@@ -102,6 +102,27 @@ export function parseHandshake(body: string): EngineIoHandshake {
  */
 export const ENGINE_UNSUPPORTED_PROTOCOL = Object.freeze({ code: 5, message: "Unsupported protocol version" });
 
+/**
+ * Why engine.io closed a client's session, when the client's bytes were at fault: engine.io's close reason
+ * `parse error` (an undecodable packet or polling payload), or `transport error` for an oversized payload (polling:
+ * "payload too large"; ws: "Max payload size exceeded"), a WebSocket frame ws refused (invalid UTF-8, bad opcode) or a
+ * heartbeat in the wrong direction. ws errors reach engine.io's close as text (their codes are lost), hence the
+ * patterns. Anything else (a connection reset, a ping timeout) is the network's, not a protocol error: undefined.
+ */
+export function engineCloseCode(
+  reason: string | undefined,
+  description: unknown,
+): "SWY_ERR_PROTOCOL_ENGINE_MALFORMED" | "SWY_ERR_PROTOCOL_TOO_LARGE" | undefined {
+  if (reason === "parse error") return "SWY_ERR_PROTOCOL_ENGINE_MALFORMED";
+  if (reason !== "transport error") return undefined;
+  const message = description instanceof Error ? description.message : String(description ?? "");
+  if (message === "payload too large" || message.includes("Max payload size exceeded")) return "SWY_ERR_PROTOCOL_TOO_LARGE";
+  if (message.includes("Invalid WebSocket frame") || message.includes("invalid heartbeat direction")) {
+    return "SWY_ERR_PROTOCOL_ENGINE_MALFORMED";
+  }
+  return undefined;
+}
+
 /** engine.io treats any EIO value other than "4" as revision 3 (when allowEIO3 is on); so do we. */
 export function revisionOf(eioParam: string | null | undefined): EngineIoRevision {
   return eioParam === "4" ? 4 : 3;

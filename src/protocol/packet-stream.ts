@@ -22,7 +22,15 @@ export class InboundPacketStream {
     return this.pendingAttachments > 0;
   }
 
-  accept(message: string | Buffer): StreamVerdict {
+  /**
+   * `message` is what engine.io emits: a string, a Buffer, or `undefined` for an empty message packet (a bare
+   * `4`, which engine.io-parser decodes without data). socket.io-parser refuses the latter ("Unknown type") and
+   * socket.io closes the connection; so does this.
+   */
+  accept(message: string | Buffer | undefined): StreamVerdict {
+    if (message === undefined || (typeof message !== "string" && !Buffer.isBuffer(message))) {
+      return { ok: false, code: "SWY_ERR_PROTOCOL_MALFORMED", detail: "an empty message (an Engine.IO message packet without data)" };
+    }
     if (typeof message !== "string") {
       if (this.pendingAttachments === 0) {
         return {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeFrame, encodeMessage, EngineIoFrameError, parseHandshake, revisionOf } from "../../src/protocol/engineio.js";
+import {
+  decodeFrame,
+  encodeMessage,
+  engineCloseCode,
+  EngineIoFrameError,
+  parseHandshake,
+  revisionOf,
+} from "../../src/protocol/engineio.js";
 
 describe("Engine.IO framing of backend sessions", () => {
   const cases: { name: string; revision: 3 | 4; frame: Buffer; binary: boolean; type: string; data: string | Buffer }[] = [
@@ -57,5 +64,25 @@ describe("Engine.IO framing of backend sessions", () => {
     assert.equal(revisionOf("3"), 3);
     assert.equal(revisionOf(undefined), 3);
     assert.equal(revisionOf("5"), 3);
+  });
+});
+
+describe("engine.io's close reasons", () => {
+  it("code the client's bad Engine.IO input and nothing else (descriptions as engine.io 6.6.13 passes them)", () => {
+    const table: [string | undefined, unknown, string | undefined][] = [
+      ["parse error", undefined, "SWY_ERR_PROTOCOL_ENGINE_MALFORMED"],
+      ["transport error", new Error("payload too large"), "SWY_ERR_PROTOCOL_TOO_LARGE"],
+      ["transport error", new Error("RangeError: Max payload size exceeded"), "SWY_ERR_PROTOCOL_TOO_LARGE"],
+      ["transport error", new Error("Error: Invalid WebSocket frame: invalid UTF-8 sequence"), "SWY_ERR_PROTOCOL_ENGINE_MALFORMED"],
+      ["transport error", new Error("RangeError: Invalid WebSocket frame: invalid opcode 3"), "SWY_ERR_PROTOCOL_ENGINE_MALFORMED"],
+      ["transport error", new Error("invalid heartbeat direction"), "SWY_ERR_PROTOCOL_ENGINE_MALFORMED"],
+      ["transport error", new Error("poll connection closed prematurely"), undefined],
+      ["transport close", undefined, undefined],
+      ["ping timeout", undefined, undefined],
+      ["forced close", undefined, undefined],
+      [undefined, undefined, undefined],
+    ];
+    for (const [reason, description, code] of table)
+      assert.equal(engineCloseCode(reason, description), code, `${reason} ${String(description)}`);
   });
 });

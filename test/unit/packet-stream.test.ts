@@ -3,6 +3,14 @@ import { describe, it } from "node:test";
 import { InboundPacketStream } from "../../src/protocol/packet-stream.js";
 
 describe("inbound packet stream", () => {
+  it("refuses an empty message (engine.io emits undefined for a bare `4`), as socket.io-parser does", () => {
+    const stream = new InboundPacketStream(10);
+    const empty = stream.accept(undefined);
+    assert.equal(!empty.ok && empty.code, "SWY_ERR_PROTOCOL_MALFORMED");
+    const other = stream.accept(new Uint8Array([1]) as unknown as Buffer);
+    assert.equal(other.ok, false, "only strings and Buffers are messages");
+  });
+
   it("accepts binary attachments only when announced, in number", () => {
     const stream = new InboundPacketStream(10);
     assert.equal(stream.accept('52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]').ok, true);
