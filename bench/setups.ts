@@ -63,14 +63,17 @@ function baseEnv(extra: Record<string, string>): Record<string, string> {
   return { ...env, ...extra };
 }
 
-async function startLegacy(context: SetupContext): Promise<ServerProcess> {
+async function startLegacy(context: SetupContext, env: Record<string, string> = {}): Promise<ServerProcess> {
   return context.spawn({
     label: "legacy server",
     script: SCRIPTS.legacyChat,
-    env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }),
+    env: baseEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
     printsUrl: true,
   });
 }
+
+/** The Redis of the "mixed" setup (not measured: it is shared infrastructure, like the legacy deployment's). */
+const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 function urlOf(server: ServerProcess): string {
   if (server.url === undefined) throw new Error(`${server.label} did not report its URL`);
@@ -81,8 +84,13 @@ function urlOf(server: ServerProcess): string {
  * The sample hub. Switchyard starts one itself as its own child when HUB_URL is unset; we start it here
  * instead so that the runner owns (and always stops) it, and so that a hub-route setup can measure it.
  */
-async function startSampleHub(context: SetupContext): Promise<ServerProcess> {
-  return context.spawn({ label: "sample hub", script: SCRIPTS.sampleHub, env: baseEnv({ PORT: "0", HOST: "127.0.0.1" }), printsUrl: true });
+async function startSampleHub(context: SetupContext, env: Record<string, string> = {}): Promise<ServerProcess> {
+  return context.spawn({
+    label: "sample hub",
+    script: SCRIPTS.sampleHub,
+    env: baseEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
+    printsUrl: true,
+  });
 }
 
 interface SwitchyardSetupOptions {
@@ -91,6 +99,10 @@ interface SwitchyardSetupOptions {
   readonly mode: "pipe" | "terminate";
   /** More Switchyard settings (e.g. ADMIN_TOKEN for a setup that changes routing after start). */
   readonly env?: Record<string, string>;
+  /** More settings of the sample legacy chat (REDIS_URL and ADAPTER_KEY: rooms on @socket.io/redis-adapter). */
+  readonly legacyEnv?: Record<string, string>;
+  /** More settings of the sample hub (HUB_ROOMS). */
+  readonly hubEnv?: Record<string, string>;
   /**
    * Runs once Switchyard is ready, before any client connects: e.g. set the hub share or shadowing
    * through the admin API at `opsUrl`. Return extra processes to measure (the hub in a hub-route setup).
@@ -103,8 +115,8 @@ function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
     id: options.id,
     name: options.name,
     async start(context) {
-      const legacy = await startLegacy(context);
-      const hub = await startSampleHub(context);
+      const legacy = await startLegacy(context, options.legacyEnv);
+      const hub = await startSampleHub(context, options.hubEnv);
       // main.js logs its URL only at info level; we run it at warn (as the issue asks), so we choose its ports.
       const [port, opsPort] = [await freePort(), await freePort()];
       const gateway = await context.spawn({
@@ -135,6 +147,29 @@ function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
       };
     },
   };
+}
+
+/**
+ * "mixed 50 %": the legacy chat on @socket.io/redis-adapter and the gateway's room bridge on one adapter key
+ * (fresh per run, on BENCH_REDIS_URL), half of the users on each backend by their `name`. Every room holds
+ * users of both backends; a legacy broadcast reaches the hub-routed half through the bridge and a hub
+ * broadcast the legacy-routed half. Redis's own CPU is not measured.
+ */
+function mixedSetup(): SetupDefinition {
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const adapter = { REDIS_URL: BENCH_REDIS_URL, ADAPTER_KEY: `swy-bench-${tag}`, REDIS_KEY_PREFIX: `swy-bench:{${tag}}:` };
+  return switchyardSetup({
+    id: "mixed50",
+    name: "switchyard mixed 50 % (legacy on the Redis adapter)",
+    mode: "pipe",
+    legacyEnv: adapter,
+    env: {
+      ...adapter,
+      SHADOW_ADAPTER_KEY: `swy-bench-shadow-${tag}`,
+      ROUTING_CONFIG: JSON.stringify({ hubPercent: 50, key: { sources: ["query:name"] } }),
+    },
+    configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  });
 }
 
 export const SETUPS: readonly SetupDefinition[] = [
@@ -169,7 +204,8 @@ export const SETUPS: readonly SetupDefinition[] = [
   },
   switchyardSetup({ id: "switchyard-pipe", name: "switchyard (pipe)", mode: "pipe" }),
   switchyardSetup({ id: "switchyard-terminate", name: "switchyard (terminate)", mode: "terminate" }),
-  // Every session routed to the sample hub: the gateway translates Socket.IO to the hub protocol.
+  // Every session routed to the sample hub: the gateway translates Socket.IO to the hub protocol. The sample hub
+  // sends one broadcast frame per message (its rooms are the gateway's, hub protocol §2.6), encoded once here.
   switchyardSetup({
     id: "switchyard-hub",
     name: "switchyard → hub route",
@@ -177,6 +213,19 @@ export const SETUPS: readonly SetupDefinition[] = [
     env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }) },
     configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
   }),
+  // The same with the sample hub's rooms kept by the hub (HUB_ROOMS=hub): one event frame per recipient, the hub
+  // protocol v1 way, as before rooms moved to the gateway; for comparison.
+  switchyardSetup({
+    id: "switchyard-hub-v1",
+    name: "switchyard → hub route, per-recipient event frames",
+    mode: "pipe",
+    env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }) },
+    hubEnv: { HUB_ROOMS: "hub" },
+    configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  }),
+  // Half of the users on each backend (keyed by the load generators' `name` query parameter), rooms shared:
+  // the legacy chat on @socket.io/redis-adapter, the gateway's room bridge on the same key, through Redis.
+  mixedSetup(),
   // Every (legacy-route) session shadowed to the hub and compared: the cost of proof before a cutover.
   switchyardSetup({
     id: "switchyard-shadow",
