@@ -55,21 +55,23 @@ describe("rooms across backends (the bridge)", () => {
       const onLegacy = members.filter((m) => cluster.legacy.io.of("/").sockets.has(m.id)).length;
       assert.equal(onLegacy, 10 - Math.round(10 * share), "members are not on the backends the test placed them on");
       const count = 5;
+      const senders = members.map((m) => m.id);
       for (let seq = 1; seq <= count; seq++) for (const member of members) member.socket.emit("say", room, { seq });
-      await expectEveryMessage(
-        members,
-        members.map((m) => m.id),
-        count,
-      );
+      await expectEveryMessage(members, senders, count);
+      // A fence from every sender: it travels each path behind that sender's earlier messages, so a duplicate of
+      // any of them would have arrived before it and shows in the exact sequence checked now.
+      for (const member of members) member.socket.emit("say", room, { seq: count + 1 });
+      await expectEveryMessage(members, senders, count + 1);
     });
   }
 
   it("binary broadcasts, except and namespaces across backends", async () => {
-    const members = await mixedRoom("bx", 6, 0.5);
+    // Every client kind on each backend (the first 6 members on the hub, the last 6 on legacy).
+    const members = await mixedRoom("bx", 12, 0.5);
     const other = await cluster.member(cluster.gateways[0]!, "4", "websocket", "hub", "/other");
     await other.join("bx");
     await cluster.nodesSubscribed(2, "/other");
-    const [hubSender, legacySender] = [members[0]!, members[5]!];
+    const [hubSender, legacySender] = [members[0]!, members[11]!];
     const bytes = Buffer.from([1, 2, 3, 255]);
     hubSender.socket.emit("say-bin", "bx", { seq: 1 }, bytes);
     legacySender.socket.emit("say-bin", "bx", { seq: 2 }, bytes);
@@ -97,6 +99,8 @@ describe("rooms across backends (the bridge)", () => {
     assert.ok(remote.rooms.has("ops") && remote.rooms.has(hubA.id));
     assert.equal(remote.handshake.query.userId !== undefined, true, "the handshake lacks the client's query");
 
+    // Without an ack: nothing to answer, and nothing may break (the next request is answered as before).
+    io.serverSideEmit("hello", { from: "legacy" });
     const responses = await io.serverSideEmitWithAck("ping");
     assert.deepEqual(responses, [null, null], "each gateway instance answers serverSideEmitWithAck once");
 
