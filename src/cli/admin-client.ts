@@ -142,6 +142,7 @@ export class AdminClient {
       case 403:
         return new CliError(`admin changes are disabled on this gateway${code}: ${reason}`, EXIT.unauthorized, status);
       case 409:
+        if (body.code?.startsWith("SWY_ERR_ROLLOUT") === true) return new CliError(`${reason}${code}`, EXIT.conflict, status);
         return new CliError(`the routing config was changed by someone else meanwhile${code}: ${reason}`, EXIT.conflict, status);
       case 400:
         return new CliError(

@@ -51,10 +51,14 @@ export interface RolloutStatus {
   readonly nextCheckAt: number | undefined;
   readonly now: number;
   readonly instanceId: string;
+  /** This instance's routing store: while "degraded" (Redis unreachable) the rollout holds. */
+  readonly store: string;
 }
 
 const DEFAULT_TICK_MS = 100;
 const UPDATE_ATTEMPTS = 3;
+/** Intervals a leader may be behind and still judge in order. */
+const MAX_CATCH_UP = 2;
 
 export class RolloutController {
   private readonly log: Logger;
@@ -151,8 +155,12 @@ export class RolloutController {
     if (state.phase === "paused") return;
     const plan = planOfSection(section);
     const now = this.now();
-    const window = windowOf(now - this.graceMs, plan.intervalMs) - 1;
-    if (window < firstJudgeableWindow(state, plan.intervalMs)) return;
+    // The oldest interval not judged yet: a slow tick (a busy instance, a slow Redis) catches up instead of
+    // skipping one, so that `threshold` failures are `threshold` consecutive intervals. A new leader, or one
+    // back from an outage, starts near the present rather than judging long-gone intervals.
+    const latest = windowOf(now - this.graceMs, plan.intervalMs) - 1;
+    const window = Math.max(firstJudgeableWindow(state, plan.intervalMs), latest - MAX_CATCH_UP);
+    if (window > latest) return;
     const stats = await this.options.counters.read(state.id, window, plan.intervalMs);
     const promql = await queryPromql(this.options.prometheusUrl, plan.gates);
     const result = runCheck(stats, plan, promql);
@@ -178,7 +186,9 @@ export class RolloutController {
     if (moved)
       publish("switchyard:rollout:transition", { from: before.phase, to: state.phase, trigger: transition.trigger, weight: state.weight });
     if (moved || result?.verdict === "fail" || transition.trigger === "operator") {
-      const numbers = result?.gates.map((gate) => `${gate.status}: ${gate.detail}`) ?? [];
+      const window = transition.state.lastCheck?.window;
+      const judged = result === undefined || window === undefined ? [] : [`window ${window}: ${result.verdict}`];
+      const numbers = [...judged, ...(result?.gates.map((gate) => `${gate.status}: ${gate.detail}`) ?? [])];
       await this.options.store.audit({
         action: `rollout.${transition.trigger === "automatic" ? "check" : "command"}`,
         changes: [transition.summary, ...numbers, ...update.changes.filter((line) => line.startsWith("hubPercent"))],
@@ -252,6 +262,7 @@ export class RolloutController {
       nextCheckAt,
       now: this.now(),
       instanceId: this.options.store.instanceId,
+      store: this.options.store.health().state,
     };
   }
 

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  CLUSTER_ADMIN_TOKEN,
   SHARED_REDIS_URL,
   deleteKeys,
   startBackends,
@@ -18,6 +19,10 @@ import {
   type Cluster,
   type Instance,
 } from "../helpers/cluster.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli-runner.js";
 import { eventually } from "../helpers/eventually.js";
 import { Timeline, Traffic, bucket, peakRate, rolloutOf, trackClients, type TrackedClient } from "../helpers/rollout-harness.js";
 
@@ -62,10 +67,12 @@ describe("progressive rollout on two gateway processes", () => {
   /** Waits until both instances show the phase; returns how long the slower one took. */
   async function everywhere(phase: string, weight: number): Promise<number> {
     const started = Date.now();
+    // Right after a resume, the next check may already have made it "holding" (this plan is inconclusive).
+    const phases = phase === "progressing" ? ["progressing", "holding"] : [phase];
     for (const instance of [a, b])
       await eventually(async () => {
         const state = await rolloutOf(instance.admin);
-        return state?.phase === phase && state.weight === weight;
+        return state !== undefined && phases.includes(state.phase) && state.weight === weight;
       }, `${instance.id} to show ${phase} at ${weight}%`);
     return Date.now() - started;
   }
@@ -92,30 +99,36 @@ describe("progressive rollout on two gateway processes", () => {
     assert.equal((await a.admin.routing()).hubPercent, 10);
   });
 
-  it("takes pause, resume, promote and abort on one instance and shows them on both within a second", async () => {
-    const answer = async (path: string, via: Instance, body?: unknown) => {
-      const done = await via.admin.call("POST", `/admin/rollout/${path}`, body === undefined ? {} : { body });
-      assert.equal(done.status, 200, JSON.stringify(done.body));
-      return done.body;
+  it("takes pause, resume, promote and abort from the CLI on one instance and shows them on both within a second", async () => {
+    const cli = async (via: Instance, ...args: string[]) => {
+      const done = await runCli(["rollout", ...args, "--url", via.admin.opsUrl], { SWITCHYARD_TOKEN: CLUSTER_ADMIN_TOKEN });
+      assert.equal(done.code, 0, done.stderr);
+      return done.stdout;
     };
-    assert.equal((await answer("pause", b)).changed, true);
+    assert.match(await cli(b, "pause"), /^paused at 10%/);
     assert.ok((await everywhere("paused", 10)) <= PROPAGATION_BOUND_MS);
-    assert.equal((await answer("pause", a)).changed, false);
-    await answer("resume", a);
+    const twice = await a.admin.call("POST", "/admin/rollout/pause");
+    assert.deepEqual([twice.status, twice.body.changed, twice.body.summary], [200, false, "already paused"]);
+    await cli(a, "resume");
     assert.ok((await everywhere("progressing", 10)) <= PROPAGATION_BOUND_MS);
-    await answer("promote", b, { full: false });
+    const status = await cli(b, "status");
+    assert.match(status, /rollout r\w+: (progressing|holding), step 1 of 2, weight 10%/);
+    assert.match(status, /connectErrorRate +- +- +inconclusive/);
+    assert.match(await cli(b, "promote"), /step 1 → 2 \(10% → 100%\), promoted/);
     assert.ok((await everywhere("promoted", 100)) <= PROPAGATION_BOUND_MS);
     const again = await a.admin.call("POST", "/admin/rollout/abort");
     assert.equal(again.status, 409);
     assert.equal(again.body.code, "SWY_ERR_ROLLOUT_NONE");
-    // Abort: a fresh rollout, then back to 0 everywhere.
-    assert.equal((await a.admin.call("POST", "/admin/rollout", { body: { steps: [20, 100], interval: "1h" } })).status, 201);
+    // Abort: a fresh rollout (from a YAML plan), then back to 0 everywhere.
+    const file = join(mkdtempSync(join(tmpdir(), "rollout-")), "plan.yaml");
+    writeFileSync(file, "steps: [20, 100]\ninterval: 1h\ngates:\n  - {gate: mismatchRate, max: 0.01}\n");
+    assert.match(await cli(a, "start", "-f", file), /^started: started at step 1 of 2 \(20%\)/);
     const busy = await b.admin.call("POST", "/admin/rollout", { body: { steps: [20, 100], interval: "1h" } });
     assert.deepEqual([busy.status, busy.body.code], [409, "SWY_ERR_ROLLOUT_ACTIVE"]);
     const handMade = await b.admin.setHubPercent(50);
     assert.equal(handMade.status, 400);
     assert.match(handMade.body.message, /hubPercent: a rollout is progressing at 20%/);
-    await answer("abort", b);
+    assert.match(await cli(b, "abort"), /^aborted: 20% → 0% by the operator/);
     assert.ok((await everywhere("aborted", 0)) <= PROPAGATION_BOUND_MS);
     const refused = await a.admin.call("POST", "/admin/rollout/pause", { token: "wrong-token-wrong-token" });
     assert.equal(refused.status, 401);
@@ -151,9 +164,7 @@ describe("progressive rollout on two gateway processes", () => {
     timeline.save("healthy");
 
     // The planned steps, in order, each taken once, by the controller.
-    const audit = (await b.admin.audit(100)).filter(
-      (entry) => Date.parse(entry.at) >= startedAt - 1000 && entry.action === "rollout.check",
-    );
+    const audit = (await b.admin.audit(100)).filter((entry) => Date.parse(entry.at) >= startedAt && entry.action === "rollout.check");
     const taken = audit
       .reverse()
       .map((entry) => /^step \d+ → \d+ \(([\d.]+)% → ([\d.]+)%\)/.exec(entry.changes[0])?.[2])
@@ -164,7 +175,7 @@ describe("progressive rollout on two gateway processes", () => {
     const shares = traffic!.shares();
     for (const weight of steps.slice(0, -1)) {
       const seen = shares.get(weight);
-      assert.ok(seen !== undefined && seen.count >= 30, `handshakes at ${weight}%: ${seen?.count}`);
+      assert.ok(seen !== undefined && seen.count >= 10, `handshakes at ${weight}%: ${seen?.count}`);
       const tolerance = Math.max(3, 300 * Math.sqrt(((weight / 100) * (1 - weight / 100)) / seen.count));
       assert.ok(Math.abs(seen.share - weight) <= tolerance, `hub share at ${weight}%: ${seen.share.toFixed(1)}% of ${seen.count}`);
     }

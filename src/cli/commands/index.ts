@@ -15,6 +15,7 @@ import { login } from "./login.js";
 import { overrides } from "./overrides.js";
 import { patch } from "./patch.js";
 import { rollback } from "./rollback.js";
+import { rollout } from "./rollout.js";
 import { route } from "./route.js";
 import { shadow } from "./shadow.js";
 import { split } from "./split.js";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   split,
   drain,
   rollback,
+  rollout,
   route,
   shadow,
   diffs,

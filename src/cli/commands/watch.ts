@@ -3,18 +3,23 @@ import type { RoutingConfig } from "../../config/routing-config.js";
 import { CliError } from "../admin-client.js";
 import { integerOption, stringValue, usageError, type Command, type CommandContext, GROUPS } from "../command.js";
 import { formatInstances, type SessionsView } from "../format.js";
+import { formatRollout } from "../format-rollout.js";
+import type { RolloutStatus } from "../../rollout/controller.js";
 
 async function frame({ client, options }: CommandContext): Promise<string> {
-  const [routing, sessions] = await Promise.all([
+  const [routing, sessions, rollout] = await Promise.all([
     client.request<RoutingConfig>("GET", "/admin/routing"),
     client.request<SessionsView>("GET", "/admin/sessions"),
+    // A gateway without the rollout endpoints (an older version) simply shows no rollout.
+    client.request<RolloutStatus>("GET", "/admin/rollout").catch(() => undefined),
   ]);
   const { body: view } = sessions;
-  if (options.json === true) return JSON.stringify({ routing: routing.body, sessions: view });
+  if (options.json === true) return JSON.stringify({ routing: routing.body, sessions: view, rollout: rollout?.body });
+  const progress = rollout?.body.rollout == null ? "" : `\n${formatRollout(rollout.body)}`;
   const store = view.store.state === "connected" ? view.store.kind : `${view.store.kind} DEGRADED (${view.store.reason ?? "?"})`;
   return (
     `${new Date().toISOString()}  ${client.baseUrl}  desired v${view.desiredVersion} ` +
-    `(hubPercent ${routing.body.hubPercent}%)  store ${store}\n${formatInstances(view)}`
+    `(hubPercent ${routing.body.hubPercent}%)  store ${store}\n${formatInstances(view)}${progress}`
   );
 }
 
@@ -22,7 +27,8 @@ export const watch: Command = {
   name: "watch",
   group: GROUPS.traffic,
   usage: "watch [--interval S] [--count N]",
-  summary: "a live table per instance (desired vs applied version, sessions)",
+  summary:
+    "a live table per instance (desired vs applied version, sessions);\na rollout's step, weight, gates against their limits, next check",
   options: {
     interval: { type: "string", help: "--interval S    watch: seconds between refreshes (default 2)" },
     count: { type: "string", help: "--count N       watch: stop after N refreshes" },
