@@ -12,6 +12,7 @@ import type { ClientSession } from "./downstream/client-session.js";
 import { hasEngineSession } from "./downstream/engine-internals.js";
 import { createEngine, type HandshakeValues } from "./downstream/engine-options.js";
 import { Gateway } from "./downstream/gateway.js";
+import { forwardingMarker } from "./downstream/gateway-headers.js";
 import { HandshakeLearner } from "./downstream/handshake-learner.js";
 import { HandshakeOrchestrator, type HandshakeOrchestratorDeps } from "./downstream/handshake-orchestrator.js";
 import { OwnerRouting } from "./downstream/owner-routing.js";
@@ -75,16 +76,17 @@ export interface Switchyard {
   close(): Promise<void>;
 }
 
-function urlOf(address: AddressInfo): string {
+function urlOf(address: AddressInfo, scheme: "http" | "https" = "http"): string {
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`;
+  return `${scheme}://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`;
 }
 
 /** How other instances reach this one: INTERNAL_URL, or this host's name when bound to every interface. */
 function internalUrlOf(config: StaticConfig, address: AddressInfo): string {
   if (config.internalUrl !== undefined) return config.internalUrl;
+  const scheme = config.tls === undefined ? "http" : "https";
   const wildcard = address.address === "0.0.0.0" || address.address === "::";
-  return wildcard ? `http://${hostname()}:${address.port}` : urlOf(address);
+  return wildcard ? `${scheme}://${hostname()}:${address.port}` : urlOf(address, scheme);
 }
 
 export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
@@ -221,7 +223,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     shadow,
     rooms,
     logger,
-    url: urlOf(clientAddress),
+    url: urlOf(clientAddress, config.tls === undefined ? "http" : "https"),
     opsUrl: urlOf(opsAddress),
     handshakeLearned,
     shutdown: (spreadMs = config.drainTimeoutMs / 2, graceMs = config.drainTimeoutMs / 4) => (closing ??= finish(true, spreadMs, graceMs)),
@@ -248,7 +250,8 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     path: config.socketIoPath,
     idleTimeoutMs: handshake.pingInterval + handshake.pingTimeout,
   });
-  const forwarder = new OwnerForwarder(directory.instanceId);
+  const marker = forwardingMarker(config);
+  const forwarder = new OwnerForwarder(marker);
   const sessions = new SessionTable<ClientSession>();
   const pending = new PendingHandshakes(directory);
   const handshakes = new HandshakeOrchestrator({
@@ -282,5 +285,26 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     handshake: (request) => handshakes.handshake(request),
     fail: (target, error, what) => failRequest(inputs.logger, target, error, what),
   });
-  return new Gateway({ engine, proxy, pipes, forwarder, sessions, handshakes, dispatcher, listener: config.listener });
+  return new Gateway({
+    engine,
+    proxy,
+    pipes,
+    forwarder,
+    sessions,
+    handshakes,
+    dispatcher,
+    listener: config.listener,
+    forwardingMarker: marker,
+    ...(config.tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...config.tls,
+            onReload: (error: Error | undefined) =>
+              error === undefined
+                ? inputs.logger.info({ certFile: config.tls?.certFile }, "TLS certificate reloaded")
+                : inputs.logger.error({ err: error.message }, "TLS files changed but cannot serve: the previous certificate stays"),
+          },
+        }),
+  });
 }

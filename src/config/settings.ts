@@ -4,11 +4,32 @@
  * table in docs/configuration.md is generated from this list (`npm run docs:config`) and a unit test checks it.
  */
 import { readFileSync } from "node:fs";
+import { isHeaderName, reservedHeaderReason } from "./header-rules.js";
 import { LIMIT_SETTINGS } from "./limit-settings.js";
 import { parseRoutingConfig, type RoutingConfig } from "./routing-config.js";
 import { boolean, integer, list, oneOf, type RawValue, setting, SettingError, text, url } from "./setting-parsers.js";
 
 export { SettingError, type RawValue, type SettingSpec } from "./setting-parsers.js";
+
+/** FORWARD_HEADERS: header names a backend may receive from the client, none the gateway owns (header-rules.ts). */
+function forwardHeaders(raw: RawValue): string[] {
+  const names = list(raw).map((name) => name.toLowerCase());
+  const problems: string[] = [];
+  for (const name of names) {
+    const reason = isHeaderName(name) ? reservedHeaderReason(name) : "it is not a header name";
+    if (reason !== undefined) problems.push(`${JSON.stringify(name)} (${reason})`);
+  }
+  if (problems.length > 0) throw new SettingError(`must not name ${problems.join(", ")}`);
+  return names;
+}
+
+/** ADMIN_TOKEN: what a client can send as `Authorization: Bearer <token>`, long enough not to be guessed. */
+function adminToken(raw: RawValue): string {
+  const value = text(16, "at least 16 characters long")(raw);
+  // A Bearer token is one HTTP token: whitespace (a pasted newline, say) would make it unusable.
+  if (/\s/.test(value)) throw new SettingError("must not contain whitespace (a Bearer token cannot carry it)");
+  return value;
+}
 
 /** A Redis adapter key: a channel prefix without `#` (the adapter's separator) or glob characters. */
 function adapterKey(raw: RawValue): string {
@@ -56,6 +77,20 @@ const DAY_MS = 86_400_000;
 export const SETTINGS = {
   PORT: setting("PORT", 3000, "Port of the client-facing listener (Socket.IO and pass-through).", integer(0, MAX_PORT)),
   HOST: setting("HOST", "0.0.0.0", "Address the client-facing listener binds.", text(1, "an address")),
+  TLS_CERT_FILE: setting<string>(
+    "TLS_CERT_FILE",
+    undefined,
+    "PEM certificate (chain) of the client listener: with TLS_KEY_FILE it serves https:// and wss://. Both files are " +
+      "read again when they change (TLS_RELOAD_INTERVAL_MS), without a restart. Unset: plain http.",
+    text(1, "a file path"),
+  ),
+  TLS_KEY_FILE: setting<string>("TLS_KEY_FILE", undefined, "PEM private key of TLS_CERT_FILE.", text(1, "a file path")),
+  TLS_RELOAD_INTERVAL_MS: setting(
+    "TLS_RELOAD_INTERVAL_MS",
+    10_000,
+    "How often the TLS files are checked for a change (a renewed certificate is served from the next connection on).",
+    integer(100, 3_600_000),
+  ),
   LEGACY_URL: setting<string>(
     "LEGACY_URL",
     undefined,
@@ -75,13 +110,20 @@ export const SETTINGS = {
     url("redis:", "rediss:"),
   ),
   OPS_PORT: setting("OPS_PORT", 9464, "Port of the operations listener: /metrics, /healthz, /readyz, /admin.", integer(0, MAX_PORT)),
-  OPS_HOST: setting("OPS_HOST", "0.0.0.0", "Address the operations listener binds.", text(1, "an address")),
+  OPS_HOST: setting(
+    "OPS_HOST",
+    "0.0.0.0",
+    "Address the operations listener binds. Every interface by default: Prometheus and health checks come " +
+      "from other hosts; user data there needs ADMIN_TOKEN. Bind it to a private interface and firewall it.",
+    text(1, "an address"),
+  ),
   ADMIN_TOKEN: setting<string>(
     "ADMIN_TOKEN",
     undefined,
-    "Bearer token for admin mutations (16+ characters). Unset: mutations are refused, except in the npm start demo (no " +
-      "LEGACY_URL, no HUB_URL), which generates one for the run and saves it for the CLI.",
-    text(16, "at least 16 characters long"),
+    "Bearer token for admin mutations and the reads of sessions, audit and shadow evidence (16+ characters, no " +
+      "whitespace). Unset: those are refused, except in the npm start demo (no LEGACY_URL, no HUB_URL), which " +
+      "generates one for the run and saves it for the CLI.",
+    adminToken,
   ),
   LOG_LEVEL: setting<LogLevel>("LOG_LEVEL", "info", "pino log level.", oneOf(...LOG_LEVELS)),
   SOCKETIO_PATH: setting("SOCKETIO_PATH", "/socket.io/", "The Socket.IO path clients use (the same as the legacy server's).", path),
@@ -131,7 +173,13 @@ export const SETTINGS = {
     text(1, "a cookie name"),
   ),
   COOKIE_PATH: setting("COOKIE_PATH", "/", "Path attribute of that cookie.", text(1, "a path")),
-  COOKIE_SAME_SITE: setting<SameSite>("COOKIE_SAME_SITE", "lax", "SameSite attribute of that cookie.", oneOf("lax", "strict", "none")),
+  COOKIE_SAME_SITE: setting<SameSite>(
+    "COOKIE_SAME_SITE",
+    "lax",
+    "SameSite attribute of that cookie (`none` needs COOKIE_SECURE: browsers drop such a cookie otherwise).",
+    oneOf("lax", "strict", "none"),
+  ),
+  COOKIE_SECURE: setting("COOKIE_SECURE", false, "Secure attribute of that cookie (the clients reach the gateway over https).", boolean),
   TRUST_PROXY: setting(
     "TRUST_PROXY",
     false,
@@ -142,8 +190,9 @@ export const SETTINGS = {
     "FORWARD_HEADERS",
     [],
     "Extra request headers (comma-separated) to forward to the backends besides cookie, " +
-      "authorization, user-agent, origin, accept-language.",
-    list,
+      "authorization, user-agent, origin, accept-language. Never hop-by-hop headers, host, " +
+      "sec-websocket-*, x-forwarded-* or x-switchyard-* (refused at start-up).",
+    forwardHeaders,
   ),
   UPSTREAM_CONNECT_TIMEOUT_MS: setting(
     "UPSTREAM_CONNECT_TIMEOUT_MS",
@@ -204,9 +253,9 @@ export const SETTINGS = {
   INTERNAL_URL: setting<string>(
     "INTERNAL_URL",
     undefined,
-    "How other instances reach this one's client listener (plain http: like the listener itself), for " +
-      "forwarding sessions it owns. Unset: http://<hostname>:PORT.",
-    url("http:"),
+    "How other instances reach this one's client listener (http:, or https: with TLS_CERT_FILE; the certificate must " +
+      "name its host), for forwarding sessions it owns. Unset: http(s)://<hostname>:PORT.",
+    url("http:", "https:"),
   ),
   REDIS_KEY_PREFIX: setting(
     "REDIS_KEY_PREFIX",

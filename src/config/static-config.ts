@@ -64,7 +64,9 @@ export interface StaticConfig {
   readonly handshake: HandshakeOverrides;
   readonly upgradeTimeoutMs: number;
   readonly cors: { readonly origin: string[] | "*"; readonly credentials: boolean } | undefined;
-  readonly cookie: { readonly name: string; readonly path: string; readonly sameSite: SameSite } | undefined;
+  readonly cookie: { readonly name: string; readonly path: string; readonly sameSite: SameSite; readonly secure: boolean } | undefined;
+  /** TLS_CERT_FILE and TLS_KEY_FILE: the client listener serves https and wss. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number } | undefined;
   readonly trustProxy: boolean;
   readonly forwardHeaders: readonly string[];
   readonly upstreamConnectTimeoutMs: number;
@@ -163,6 +165,20 @@ export function loadStaticConfig(env: Environment = process.env): StaticConfig {
     }
   }
   const v = values as Values;
+  problems.push(...crossProblems(v, env));
+  if (problems.length > 0) {
+    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", problems.join("; "));
+  }
+  return buildConfig(v);
+}
+
+/**
+ * Settings that are each valid but cannot work together, or are unsafe together: refused at start-up, each
+ * problem named. NODE_ENV=production without LEGACY_URL is refused rather than warned about: it would serve the
+ * bundled demo chat as the production backend, which no operator means.
+ */
+function crossProblems(v: Values, env: Environment): string[] {
+  const problems: string[] = [];
   if (v.PORT !== undefined && v.PORT !== 0 && v.PORT === v.OPS_PORT) problems.push(`OPS_PORT must differ from PORT (both ${v.PORT})`);
   if (v.CLIENT_BUFFER_HIGH_WATER! > v.CLIENT_BUFFER_LIMIT!) problems.push("CLIENT_BUFFER_HIGH_WATER must not exceed CLIENT_BUFFER_LIMIT");
   if (v.UPSTREAM_BUFFER_HIGH_WATER! > v.UPSTREAM_BUFFER_LIMIT!)
@@ -174,10 +190,15 @@ export function loadStaticConfig(env: Environment = process.env): StaticConfig {
   // the primary one (or the reverse) could be heard across worlds.
   if (key !== undefined && shadowKey !== undefined && (key.startsWith(shadowKey) || shadowKey.startsWith(key)))
     problems.push(`SHADOW_ADAPTER_KEY must not overlap ADAPTER_KEY (${JSON.stringify(shadowKey)} and ${JSON.stringify(key)})`);
-  if (problems.length > 0) {
-    throw new SwitchyardError("SWY_ERR_CONFIG_INVALID", problems.join("; "));
-  }
-  return buildConfig(v);
+  if (v.CORS_ORIGIN?.includes("*") === true && v.CORS_CREDENTIALS === true)
+    problems.push("CORS_ORIGIN=* cannot be used with CORS_CREDENTIALS=true (browsers refuse credentials for any origin): list the origins");
+  if (v.COOKIE_SAME_SITE === "none" && v.COOKIE_SECURE !== true)
+    problems.push("COOKIE_SAME_SITE=none needs COOKIE_SECURE=true (browsers drop a SameSite=None cookie that is not Secure)");
+  if ((v.TLS_CERT_FILE === undefined) !== (v.TLS_KEY_FILE === undefined))
+    problems.push("TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither)");
+  if (env.NODE_ENV === "production" && v.LEGACY_URL === undefined)
+    problems.push("LEGACY_URL must be set when NODE_ENV=production (without it the bundled demo chat would be the backend)");
+  return problems;
 }
 
 function buildConfig(v: Values): StaticConfig {
@@ -208,7 +229,13 @@ function buildConfig(v: Values): StaticConfig {
             credentials: v.CORS_CREDENTIALS!,
           }),
     cookie:
-      v.COOKIE_NAME === undefined ? undefined : Object.freeze({ name: v.COOKIE_NAME, path: v.COOKIE_PATH!, sameSite: v.COOKIE_SAME_SITE! }),
+      v.COOKIE_NAME === undefined
+        ? undefined
+        : Object.freeze({ name: v.COOKIE_NAME, path: v.COOKIE_PATH!, sameSite: v.COOKIE_SAME_SITE!, secure: v.COOKIE_SECURE! }),
+    tls:
+      v.TLS_CERT_FILE === undefined || v.TLS_KEY_FILE === undefined
+        ? undefined
+        : Object.freeze({ certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE, reloadIntervalMs: v.TLS_RELOAD_INTERVAL_MS! }),
     trustProxy: v.TRUST_PROXY!,
     forwardHeaders: Object.freeze((v.FORWARD_HEADERS ?? []).map((h) => h.toLowerCase())),
     upstreamConnectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS!,

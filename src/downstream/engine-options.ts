@@ -38,7 +38,13 @@ export function createEngine(config: StaticConfig, handshake: HandshakeValues): 
   if (config.cors !== undefined)
     options.cors = { origin: config.cors.origin === "*" ? "*" : [...config.cors.origin], credentials: config.cors.credentials };
   if (config.cookie !== undefined)
-    options.cookie = { name: config.cookie.name, path: config.cookie.path, httpOnly: true, sameSite: config.cookie.sameSite };
+    options.cookie = {
+      name: config.cookie.name,
+      path: config.cookie.path,
+      httpOnly: true,
+      sameSite: config.cookie.sameSite,
+      secure: config.cookie.secure,
+    };
   return new EngineServer(options);
 }
 

@@ -3,7 +3,8 @@
  * request-dispatch.ts), and the lifecycle of everything behind it: session counts, closing sessions for
  * drains, and the paced shutdown. Its collaborators are built by the composition root (src/switchyard.ts).
  */
-import { createServer, type IncomingMessage, type Server as HttpServer } from "node:http";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as EngineServer } from "engine.io";
@@ -15,6 +16,8 @@ import type { OwnerForwarder } from "../passthrough/owner-forwarder.js";
 import type { PipeSessions } from "../passthrough/pipe-sessions.js";
 import type { ClientSession } from "./client-session.js";
 import { applyHandshake, type HandshakeValues } from "./engine-options.js";
+import { stripGatewayHeaders } from "./gateway-headers.js";
+import { readTlsPair, watchTlsFiles, type TlsFiles } from "./tls-files.js";
 import type { HandshakeOrchestrator } from "./handshake-orchestrator.js";
 import type { RequestDispatcher } from "./request-dispatch.js";
 import type { SessionTable } from "./session-table.js";
@@ -38,8 +41,12 @@ export interface GatewayParts {
   readonly sessions: SessionTable<ClientSession>;
   readonly handshakes: HandshakeOrchestrator;
   readonly dispatcher: RequestDispatcher;
+  /** The deployment's forwarding marker (gateway-headers.ts): client requests are stripped of x-switchyard-* with it. */
+  readonly forwardingMarker: string;
   /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES; absent: node's defaults. */
   readonly listener?: Pick<ListenerLimits, "headersTimeoutMs" | "requestTimeoutMs" | "maxHeaderBytes">;
+  /** TLS_CERT_FILE and TLS_KEY_FILE: the listener serves https and wss, reloading the pair when the files change. */
+  readonly tls?: TlsFiles & { readonly onReload: (error: Error | undefined) => void };
 }
 
 /**
@@ -57,7 +64,11 @@ function checkingIntervalMs(headersTimeoutMs: number): number {
 }
 
 export class Gateway {
+  /** The client listener: node's http server, or its https server with TLS_CERT_FILE (same events, same options). */
   readonly http: HttpServer;
+  /** Whether the listener serves https and wss. */
+  readonly secure: boolean;
+  private readonly stopWatchingTls: () => void;
   readonly engine: EngineServer;
   readonly proxy: LegacyProxy;
   readonly pipes: PipeSessions;
@@ -72,7 +83,7 @@ export class Gateway {
     this.handshakes = parts.handshakes;
     const { dispatcher } = parts;
     const limits = parts.listener;
-    this.http = createServer(
+    const options: ServerOptions =
       limits === undefined
         ? {}
         : {
@@ -80,10 +91,33 @@ export class Gateway {
             requestTimeout: limits.requestTimeoutMs,
             maxHeaderSize: limits.maxHeaderBytes,
             connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs),
-          },
-      (req, res) => dispatcher.onRequest(req, res),
-    );
-    this.http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => dispatcher.onUpgrade(req, socket, head));
+          };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      stripGatewayHeaders(req, parts.forwardingMarker);
+      dispatcher.onRequest(req, res);
+    };
+    const { tls } = parts;
+    this.secure = tls !== undefined;
+    if (tls === undefined) {
+      this.http = createServer(options, onRequest);
+      this.stopWatchingTls = () => {};
+    } else {
+      const server: HttpsServer = createHttpsServer({ ...options, ...readTlsPair(tls) }, onRequest);
+      // An https.Server is an http.Server on TLS sockets: the gateway uses only what both have.
+      this.http = server as unknown as HttpServer;
+      this.stopWatchingTls = watchTlsFiles(
+        tls,
+        (pair) => {
+          server.setSecureContext(pair);
+          tls.onReload(undefined);
+        },
+        (error) => tls.onReload(error),
+      );
+    }
+    this.http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      stripGatewayHeaders(req, parts.forwardingMarker);
+      dispatcher.onUpgrade(req, socket, head);
+    });
     this.http.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       const known = CLIENT_ERRORS[error.code ?? ""];
       if (known !== undefined) publish("switchyard:limit:hit", { limit: known.limit });
@@ -183,6 +217,7 @@ export class Gateway {
   }
 
   private async stopListening(graceMs: number): Promise<void> {
+    this.stopWatchingTls();
     this.pipes.stop();
     this.engine.close();
     this.forwarder.close();

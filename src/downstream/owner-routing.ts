@@ -5,7 +5,7 @@
  * registry lookup each; a request another instance already forwarded is never forwarded again (no loops).
  */
 import type { IncomingMessage } from "node:http";
-import { OwnerForwarder } from "../passthrough/owner-forwarder.js";
+import { wasForwarded } from "./gateway-headers.js";
 import type { SessionDirectory } from "./session-directory.js";
 
 const NEGATIVE_TTL_MS = 30_000;
@@ -49,7 +49,7 @@ export class OwnerRouting {
 
   /** True when the request surely stays here: it was forwarded to us, or no other instance owns the sid. */
   staysHere(req: IncomingMessage, sid: string): boolean {
-    return OwnerForwarder.wasForwarded(req) || this.notOwnedElsewhere.has(sid);
+    return wasForwarded(req) || this.notOwnedElsewhere.has(sid);
   }
 
   /** The internal URL of the instance that owns `sid`; undefined when that is this instance or nobody. */

@@ -10,14 +10,16 @@
  *   POST /admin/rollback   hubPercent 0 and drain the hub 100 %, as one audited call
  *   GET  /admin/sessions   sessions per backend, transport and instance; desired vs applied versions
  *   GET  /admin/audit      the newest audit entries (?limit=N, default 50)
- * Mutations need `Authorization: Bearer $ADMIN_TOKEN` and are written to the audit log; reads are open
- * (the ops listener is meant to be firewalled). Errors are JSON `{code: "SWY_ERR_...", message}`.
+ * Mutations need `Authorization: Bearer $ADMIN_TOKEN` and are written to the audit log; so do the reads
+ * that reveal user data or operators' activity (sessions, audit, shadow evidence). The routing document is
+ * open to read (the ops listener is meant to be firewalled: OPS_HOST). Errors are JSON `{code: "SWY_ERR_...", message}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { applyMergePatch } from "../config/merge-patch.js";
 import { RoutingConfigError, type RoutingConfig } from "../config/routing-config.js";
 import { isSwitchyardError } from "../errors.js";
+import { subscribe } from "../telemetry/events.js";
 import { RoutingConflictError, type DrainDelivery, type RoutingStore, type RoutingUpdate } from "../store/routing-store.js";
 import type { Backend } from "../domain.js";
 import {
@@ -151,6 +153,10 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const drains = new DrainRunner(control, log, options.pacing);
   const unsubscribe = store.onDrain((command) => void drains.start(command));
+  // Refused calls are logged with what was asked and from where; the token they carried never is.
+  const unsubscribeRefusals = subscribe("switchyard:admin:refused", (e) =>
+    log.warn({ code: e.reason === "disabled" ? "SWY_ERR_ADMIN_DISABLED" : "SWY_ERR_ADMIN_UNAUTHORIZED", ...e }, "admin call refused"),
+  );
   store.setSessionCountsSource(() => control.sessionCounts());
 
   const handle = adminHandler;
@@ -276,7 +282,8 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
   ops.route(
     "GET",
     "/admin/sessions",
-    handle(async (_req, res) => {
+    handle(async (req, res) => {
+      authenticate(req, adminToken);
       const now = Date.now();
       const instances = (await store.instances()).map((instance) => ({ ...instance, stale: now - instance.lastSeen > STALE_AFTER_MS }));
       const totals = { legacy: { polling: 0, websocket: 0 }, hub: { polling: 0, websocket: 0 } };
@@ -302,7 +309,8 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
   ops.route(
     "GET",
     "/admin/audit",
-    handle(async (_req, res, url) => {
+    handle(async (req, res, url) => {
+      authenticate(req, adminToken);
       sendJson(res, 200, { entries: await store.recentAudit(limitOf(url)) });
     }),
   );
@@ -322,6 +330,7 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
     drains,
     close() {
       unsubscribe();
+      unsubscribeRefusals();
       drains.stop();
     },
   };

@@ -2,11 +2,11 @@
  * HTTP plumbing of the admin API: Bearer authentication (constant time), bounded JSON bodies,
  * If-Match parsing and JSON error answers `{code: "SWY_ERR_...", message, ...}`.
  */
-import { publish } from "../telemetry/events.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SwitchyardError, type ErrorCode } from "../errors.js";
 import type { Actor } from "../store/routing-store.js";
+import { publish, type AdminRefusalReason } from "../telemetry/events.js";
 import { sendJson } from "./ops-server.js";
 
 /** A refusal with its HTTP status; the admin API turns it into a JSON answer. */
@@ -49,13 +49,15 @@ export function tokenIdentity(token: string): string {
  */
 export function authenticate(req: IncomingMessage, adminToken: string | undefined): string {
   if (adminToken === undefined) {
-    throw new AdminHttpError(403, "SWY_ERR_ADMIN_DISABLED", "set ADMIN_TOKEN on the gateway to allow admin mutations");
+    refused(req, "disabled");
+    throw new AdminHttpError(403, "SWY_ERR_ADMIN_DISABLED", "set ADMIN_TOKEN on the gateway to allow admin calls that need it");
   }
   const header = req.headers.authorization ?? "";
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   const given = match?.[1] ?? "";
   const ok = timingSafeEqual(sha256(given), sha256(adminToken));
   if (!ok || match === null) {
+    refused(req, match === null ? "missing" : "wrong");
     throw new AdminHttpError(
       401,
       "SWY_ERR_ADMIN_UNAUTHORIZED",
@@ -65,6 +67,16 @@ export function authenticate(req: IncomingMessage, adminToken: string | undefine
     );
   }
   return tokenIdentity(given);
+}
+
+/** Counts and describes a refused admin call: what was asked and from where, never the token it carried. */
+function refused(req: IncomingMessage, reason: AdminRefusalReason): void {
+  publish("switchyard:admin:refused", {
+    reason,
+    method: req.method ?? "",
+    path: (req.url ?? "").split("?")[0] ?? "",
+    address: req.socket.remoteAddress ?? "",
+  });
 }
 
 export function actorOf(req: IncomingMessage, identity: string): Actor {

@@ -169,6 +169,12 @@ export const SWITCHYARD_METRICS = Object.freeze({
       "session or request was refused or closed with its own SWY_ERR_* code.",
     product({ limit: LIMIT_NAMES }),
   ),
+  adminRefused: counter(
+    "switchyard_admin_refused_total",
+    ["reason"],
+    "Admin calls refused for their token, by reason (missing, wrong, disabled: no ADMIN_TOKEN configured).",
+    product({ reason: ["missing", "wrong", "disabled"] }),
+  ),
   drainedSessions: counter(
     "switchyard_drained_sessions_total",
     ["backend"],

@@ -119,6 +119,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const refused = counterOf(registry, m.handshakesRefused);
   const drained = counterOf(registry, m.drainedSessions);
   const limitHits = counterOf(registry, m.limitHits);
+  const adminRefused = counterOf(registry, m.adminRefused);
   const decisions = counterOf(registry, m.routingDecisions);
   const hubFallbacks = counterOf(registry, m.hubFallbacks);
   const ownerForwards = counterOf(registry, m.ownerForwards);
@@ -187,6 +188,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     subscribe("switchyard:passthrough", (e) => passthrough.inc({ kind: e.kind, outcome: e.outcome })),
     subscribe("switchyard:handshake:refused", (e) => refused.inc({ code: e.code })),
     subscribe("switchyard:limit:hit", (e) => limitHits.inc({ limit: e.limit })),
+    subscribe("switchyard:admin:refused", (e) => adminRefused.inc({ reason: e.reason })),
     subscribe("switchyard:route:decided", (e) => decisions.inc({ backend: e.backend, reason: e.reason })),
     subscribe("switchyard:hub:fallback", (e) => hubFallbacks.inc({ code: e.code })),
     subscribe("switchyard:owner:forward", (e) => ownerForwards.inc({ outcome: e.outcome })),

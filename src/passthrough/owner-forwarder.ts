@@ -1,14 +1,15 @@
 /**
  * Forwards a request of a session this instance does not own to the instance that does (found in the
  * shared session registry), so that any load balancer works without sticky sessions. A forwarded request
- * carries `x-switchyard-forwarded`, and a request that carries it is never forwarded again (no loops).
+ * carries `x-switchyard-forwarded` with the deployment's marker (src/downstream/gateway-headers.ts), and a
+ * request that carries it is never forwarded again (no loops).
  */
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import type { Duplex } from "node:stream";
 import { createProxyServer, type ProxyServer } from "http-proxy-3";
+import { FORWARDED_HEADER } from "../downstream/gateway-headers.js";
 import { publish } from "../telemetry/events.js";
-
-export const FORWARDED_HEADER = "x-switchyard-forwarded";
 
 /** What engine.io answers for a sid it does not know: the client then starts a new session. */
 const UNKNOWN_SID_BODY = JSON.stringify({ code: 1, message: "Session ID unknown" });
@@ -26,14 +27,13 @@ export class OwnerForwarder {
   private readonly proxy: ProxyServer;
   // Idle sockets go before the owner's 5 s keep-alive timeout could close them under us.
   private readonly agent = new Agent({ keepAlive: true, timeout: 4_000 });
+  /** For owners that serve TLS (INTERNAL_URL https:); their certificate is verified against that URL's host. */
+  private readonly tlsAgent = new HttpsAgent({ keepAlive: true, timeout: 4_000 });
 
-  constructor(private readonly instanceId: string) {
+  /** `marker`: the deployment's forwarding marker (forwardingMarker), which the owner recognises. */
+  constructor(private readonly marker: string) {
     this.proxy = createProxyServer({ agent: this.agent, ws: true, xfwd: false });
     this.proxy.on("error", () => {});
-  }
-
-  static wasForwarded(req: IncomingMessage): boolean {
-    return req.headers[FORWARDED_HEADER] !== undefined;
   }
 
   /**
@@ -42,22 +42,26 @@ export class OwnerForwarder {
    * rethrown for the gateway's request guard (SWY_ERR_INTERNAL, 500).
    */
   web(req: IncomingMessage, res: ServerResponse, ownerUrl: string): void {
-    req.headers[FORWARDED_HEADER] = this.instanceId;
+    req.headers[FORWARDED_HEADER] = this.marker;
     const failed = () => {
       publish("switchyard:owner:forward", { outcome: "failed" });
       // The owner is gone, and its sessions with it: tell the client as engine.io would.
       answerUnknownSid(res);
     };
-    this.forward(() => this.proxy.web(req, res, { target: ownerUrl }, failed));
+    this.forward(() => this.proxy.web(req, res, this.targetOf(ownerUrl), failed));
   }
 
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, ownerUrl: string): void {
-    req.headers[FORWARDED_HEADER] = this.instanceId;
+    req.headers[FORWARDED_HEADER] = this.marker;
     const failed = () => {
       publish("switchyard:owner:forward", { outcome: "failed" });
       socket.destroy();
     };
-    this.forward(() => this.proxy.ws(req, socket, head, { target: ownerUrl }, failed));
+    this.forward(() => this.proxy.ws(req, socket, head, this.targetOf(ownerUrl), failed));
+  }
+
+  private targetOf(ownerUrl: string): { target: string; agent: Agent } {
+    return { target: ownerUrl, agent: ownerUrl.startsWith("https:") ? this.tlsAgent : this.agent };
   }
 
   private forward(start: () => void): void {
@@ -73,5 +77,6 @@ export class OwnerForwarder {
   close(): void {
     this.proxy.close();
     this.agent.destroy();
+    this.tlsAgent.destroy();
   }
 }

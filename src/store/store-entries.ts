@@ -63,7 +63,8 @@ export function sessionOwnerOf(text: string): SessionOwner | string {
   } catch {
     return `internal URL ${JSON.stringify(u.slice(0, 100))} cannot be parsed`;
   }
-  if (url.protocol !== "http:") return `internal URL ${JSON.stringify(u.slice(0, 100))} is not http:`;
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return `internal URL ${JSON.stringify(u.slice(0, 100))} is not http: or https:`;
   return { instanceId: i, internalUrl: u };
 }
 

@@ -129,6 +129,18 @@ export interface LimitHitEvent {
   readonly limit: LimitName;
 }
 
+/** Why an admin call was refused: no Bearer token, a wrong one, or no ADMIN_TOKEN configured. A metric label. */
+export type AdminRefusalReason = "missing" | "wrong" | "disabled";
+
+/** An admin call refused for its token. Never carries the token itself. */
+export interface AdminRefusedEvent {
+  readonly reason: AdminRefusalReason;
+  readonly method: string;
+  /** The path without its query string. */
+  readonly path: string;
+  readonly address: string;
+}
+
 export type RoomWorldName = "primary" | "shadow";
 
 /** One room broadcast delivered on this instance (one event per broadcast, not per recipient). */
@@ -234,6 +246,7 @@ export interface TelemetryEvents {
   "switchyard:shadow:error": ShadowErrorEvent;
   "switchyard:shadow:overflow": ShadowOverflowEvent;
   "switchyard:limit:hit": LimitHitEvent;
+  "switchyard:admin:refused": AdminRefusedEvent;
   "switchyard:rooms:broadcast": RoomBroadcastEvent;
   "switchyard:bridge:state": BridgeStateEvent;
   "switchyard:bridge:gap": BridgeGapEvent;

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { reservedHeaderReason } from "../config/header-rules.js";
 import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
 import { backendUrl, webSocketUrl } from "./backend-url.js";
 
@@ -49,6 +50,8 @@ export function clientContextOf(
     if (value !== undefined) headers[name] = value;
   }
   for (const name of options.extraHeaders) {
+    // FORWARD_HEADERS is validated at start-up; this keeps any other caller to the same rules.
+    if (reservedHeaderReason(name) !== undefined) continue;
     const value = headerValue(req.headers[name]);
     if (value !== undefined) headers[name] = value;
   }

@@ -48,12 +48,15 @@ export interface AdminHarness {
   readonly gateway: FakeGateway;
   readonly api: AdminApi;
   readonly ops: OpsServer;
+  /** The admin API's log lines, as JSON objects (at warn and above). */
+  readonly logs: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
 /** Drains close at most 5 sessions every 20 ms; bodies are limited to 64 KiB. */
 export async function startAdminHarness(adminToken: string | undefined): Promise<AdminHarness> {
-  const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const gateway = new FakeGateway();
   const store = new MemoryRoutingStore({
     instanceId: "gw-1",
@@ -80,6 +83,7 @@ export async function startAdminHarness(adminToken: string | undefined): Promise
     gateway,
     api,
     ops,
+    logs,
     close: async () => {
       api.close();
       await ops.close();

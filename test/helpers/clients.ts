@@ -39,6 +39,8 @@ export interface ConnectOptions {
   readonly reconnection?: boolean;
   readonly extraHeaders?: Record<string, string>;
   readonly timeout?: number;
+  /** A PEM certificate to trust (a gateway with a self-signed TLS certificate). */
+  readonly ca?: string;
 }
 
 /** Creates (and starts connecting) a client of the given generation; `nsp` is a path like "/admin". */
@@ -49,6 +51,7 @@ export function createClient(version: ClientVersion, baseUrl: string, nsp = "/",
     reconnection: options.reconnection ?? false,
     timeout: options.timeout ?? 5000,
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
   };
   const url = baseUrl + (nsp === "/" ? "" : nsp);
   if (version === "2") {

@@ -177,7 +177,7 @@ export class AdminCalls {
   ): Promise<AdminAnswer<T>> {
     const headers: Record<string, string> = {};
     const token = options.token === undefined ? CLUSTER_ADMIN_TOKEN : options.token;
-    if (method !== "GET" && token !== null) headers.authorization = `Bearer ${token}`;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
     if (options.ifMatch !== undefined) headers["if-match"] = `"${options.ifMatch}"`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
     const response = await fetch(`${this.opsUrl}${path}`, {

@@ -214,7 +214,7 @@ describe("admin API", () => {
   });
 
   it("GET /admin/sessions counts per backend, transport and instance", async () => {
-    const { body } = await call(h, "GET", "/admin/sessions", { token: null });
+    const { body } = await call(h, "GET", "/admin/sessions");
     assert.deepEqual(body.totals, { legacy: { polling: 0, websocket: 10 }, hub: { polling: 5, websocket: 17 } });
     assert.equal(body.instances.length, 1);
     assert.deepEqual(
@@ -222,6 +222,37 @@ describe("admin API", () => {
       ["gw-1", "http://gw-1:3000", body.desiredVersion, false],
     );
     assert.equal(body.store.kind, "memory");
+  });
+
+  it("reads that reveal user data or operators' activity need the token; refusals are counted and logged without it", async () => {
+    const refusals = async () => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      const count = (reason: string) =>
+        Number(new RegExp(`switchyard_admin_refused_total{reason="${reason}"[^}]*} (\\d+)`).exec(text)?.[1]);
+      return { missing: count("missing"), wrong: count("wrong") };
+    };
+    const before = await refusals();
+    const wrongToken = "not-the-admin-token-but-long";
+    for (const path of ["/admin/sessions", "/admin/audit", "/admin/shadow/diffs"]) {
+      const missing = await call(h, "GET", path, { token: null });
+      assert.equal(missing.status, 401, path);
+      assert.equal(missing.body.code, "SWY_ERR_ADMIN_UNAUTHORIZED");
+      assert.equal((await call(h, "GET", path, { token: wrongToken })).status, 401, path);
+      assert.equal((await call(h, "GET", path)).status, 200, path);
+    }
+    assert.equal((await call(h, "GET", "/admin/routing", { token: null })).status, 200, "the routing document stays readable");
+    assert.deepEqual(await refusals(), { missing: before.missing + 3, wrong: before.wrong + 3 });
+    const logged = h.logs.filter((line) => line.msg === "admin call refused");
+    assert.ok(logged.length >= 6);
+    assert.deepEqual(
+      logged.slice(-2).map((line) => [line.code, line.reason, line.method, line.path]),
+      [
+        ["SWY_ERR_ADMIN_UNAUTHORIZED", "missing", "GET", "/admin/shadow/diffs"],
+        ["SWY_ERR_ADMIN_UNAUTHORIZED", "wrong", "GET", "/admin/shadow/diffs"],
+      ],
+    );
+    const everything = JSON.stringify(h.logs);
+    assert.ok(!everything.includes(wrongToken) && !everything.includes(TOKEN), "no token is ever logged");
   });
 
   it("POST /admin/rollback sets hubPercent 0 and drains the hub in one audited call", async () => {

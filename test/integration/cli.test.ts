@@ -27,7 +27,7 @@ describe("switchyard CLI", () => {
     assert.match(result.stdout, /sessions: legacy 3 \(0 polling, 3 ws\) · hub 2 \(2 polling, 0 ws\)/);
     assert.match(result.stdout, /INSTANCE\s+APPLIED\s+LEGACY poll\/ws\s+HUB poll\/ws/);
     assert.match(result.stdout, /gw-1\s+v0\s+0\/3\s+2\/0\s+connected/);
-    const json = await cli(["status", "--json", "--url", h.url]);
+    const json = await cli(["status", "--json", "--url", h.url], { SWITCHYARD_TOKEN: ADMIN_TEST_TOKEN });
     assert.equal(json.code, 0);
     assert.equal(JSON.parse(json.stdout).routing.version, 0);
   });
@@ -107,7 +107,7 @@ describe("switchyard CLI", () => {
     assert.match(noToken.stderr, /needs the admin token: pass --token or set SWITCHYARD_TOKEN/);
 
     const port = await closedPort();
-    const unreachable = await cli(["status", "--url", `http://127.0.0.1:${port}`]);
+    const unreachable = await cli(["status", "--url", `http://127.0.0.1:${port}`], { SWITCHYARD_TOKEN: ADMIN_TEST_TOKEN });
     assert.equal(unreachable.code, 3);
     assert.equal(
       unreachable.stderr.trim(),

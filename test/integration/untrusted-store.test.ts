@@ -51,7 +51,7 @@ describe("malformed entries in Redis", () => {
       "[]",
       '{"i":"other"}',
       '{"i":"other","u":"not a url"}',
-      '{"i":"other","u":"https://other:3000"}',
+      '{"i":"other","u":"ws://other:3000"}',
       '{"i":"other","u":"file:///etc/passwd"}',
       '{"i":"","u":"http://other:3000"}',
     ];

@@ -3,13 +3,18 @@ import { IncomingMessage } from "node:http";
 import { Socket } from "node:net";
 import { describe, it } from "node:test";
 import { NegativeOwnerCache, OwnerRouting } from "../../src/downstream/owner-routing.js";
-import { FORWARDED_HEADER } from "../../src/passthrough/owner-forwarder.js";
+import { FORWARDED_HEADER, forwardingMarker, stripGatewayHeaders } from "../../src/downstream/gateway-headers.js";
 import type { SessionOwner } from "../../src/store/routing-store.js";
 import { eventually } from "../helpers/eventually.js";
 
+const MARKER = forwardingMarker({ adminToken: "a-token-of-this-deployment", redisKeyPrefix: "switchyard:" });
+
+/** A client request as the gateway hands it on: its x-switchyard-* headers already stripped. */
 function request(headers: Record<string, string> = {}): IncomingMessage {
   const req = new IncomingMessage(new Socket());
-  req.headers = headers;
+  req.headers = { ...headers };
+  req.rawHeaders = Object.entries(headers).flat();
+  stripGatewayHeaders(req, MARKER);
   return req;
 }
 
@@ -43,8 +48,20 @@ describe("owner routing", () => {
     await owners.ownerUrl("remote");
     assert.equal(owners.staysHere(request(), "nobody"), true);
     assert.equal(owners.staysHere(request(), "remote"), false, "a remote owner is asked again (it may be gone)");
-    assert.equal(owners.staysHere(request({ [FORWARDED_HEADER]: "gw-2" }), "remote"), true);
+    assert.equal(owners.staysHere(request({ [FORWARDED_HEADER]: MARKER }), "remote"), true, "another instance forwarded it");
+    assert.equal(owners.staysHere(request({ [FORWARDED_HEADER]: "gw-2" }), "remote"), false, "a client's imitation is not");
     assert.deepEqual(asked, ["nobody", "remote"]);
+  });
+
+  it("strips every x-switchyard-* header of a client request, from the parsed and the raw headers", () => {
+    const req = request({ "x-switchyard-shadow": "1", "x-switchyard-session": "mine", [FORWARDED_HEADER]: MARKER, cookie: "a=1" });
+    assert.deepEqual(req.headers, { cookie: "a=1" });
+    assert.deepEqual(req.rawHeaders, ["cookie", "a=1"]);
+    assert.notEqual(
+      forwardingMarker({ adminToken: "another-deployment-token", redisKeyPrefix: "switchyard:" }),
+      MARKER,
+      "the marker depends on the deployment's shared settings",
+    );
   });
 
   it("negative cache: entries expire, and a full cache drops its oldest tenth", async () => {

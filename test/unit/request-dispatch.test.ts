@@ -5,7 +5,7 @@ import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { SwitchyardError } from "../../src/errors.js";
 import { type DispatchTargets, type HandshakeRequest, RequestDispatcher } from "../../src/downstream/request-dispatch.js";
-import { FORWARDED_HEADER } from "../../src/passthrough/owner-forwarder.js";
+import { FORWARDED_HEADER } from "../../src/downstream/gateway-headers.js";
 
 /** Which collaborator got a request, and with what. */
 type Call = readonly [target: string, ...details: unknown[]];

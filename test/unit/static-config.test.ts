@@ -56,7 +56,7 @@ describe("static configuration", () => {
     assert.equal(config.hubUrl, "ws://hub:4100/ws");
     assert.equal(config.handshake.pingIntervalMs, 1000);
     assert.deepEqual(config.cors, { origin: ["https://a.example", "https://b.example"], credentials: true });
-    assert.deepEqual(config.cookie, { name: "io", path: "/", sameSite: "lax" });
+    assert.deepEqual(config.cookie, { name: "io", path: "/", sameSite: "lax", secure: false });
     assert.deepEqual(config.forwardHeaders, ["x-request-id", "x-tenant"]);
     assert.equal(config.legacyMode, "terminate");
     assert.equal(config.trustProxy, true);

@@ -16,7 +16,7 @@ export const status: Command = {
   async run({ client, print, program }) {
     const [routing, sessions, compared] = await Promise.all([
       client.request<RoutingConfig>("GET", "/admin/routing"),
-      client.request<SessionsView>("GET", "/admin/sessions"),
+      client.request<SessionsView>("GET", "/admin/sessions", { auth: true }),
       comparisonCounts(client),
     ]);
     const shadowLine =

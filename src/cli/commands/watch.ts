@@ -9,7 +9,7 @@ import type { RolloutStatus } from "../../rollout/controller.js";
 async function frame({ client, options }: CommandContext): Promise<string> {
   const [routing, sessions, rollout] = await Promise.all([
     client.request<RoutingConfig>("GET", "/admin/routing"),
-    client.request<SessionsView>("GET", "/admin/sessions"),
+    client.request<SessionsView>("GET", "/admin/sessions", { auth: true }),
     // A gateway without the rollout endpoints (an older version) simply shows no rollout.
     client.request<RolloutStatus>("GET", "/admin/rollout").catch(() => undefined),
   ]);
