@@ -214,7 +214,22 @@ export class SessionComparator {
       if (bucket.empty) this.buckets.delete(bucket.id);
       return;
     }
-    const item = this.buffer({ side, kind: "event", nsp, event, args, at, seq, key, bucket, ackId: undefined });
+    const orphan = this.primaryClosed;
+    const item = this.buffer({
+      side,
+      kind: "event",
+      nsp,
+      event,
+      args,
+      at,
+      seq,
+      key,
+      bucket,
+      ackId: undefined,
+      resolved: false,
+      held: false,
+      orphan,
+    });
     if (item === undefined && bucket.empty) this.buckets.delete(bucket.id);
   }
 
@@ -347,21 +362,38 @@ export class SessionComparator {
     const duplicate = waiting?.[side];
     // The same ack id answered twice by one side: the first answer stays unpaired.
     if (duplicate !== undefined) this.unpaired(duplicate, this.config().windowMs);
-    this.buffer({ side, kind: "ack", nsp, event, args, at, seq: -1, key: "", bucket: undefined, ackId });
+    const orphan = this.primaryClosed;
+    this.buffer({
+      side,
+      kind: "ack",
+      nsp,
+      event,
+      args,
+      at,
+      seq: -1,
+      key: "",
+      bucket: undefined,
+      ackId,
+      resolved: false,
+      held: false,
+      orphan,
+    });
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------
 
-  /** Holds a delivery until its counterpart comes or its window passes; undefined (an overflow) when full. */
-  private buffer(delivery: Omit<PendingItem, "resolved" | "held" | "orphan">): PendingItem | undefined {
-    const { side, kind, nsp, event, at, bucket, ackId } = delivery;
+  /**
+   * Holds a delivery until its counterpart comes or its window passes; undefined (an overflow) when full.
+   * The caller builds the item whole (one object literal per delivery: this runs for every shadowed delivery).
+   */
+  private buffer(item: PendingItem): PendingItem | undefined {
+    const { side, kind, nsp, event, at, bucket, ackId } = item;
     const reason = this.pendingCount >= this.maxSessionPending ? "session" : this.budget.tryAcquire() ? undefined : "budget";
     if (reason !== undefined) {
       this.overflows.record(at, this.config().windowMs);
       this.emit({ result: "overflow", kind, nsp, event, side: SIDE_NAMES[side], reason, ...(ackId === undefined ? {} : { ackId }) });
       return undefined;
     }
-    const item: PendingItem = { ...delivery, resolved: false, held: false, orphan: this.primaryClosed };
     this.pendingCount++;
     this.expiry[side].push(item);
     if (bucket !== undefined) bucket.add(item);

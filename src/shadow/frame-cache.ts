@@ -8,6 +8,12 @@
  */
 import type { SocketIoPacket } from "./packet-reader.js";
 
+/** A reader's answer for a cached text: shared as it is (no allocation per recipient). */
+export interface CachedRead {
+  readonly ok: true;
+  readonly packet: SocketIoPacket;
+}
+
 export interface FrameCacheLimits {
   /** Entries kept at once (default 4096). */
   readonly maxEntries?: number;
@@ -20,7 +26,7 @@ export interface FrameCacheLimits {
 export const FRAME_CACHE_DEFAULTS = { maxEntries: 4096, maxChars: 4 * 1024 * 1024, maxTextLength: 64 * 1024 } as const;
 
 export class FrameCache {
-  private readonly entries = new Map<string, SocketIoPacket>();
+  private readonly entries = new Map<string, CachedRead>();
   private chars = 0;
   private readonly maxEntries: number;
   private readonly maxChars: number;
@@ -39,16 +45,16 @@ export class FrameCache {
     return this.entries.size;
   }
 
-  get(text: string): SocketIoPacket | undefined {
-    const packet = this.entries.get(text);
-    if (packet === undefined) this.misses++;
+  get(text: string): CachedRead | undefined {
+    const read = this.entries.get(text);
+    if (read === undefined) this.misses++;
     else this.hits++;
-    return packet;
+    return read;
   }
 
   set(text: string, packet: SocketIoPacket): void {
     if (text.length > this.maxTextLength || this.entries.has(text)) return;
-    this.entries.set(text, packet);
+    this.entries.set(text, Object.freeze({ ok: true, packet }));
     this.chars += text.length;
     // Map iteration order is insertion order: the first keys are the oldest.
     for (const oldest of this.entries.keys()) {

@@ -150,7 +150,7 @@ export class PacketReader {
       return failure("missing attachments", `text message while ${missing} attachment(s) were expected`);
     }
     const cached = this.cache?.get(message);
-    if (cached !== undefined) return { ok: true, packet: cached };
+    if (cached !== undefined) return cached;
     let decoded: ReturnType<typeof decodePacket>;
     try {
       decoded = decodePacket(message, this.maxAttachments);
