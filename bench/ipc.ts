@@ -22,6 +22,11 @@ export interface ConnectCommand {
   /** Handshakes in flight at once, so that a slow server is not buried in connection attempts. */
   readonly maxInFlight: number;
   readonly connectTimeoutMs: number;
+  /**
+   * 0: a client whose connection fails counts as failed at once (steady-state runs). More (storms): it
+   * retries with socket.io-client's backoff, as a real client does, and gives up after that many attempts.
+   */
+  readonly reconnectionAttempts: number;
 }
 
 export interface SendCommand {
@@ -54,6 +59,16 @@ export interface ConnectProgress {
   readonly failed: number;
 }
 
+/** Sent with the last connect-progress message. */
+export interface ConnectTimings {
+  /** For each client that connected: ms from its first attempt to its Socket.IO connect (retries included). */
+  readonly handshakeMs: Float64Array;
+  /** Failed attempts that were retried. */
+  readonly retries: number;
+  /** Clients that gave up (their reconnection attempts ran out). */
+  readonly gaveUp: number;
+}
+
 export interface LoadgenReport {
   /** Delivery latency (ms) of every message received whose send time is in the window. */
   readonly latencies: Float64Array;
@@ -77,7 +92,8 @@ export interface LoadgenReport {
 export type LoadgenMessage =
   | { readonly type: "ready" }
   | { readonly type: "clock-reply"; readonly id: number; readonly now: number }
-  | ({ readonly type: "connect-progress"; readonly done: boolean; readonly joinedByRoom: Record<string, number> } & ConnectProgress)
+  | ({ readonly type: "connect-progress"; readonly done: boolean; readonly joinedByRoom: Record<string, number> } & ConnectProgress &
+      Partial<ConnectTimings>)
   | { readonly type: "received"; readonly total: number }
   | ({ readonly type: "report" } & LoadgenReport)
   | { readonly type: "fatal"; readonly message: string };

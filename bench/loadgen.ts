@@ -41,6 +41,9 @@ const latencies = new Samples();
 /** The send time of each latency sample (ms after the window start), for the latency-over-time slices. */
 const sendOffsets = new Samples();
 const sendLags = new Samples();
+const handshakes = new Samples();
+let retries = 0;
+let gaveUp = 0;
 const sentInWindowByRoom: Record<string, number> = {};
 const disconnects: Record<string, number> = {};
 const errors: Record<string, number> = {};
@@ -73,13 +76,16 @@ function onMessage(body: unknown): void {
 }
 
 function openClient(spec: ClientSpec, command: ConnectCommand, settled: (outcome: "joined" | "failed") => void): void {
+  const retrying = command.reconnectionAttempts > 0;
   const socket = io(command.url, {
     transports: spec.polling ? ["polling"] : ["websocket"],
     forceNew: true,
-    reconnection: false,
+    reconnection: retrying,
+    reconnectionAttempts: command.reconnectionAttempts,
     timeout: command.connectTimeoutMs,
     query: { name: `bench-${spec.index}` },
   });
+  const startedAt = performance.now();
   const client: BenchClient = { spec, socket, joined: false };
   clients.push(client);
   let done = false;
@@ -90,16 +96,26 @@ function openClient(spec: ClientSpec, command: ConnectCommand, settled: (outcome
     settled(outcome);
   };
   socket.once("connect", () => {
+    handshakes.push(performance.now() - startedAt);
     socket.timeout(command.connectTimeoutMs).emit("join", spec.room, (error: Error | null) => {
       if (error) return finish("failed", "join not acknowledged in time");
       client.joined = true;
       finish("joined");
     });
   });
-  socket.once("connect_error", (error: Error) => {
-    finish("failed", `connect_error: ${error.message}`);
-    socket.close();
-  });
+  if (retrying) {
+    socket.on("connect_error", () => retries++);
+    socket.io.once("reconnect_failed", () => {
+      gaveUp++;
+      finish("failed", `gave up after ${command.reconnectionAttempts} reconnection attempts`);
+      socket.close();
+    });
+  } else {
+    socket.once("connect_error", (error: Error) => {
+      finish("failed", `connect_error: ${error.message}`);
+      socket.close();
+    });
+  }
   socket.on("disconnect", (reason: string) => {
     if (!closing) count(disconnects, reason);
     finish("failed", `disconnected before joining: ${reason}`);
@@ -124,6 +140,7 @@ function connectAll(command: ConnectCommand): void {
       joined,
       failed,
       joinedByRoom: done ? joinedByRoom : {},
+      ...(done ? { handshakeMs: handshakes.toArray(), retries, gaveUp } : {}),
     });
   const settled = (spec: ClientSpec) => (outcome: "joined" | "failed") => {
     inFlight--;

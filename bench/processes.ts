@@ -208,3 +208,24 @@ export async function waitUntilReady(url: string, child: ChildProcess, label: st
 export function forkLoadgen(script: string): ChildProcess {
   return track(fork(script, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] }));
 }
+
+/** Selected Prometheus series (sessions, errors, refusals, overflows, shadow verdicts, RSS, loop lag), instance label dropped. */
+export async function scrapeMetrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text();
+  const wanted = new RegExp(
+    "^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*" +
+      "|switchyard_shadow_(comparisons_total|sessions_open)" +
+      "|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)",
+  );
+  const metrics: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || !wanted.test(line)) continue;
+    const cut = line.lastIndexOf(" ");
+    const name = line
+      .slice(0, cut)
+      .replace(/,?instance_id="[^"]*"/, "")
+      .replace("{}", "");
+    metrics[name] = Number(line.slice(cut + 1));
+  }
+  return metrics;
+}

@@ -3,6 +3,7 @@
  * at the end: one block per setup, a side-by-side summary, and the ratios to the pass-through baseline.
  */
 import { BASELINE_SETUP_ID } from "./setups.js";
+import type { StormResult } from "./storm.js";
 
 export interface LatencyStats {
   readonly samples: number;
@@ -61,11 +62,32 @@ export interface SetupResult {
   readonly metrics?: Record<string, number>;
 }
 
+/** Every setup at one N (one entry per N of a sweep). */
+export interface BenchRun {
+  readonly clients: number;
+  readonly rooms: number;
+  readonly rate: number;
+  readonly setups: SetupResult[];
+}
+
 export interface BenchResult {
   readonly startedAt: string;
   readonly options: Record<string, unknown>;
   readonly host: { readonly cpus: number; readonly node: string; readonly fdLimitNote: string };
-  readonly setups: SetupResult[];
+  readonly runs: BenchRun[];
+  /** --storm: one per setup. */
+  readonly storms: StormResult[];
+}
+
+/** Joins the samples of several load generators. */
+export function concat(arrays: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const array of arrays) {
+    all.set(array, offset);
+    offset += array.length;
+  }
+  return all;
 }
 
 export function latencyStats(values: Float64Array): LatencyStats | null {
@@ -111,18 +133,18 @@ export function latencyTimeline(latencies: Float64Array, sendOffsetsMs: Float64A
 
 // ---- formatting ----------------------------------------------------------------------------------
 
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const fixed = (n: number | null | undefined, digits: number) =>
+export const int = (n: number) => Math.round(n).toLocaleString("en-US");
+export const fixed = (n: number | null | undefined, digits: number) =>
   n === null || n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits);
-const ms = (n: number | undefined) => (n === undefined ? "–" : n < 10 ? n.toFixed(2) : n.toFixed(1));
+export const ms = (n: number | undefined) => (n === undefined ? "–" : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const mib = (bytes: number | null) => (bytes === null ? "–" : (bytes / 1048576).toFixed(1));
-const kib = (bytes: number | null) => (bytes === null ? "–" : (bytes / 1024).toFixed(1));
-const ratio = (value: number | null | undefined, base: number | null | undefined) =>
+export const kib = (bytes: number | null) => (bytes === null ? "–" : (bytes / 1024).toFixed(1));
+export const ratio = (value: number | null | undefined, base: number | null | undefined) =>
   value === null || value === undefined || base === null || base === undefined || base === 0 || !Number.isFinite(value / base)
     ? "–"
     : `${(value / base).toFixed(2)}×`;
 
-function table(header: string[], rows: string[][], rightAligned = (column: number) => column > 0): string {
+export function table(header: string[], rows: string[][], rightAligned = (column: number) => column > 0): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -132,7 +154,7 @@ function table(header: string[], rows: string[][], rightAligned = (column: numbe
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-const front = (s: SetupResult) => s.processes.find((p) => p.role === "front");
+export const front = (s: SetupResult) => s.processes.find((p) => p.role === "front");
 const serverSide = (s: SetupResult) =>
   s.processes.length === 0
     ? null
@@ -224,8 +246,8 @@ export function formatSetup(s: SetupResult): string {
   return lines.join("\n");
 }
 
-export function formatSummary(result: BenchResult): string {
-  const setups = result.setups;
+export function formatSummary(run: BenchRun): string {
+  const setups = run.setups;
   const summary = table(
     [
       "setup",

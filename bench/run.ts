@@ -11,106 +11,34 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import type { ClientSpec, LoadgenMessage, LoadgenReport } from "./ipc.js";
 import { LoadgenHandle, orchestratorClock } from "./loadgen-driver.js";
 import {
   installExitHooks,
   sampleHostCpu,
+  scrapeMetrics,
   sampleProcess,
   spawnServer,
   stopChild,
   type ProcSample,
   type ServerProcess,
 } from "./processes.js";
+import { renderChart } from "./chart.js";
+import { parseOptions, type BenchOptions } from "./options.js";
+import { formatStorms, formatSweep } from "./report-sweep.js";
 import {
+  concat,
   formatSetup,
   formatSummary,
   latencyStats,
   latencyTimeline,
   type BenchResult,
+  type BenchRun,
   type ProcessResult,
   type SetupResult,
 } from "./report.js";
+import { runStorm } from "./storm.js";
 import { SCRIPTS, selectSetups, type MeasuredProcess, type RunningSetup, type SetupDefinition } from "./setups.js";
-
-interface BenchOptions {
-  readonly clients: number;
-  readonly rooms: number;
-  /** Target deliveries per second. */
-  readonly rate: number;
-  readonly warmupSeconds: number;
-  readonly durationSeconds: number;
-  readonly loadgens: number;
-  readonly rampPerSec: number;
-  readonly payloadBytes: number;
-  readonly pollingShare: number;
-  readonly setups: readonly string[] | undefined;
-  readonly out: string;
-  /** Run the front process under --cpu-prof (diagnostics only: profiling costs CPU). */
-  readonly profile: boolean;
-}
-
-const USAGE = `usage: npm run bench -- [--clients N] [--rooms R] [--rate deliveries/s] [--warmup S] [--duration S]
-                      [--loadgens K] [--ramp connects/s] [--payload bytes] [--polling share 0..1]
-                      [--setups direct,passthrough,switchyard-pipe,switchyard-terminate] [--out dir]
-                      [--profile]   (front process under --cpu-prof, profiles in <out>/profiles; skews CPU)`;
-
-function parseOptions(argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      clients: { type: "string" },
-      rooms: { type: "string" },
-      rate: { type: "string" },
-      warmup: { type: "string" },
-      duration: { type: "string" },
-      loadgens: { type: "string" },
-      ramp: { type: "string" },
-      payload: { type: "string" },
-      polling: { type: "string" },
-      setups: { type: "string" },
-      out: { type: "string" },
-      profile: { type: "boolean" },
-      help: { type: "boolean" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const number = (name: keyof typeof values, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = values[name];
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max)
-      throw new Error(`--${name} must be a number in [${min}, ${max}] (got ${String(raw)})`);
-    return value;
-  };
-  const clients = Math.round(number("clients", 1_000, 1, 20_000));
-  return {
-    clients,
-    rooms: Math.round(number("rooms", Math.max(1, Math.round(clients / 10)), 1, clients)),
-    rate: number("rate", clients, 0.1),
-    warmupSeconds: number("warmup", 10, 0),
-    durationSeconds: number("duration", 30, 1),
-    // Each load generator stays far below the 20,000 descriptors a process may hold.
-    loadgens: Math.round(number("loadgens", Math.max(2, Math.min(8, Math.ceil(clients / 1_250))), 1, 64)),
-    rampPerSec: number("ramp", 500, 1),
-    payloadBytes: Math.round(number("payload", 64, 20, 1_000_000)),
-    pollingShare: number("polling", 0, 0, 1),
-    setups:
-      typeof values.setups === "string"
-        ? values.setups
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : undefined,
-    out: typeof values.out === "string" ? values.out : fileURLToPath(new URL("../../bench/results/", import.meta.url)),
-    profile: values.profile === true,
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const sleepUntil = (at: number) => sleep(at - orchestratorClock());
@@ -126,39 +54,10 @@ function clientSpecs(options: BenchOptions, loadgen: number): ClientSpec[] {
   return specs;
 }
 
-async function scrapeMetrics(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text();
-  const wanted = new RegExp(
-    "^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*" +
-      "|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)",
-  );
-  const metrics: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#") || !wanted.test(line)) continue;
-    const cut = line.lastIndexOf(" ");
-    const name = line
-      .slice(0, cut)
-      .replace(/,?instance_id="[^"]*"/, "")
-      .replace("{}", "");
-    metrics[name] = Number(line.slice(cut + 1));
-  }
-  return metrics;
-}
-
 function sum(values: Iterable<number>): number {
   let total = 0;
   for (const v of values) total += v;
   return total;
-}
-
-function concat(arrays: Float64Array[]): Float64Array {
-  const all = new Float64Array(sum(arrays.map((a) => a.length)));
-  let offset = 0;
-  for (const array of arrays) {
-    all.set(array, offset);
-    offset += array.length;
-  }
-  return all;
 }
 
 function median(values: number[]): number | undefined {
@@ -189,6 +88,7 @@ async function connectClients(loadgens: LoadgenHandle[], options: BenchOptions, 
       ratePerSec: options.rampPerSec / loadgens.length,
       maxInFlight: 100,
       connectTimeoutMs: 20_000,
+      reconnectionAttempts: 0,
     });
   }
   const progress = setInterval(() => {
@@ -429,37 +329,52 @@ async function main(): Promise<void> {
     throw new Error("run the compiled bench (npm run bench): measured processes must not run through a TypeScript loader");
   }
   installExitHooks();
-  const options = parseOptions(process.argv.slice(2));
-  const setups = selectSetups(options.setups);
-  const roomSize = options.clients / options.rooms;
-  log(
-    `${options.clients} clients, ${options.rooms} rooms (~${roomSize.toFixed(1)} per room), ${options.rate} deliveries/s target, ` +
-      `${options.loadgens} load generators, warm-up ${options.warmupSeconds} s, window ` +
-      `${options.durationSeconds} s, setups: ${setups.map((s) => s.id).join(", ")}`,
-  );
+  const plan = parseOptions(process.argv.slice(2));
+  const setups = selectSetups(plan.setups);
   const startedAt = new Date();
   const result: BenchResult = {
     startedAt: startedAt.toISOString(),
-    options: { ...options },
+    options: { sweep: plan.runs.map((run) => run.clients), ...plan.runs[0], storm: plan.storm },
     host: {
       cpus: availableParallelism(),
       node: process.version,
       fdLimitNote: "20,000 descriptors per process; clients are split across load generators",
     },
-    setups: [],
+    runs: [],
+    storms: [],
   };
-  for (const setup of setups) {
-    const outcome = await runSetup(setup, options);
-    result.setups.push(outcome);
-    process.stdout.write(`\n${formatSetup(outcome)}\n`);
-    await sleep(2_000); // let the previous setup's sockets finish closing before the next one starts
+  for (const options of plan.runs) {
+    const roomSize = options.clients / options.rooms;
+    log(
+      `${options.clients} clients, ${options.rooms} rooms (~${roomSize.toFixed(1)} per room), ${options.rate} deliveries/s target, ` +
+        `${options.loadgens} load generators, warm-up ${options.warmupSeconds} s, window ` +
+        `${options.durationSeconds} s, setups: ${setups.map((s) => s.id).join(", ")}`,
+    );
+    const run: BenchRun = { clients: options.clients, rooms: options.rooms, rate: options.rate, setups: [] };
+    result.runs.push(run);
+    for (const setup of setups) {
+      const outcome = await runSetup(setup, options);
+      run.setups.push(outcome);
+      process.stdout.write(`\n${formatSetup(outcome)}\n`);
+      await sleep(2_000); // let the previous setup's sockets finish closing before the next one starts
+    }
+    process.stdout.write(`\n${formatSummary(run)}\n`);
   }
-  process.stdout.write(`\n${formatSummary(result)}\n`);
-  mkdirSync(options.out, { recursive: true });
-  const file = join(options.out, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2));
-  process.stdout.write(`\nresults: ${file}\n`);
-  process.exit(result.setups.every((s) => s.ok) ? 0 : 1);
+  if (plan.storm !== undefined) {
+    for (const setup of setups) {
+      result.storms.push(await runStorm(setup, plan.storm));
+      await sleep(2_000);
+    }
+    process.stdout.write(`\n${formatStorms(result.storms)}\n`);
+  }
+  if (result.runs.length > 1) process.stdout.write(`\n${formatSweep(result.runs)}\n`);
+  mkdirSync(plan.out, { recursive: true });
+  const base = join(plan.out, startedAt.toISOString().replace(/[:.]/g, "-"));
+  writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
+  writeFileSync(`${base}.svg`, renderChart(result));
+  process.stdout.write(`\nresults: ${base}.json, chart: ${base}.svg\n`);
+  const ok = result.runs.every((run) => run.setups.every((s) => s.ok)) && result.storms.every((s) => s.ok);
+  process.exit(ok ? 0 : 1);
 }
 
 main().catch((error: unknown) => {

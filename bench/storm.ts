@@ -1,0 +1,112 @@
+/**
+ * `--storm N`: a connection storm on each setup, with fresh processes. N clients (each joining its room,
+ * as in the steady-state runs) start their connection within `--storm-window` seconds, evenly spread and
+ * with no cap on handshakes in flight, as when thousands of clients reconnect at once after a drain, a
+ * rollback or a gateway restart. A client whose attempt fails retries with socket.io-client's backoff and
+ * gives up after `--storm-attempts` attempts. Reported: how many joined, gave up and retried, and the
+ * handshake time (first attempt to Socket.IO connect, retries included) at p50/p99, beside legacy direct's.
+ */
+import type { ClientSpec, LoadgenMessage } from "./ipc.js";
+import { LoadgenHandle } from "./loadgen-driver.js";
+import type { StormOptions } from "./options.js";
+import { sampleProcess, spawnServer, stopChild, type ServerProcess } from "./processes.js";
+import { concat, latencyStats, type LatencyStats } from "./report.js";
+import { SCRIPTS, type SetupDefinition } from "./setups.js";
+
+export interface StormResult {
+  readonly id: string;
+  readonly name: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly requested: number;
+  readonly joined: number;
+  readonly failed: number;
+  /** Clients whose reconnection attempts ran out. */
+  readonly gaveUp: number;
+  readonly retries: number;
+  /** From the first client's start to the last client's outcome. */
+  readonly seconds: number;
+  readonly handshakeMs: LatencyStats | null;
+  /** The front process's (or, for legacy direct, the legacy server's) CPU seconds over the storm. */
+  readonly cpuSeconds: number | null;
+  readonly errors: Record<string, number>;
+}
+
+type Done = Extract<LoadgenMessage, { type: "connect-progress" }>;
+
+const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+/** Longest a storm may take beyond its window (handshakes in flight, retries with backoff). */
+const SETTLE_MS = 120_000;
+
+export async function runStorm(definition: SetupDefinition, storm: StormOptions): Promise<StormResult> {
+  const spawned: ServerProcess[] = [];
+  const loadgens: LoadgenHandle[] = [];
+  const result: { -readonly [K in keyof StormResult]: StormResult[K] } = {
+    id: definition.id,
+    name: definition.name,
+    ok: false,
+    requested: storm.clients,
+    joined: 0,
+    failed: 0,
+    gaveUp: 0,
+    retries: 0,
+    seconds: 0,
+    handshakeMs: null,
+    cpuSeconds: null,
+    errors: {},
+  };
+  try {
+    log(`${definition.name}: storm of ${storm.clients} clients within ${storm.windowSeconds} s`);
+    const running = await definition.start({
+      spawn: async (options) => {
+        const server = await spawnServer(options);
+        spawned.push(server);
+        return server;
+      },
+      frontNodeArgs: [],
+    });
+    for (let k = 0; k < storm.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
+    const measured = running.processes.find((p) => p.role === "front") ?? running.processes[0];
+    const before = measured === undefined ? undefined : sampleProcess(measured.server.pid);
+    const rooms = Math.max(1, Math.round(storm.clients / 10));
+    const startedAt = Date.now();
+    const done = loadgens.map((handle) =>
+      handle.next<Done>((m) => m.type === "connect-progress" && m.done, storm.windowSeconds * 1_000 + SETTLE_MS, "end of the storm"),
+    );
+    for (const [k, handle] of loadgens.entries()) {
+      const clients: ClientSpec[] = [];
+      for (let index = k; index < storm.clients; index += loadgens.length)
+        clients.push({ index, room: `room-${index % rooms}`, polling: false });
+      handle.send({
+        type: "connect",
+        url: running.url,
+        clients,
+        ratePerSec: storm.clients / storm.windowSeconds / loadgens.length,
+        maxInFlight: storm.clients,
+        connectTimeoutMs: 20_000,
+        reconnectionAttempts: storm.attempts,
+      });
+    }
+    const outcomes = await Promise.all(done);
+    result.seconds = (Date.now() - startedAt) / 1000;
+    const after = measured === undefined ? undefined : sampleProcess(measured.server.pid);
+    result.cpuSeconds = before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null;
+    result.joined = outcomes.reduce((n, o) => n + o.joined, 0);
+    result.failed = outcomes.reduce((n, o) => n + o.failed, 0);
+    result.gaveUp = outcomes.reduce((n, o) => n + (o.gaveUp ?? 0), 0);
+    result.retries = outcomes.reduce((n, o) => n + (o.retries ?? 0), 0);
+    result.handshakeMs = latencyStats(concat(outcomes.map((o) => o.handshakeMs ?? new Float64Array())));
+    const reports = await Promise.allSettled(loadgens.map((h) => h.report(10_000)));
+    for (const report of reports) {
+      if (report.status !== "fulfilled") continue;
+      for (const [key, n] of Object.entries(report.value.errors)) result.errors[key] = (result.errors[key] ?? 0) + n;
+    }
+    result.ok = true;
+  } catch (error) {
+    result.error = (error as Error).message;
+  } finally {
+    await Promise.all(loadgens.map((h) => h.close()));
+    await Promise.all(spawned.map((s) => stopChild(s.child, 3_000)));
+  }
+  return result;
+}
