@@ -1,15 +1,20 @@
 /**
- * Headers only the gateway may set (`x-switchyard-*`) are removed from every client request before anything
- * reads it or a backend sees it: a client must not mark itself a shadow session, pick a hub session id, or pass
- * as another instance's forwarded request. The one such header that legitimately arrives from outside is the
- * forwarding marker another instance sets (src/passthrough/owner-forwarder.ts); it is recognised by its value,
- * a keyed hash of settings every instance of a deployment shares, and remembered before it is removed.
+ * Headers only the gateway may set (the forwarding marker between instances, the hub's session and shadow
+ * headers) are removed from every client request before anything reads it or a backend sees it: a client must
+ * not mark itself a shadow session, pick a hub session id, or pass as another instance's forwarded request.
+ * The one such header that legitimately arrives from outside is the forwarding marker another instance sets
+ * (src/passthrough/owner-forwarder.ts); it is recognised by its value, a keyed hash of settings every instance
+ * of a deployment shares, and remembered before it is removed. Other `x-switchyard-*` names stay:
+ * `x-switchyard-backend` is a routing override that clients send on purpose.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { GATEWAY_HEADER_PREFIX } from "../config/header-rules.js";
+import { HUB_SESSION_HEADER, HUB_SHADOW_HEADER } from "../protocol/hub-frames.js";
 
 export const FORWARDED_HEADER = "x-switchyard-forwarded";
+
+/** What only the gateway writes on a request (lower case). */
+export const GATEWAY_SET_HEADERS: ReadonlySet<string> = new Set([FORWARDED_HEADER, HUB_SESSION_HEADER, HUB_SHADOW_HEADER]);
 
 const forwardedRequests = new WeakSet<IncomingMessage>();
 
@@ -33,11 +38,11 @@ function sameText(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** Removes every `x-switchyard-*` header of a client request; remembers an authentic forwarding marker. */
+/** Removes the gateway's own headers from a client request; remembers an authentic forwarding marker. */
 export function stripGatewayHeaders(req: IncomingMessage, marker: string): void {
   let found = false;
   for (const name in req.headers) {
-    if (!name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
+    if (!GATEWAY_SET_HEADERS.has(name)) continue;
     if (name === FORWARDED_HEADER) {
       const value = req.headers[name];
       if (typeof value === "string" && sameText(value, marker)) forwardedRequests.add(req);
@@ -48,7 +53,7 @@ export function stripGatewayHeaders(req: IncomingMessage, marker: string): void 
   if (!found) return;
   const raw: string[] = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    if (!req.rawHeaders[i]!.toLowerCase().startsWith(GATEWAY_HEADER_PREFIX)) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    if (!GATEWAY_SET_HEADERS.has(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   }
   req.rawHeaders = raw;
 }

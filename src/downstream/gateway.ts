@@ -41,7 +41,7 @@ export interface GatewayParts {
   readonly sessions: SessionTable<ClientSession>;
   readonly handshakes: HandshakeOrchestrator;
   readonly dispatcher: RequestDispatcher;
-  /** The deployment's forwarding marker (gateway-headers.ts): client requests are stripped of x-switchyard-* with it. */
+  /** The deployment's forwarding marker (gateway-headers.ts): the gateway's own headers are stripped from client requests. */
   readonly forwardingMarker: string;
   /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES; absent: node's defaults. */
   readonly listener?: Pick<ListenerLimits, "headersTimeoutMs" | "requestTimeoutMs" | "maxHeaderBytes">;

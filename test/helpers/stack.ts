@@ -6,6 +6,7 @@ import { startLegacyChat, type LegacyChat, type LegacyChatOptions } from "../../
 import { startSampleHub, type SampleHub, type SampleHubOptions } from "../../examples/hub/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import type { LegacyMode } from "../../src/config/settings.js";
+import type { Logger } from "pino";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
 
 export interface Stack {
@@ -26,6 +27,8 @@ export interface StackOptions {
   readonly hubOptions?: SampleHubOptions;
   /** A routing config document (ROUTING_CONFIG). */
   readonly routing?: Record<string, unknown>;
+  /** The gateway's logger (to read what it logs). Default: one at LOG_LEVEL (silent). */
+  readonly logger?: Logger;
 }
 
 export function gatewayEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -41,7 +44,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.env,
   });
   const config = loadStaticConfig(env);
-  const switchyard = await startSwitchyard({ config, legacyUrl: legacy.url, hubUrl: hub?.url });
+  const switchyard = await startSwitchyard({
+    config,
+    legacyUrl: legacy.url,
+    hubUrl: hub?.url,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
   return {
     legacy,
     hub,

@@ -29,7 +29,7 @@ import {
   type TransportMode,
 } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
-import { shortenPollingCloseTimeout } from "../helpers/hub-test-gateway.js";
+import { shortenPollingCloseTimeout } from "../helpers/polling-close.js";
 import { gatewayEnv } from "../helpers/stack.js";
 
 const ROUTING = { hubPercent: 50, key: { sources: ["auth:userId", "query:userId"], fallback: "address" } };

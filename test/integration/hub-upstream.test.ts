@@ -1,42 +1,35 @@
 /**
  * The hub upstream end to end: real socket.io clients (2.x, 3.x, 4.x) over polling, WebSocket and
- * upgrade, through a gateway wired to the sample hub, observe exactly what the same steps show against
- * the legacy chat directly.
+ * upgrade, through the real gateway routing every session to the sample hub, observe exactly what the same
+ * steps show against the legacy chat directly.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
-import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
+import { startSampleHub } from "../../examples/hub/server.js";
 import { chatTranscript } from "../helpers/chat-transcript.js";
 import { CLIENT_VERSIONS, connected, createClient, TRANSPORT_MODES, waitFor } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
-import { shortenPollingCloseTimeout, startHubTestGateway, type HubTestGateway } from "../helpers/hub-test-gateway.js";
+import { startHubGateway, type HubGateway } from "../helpers/hub-gateway.js";
+import { shortenPollingCloseTimeout } from "../helpers/polling-close.js";
 
 describe("gateway → sample hub behaves like the legacy chat", () => {
-  let legacy: LegacyChat;
-  let hub: SampleHub;
-  let gateway: HubTestGateway;
+  let gateway: HubGateway;
 
   before(async () => {
-    legacy = await startLegacyChat();
-    shortenPollingCloseTimeout(legacy.io.engine);
-    // This test-only gateway has no room worlds: the sample hub keeps its rooms itself (one event frame per
-    // member, hub protocol v1). The gateway's rooms are tested through the real gateway (hub-compat-matrix, rooms-*).
-    hub = await startSampleHub({ rooms: "hub" });
-    gateway = await startHubTestGateway(hub.url);
+    // The sample hub keeps its rooms itself here (one event frame per member, hub protocol v1); the gateway's
+    // rooms are tested in hub-compat-matrix and rooms-*.
+    gateway = await startHubGateway({ rooms: "hub" });
+    shortenPollingCloseTimeout(gateway.legacy.io.engine);
+    shortenPollingCloseTimeout(gateway.switchyard.gateway.engine);
   });
 
-  after(async () => {
-    await gateway.close();
-    await hub.close();
-    await legacy.close();
-  });
+  after(() => gateway.close());
 
   for (const version of CLIENT_VERSIONS) {
     for (const transport of TRANSPORT_MODES) {
       it(`socket.io-client ${version}.x over ${transport}`, async () => {
         const run = { version, transport, tag: "compat" };
-        const expected = await chatTranscript(legacy.url, run);
+        const expected = await chatTranscript(gateway.legacy.url, run);
         const actual = await chatTranscript(gateway.url, run);
         assert.equal(expected.aliceIdMatches, true, "the legacy chat itself reports the client's socket.id");
         assert.deepEqual(actual, expected);
@@ -45,7 +38,10 @@ describe("gateway → sample hub behaves like the legacy chat", () => {
   }
 
   it("leaves no session behind, and reported no session errors", async () => {
-    await eventually(() => gateway.sessions.size === 0 && hub.runtime.sessionCount === 0, "every session to close");
+    await eventually(
+      () => gateway.switchyard.gateway.sessions.size === 0 && gateway.hub!.runtime.sessionCount === 0,
+      "every session to close",
+    );
     assert.deepEqual(gateway.errors, []);
     assert.deepEqual(gateway.openFailures, []);
   });
@@ -54,9 +50,9 @@ describe("gateway → sample hub behaves like the legacy chat", () => {
 describe("a hub that goes away", () => {
   for (const version of CLIENT_VERSIONS) {
     it(`closes the sessions of ${version}.x clients so that they reconnect, and they get back in once a hub is there`, async () => {
-      let hub = await startSampleHub();
+      const gateway = await startHubGateway();
+      let hub = gateway.hub!;
       const port = hub.port;
-      const gateway = await startHubTestGateway(hub.url);
       const sockets = (["polling", "websocket"] as const).map((transport) =>
         createClient(version, gateway.url, "/", { transport, reconnection: true }),
       );
@@ -76,8 +72,8 @@ describe("a hub that goes away", () => {
         for (const [i, welcome] of (await welcomes).entries()) assert.equal(welcome.id, sockets[i]?.id, "reconnected, with matching ids");
       } finally {
         for (const socket of sockets) socket.close();
-        await gateway.close();
         await hub.close();
+        await gateway.close();
       }
     });
   }

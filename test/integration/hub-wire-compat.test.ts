@@ -7,9 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
-import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
-import { startHubTestGateway, type HubTestGateway } from "../helpers/hub-test-gateway.js";
+import { startHubGateway, type HubGateway } from "../helpers/hub-gateway.js";
 
 /** A message to send, or the number of messages received to wait for before going on. */
 type Step = string | Buffer | number;
@@ -142,25 +140,17 @@ async function wireTranscript(baseUrl: string, test: WireCase): Promise<string[]
 }
 
 describe("raw Engine.IO sessions: gateway → sample hub and the legacy chat send the same packets", () => {
-  let legacy: LegacyChat;
-  let hub: SampleHub;
-  let gateway: HubTestGateway;
+  let gateway: HubGateway;
 
   before(async () => {
-    legacy = await startLegacyChat();
-    hub = await startSampleHub();
-    gateway = await startHubTestGateway(hub.url);
+    gateway = await startHubGateway();
   });
 
-  after(async () => {
-    await gateway.close();
-    await hub.close();
-    await legacy.close();
-  });
+  after(() => gateway.close());
 
   for (const test of CASES) {
     it(`EIO${test.eio}: ${test.name}`, async () => {
-      const expected = await wireTranscript(legacy.url, test);
+      const expected = await wireTranscript(gateway.legacy.url, test);
       const actual = await wireTranscript(gateway.url, test);
       assert.ok(expected[0]?.startsWith('0{"sid"'), "the legacy chat opened the session");
       assert.deepEqual(actual, expected);

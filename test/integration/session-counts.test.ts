@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { SessionCounts } from "../../src/domain.js";
 import { type AnySocket, connected, createClient, type TransportMode } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
-import { shortenPollingCloseTimeout } from "../helpers/hub-test-gateway.js";
+import { shortenPollingCloseTimeout } from "../helpers/polling-close.js";
 import { type Stack, startStack } from "../helpers/stack.js";
 
 function counts(legacy: [number, number], hub: [number, number] = [0, 0]): SessionCounts {

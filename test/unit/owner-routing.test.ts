@@ -53,10 +53,16 @@ describe("owner routing", () => {
     assert.deepEqual(asked, ["nobody", "remote"]);
   });
 
-  it("strips every x-switchyard-* header of a client request, from the parsed and the raw headers", () => {
-    const req = request({ "x-switchyard-shadow": "1", "x-switchyard-session": "mine", [FORWARDED_HEADER]: MARKER, cookie: "a=1" });
-    assert.deepEqual(req.headers, { cookie: "a=1" });
-    assert.deepEqual(req.rawHeaders, ["cookie", "a=1"]);
+  it("strips the gateway's own headers from a client request, from the parsed and the raw headers", () => {
+    const req = request({
+      "x-switchyard-shadow": "1",
+      "x-switchyard-session": "mine",
+      [FORWARDED_HEADER]: MARKER,
+      "x-switchyard-backend": "hub",
+      cookie: "a=1",
+    });
+    assert.deepEqual(req.headers, { "x-switchyard-backend": "hub", cookie: "a=1" }, "a routing override header stays");
+    assert.deepEqual(req.rawHeaders, ["x-switchyard-backend", "hub", "cookie", "a=1"]);
     assert.notEqual(
       forwardingMarker({ adminToken: "another-deployment-token", redisKeyPrefix: "switchyard:" }),
       MARKER,
