@@ -8,6 +8,7 @@
 
 import { ERROR_CATALOG, type ErrorCode } from "../errors.js";
 import { CONTAINMENT_BOUNDARIES, LIMIT_NAMES } from "../telemetry/events.js";
+import { PHASES as ROLLOUT_PHASES } from "../rollout/decision.js";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 
@@ -313,6 +314,35 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["world"],
     "From another gateway instance's publish of a hub broadcast to its delivery here (both instances' wall clocks).",
     BRIDGE_LAG_BUCKETS,
+  ),
+  // The progressive rollout (src/rollout/): every instance exports the state it sees; checks by the leader.
+  rolloutPhase: spec(
+    "switchyard_rollout_phase",
+    "gauge",
+    ["phase"],
+    "1 for the rollout's current phase, 0 for the others; absent before any rollout.",
+  ),
+  rolloutWeight: spec("switchyard_rollout_weight", "gauge", [], "The hub weight (percent) the rollout set; absent before any rollout."),
+  rolloutStep: spec("switchyard_rollout_step", "gauge", [], "The rollout's current step, 1-based (0: rolled back below the first)."),
+  rolloutGateValue: spec(
+    "switchyard_rollout_gate_value",
+    "gauge",
+    ["gate"],
+    "The last check's value of each gate of the plan (gate: its name).",
+  ),
+  rolloutGateLimit: spec("switchyard_rollout_gate_limit", "gauge", ["gate"], "The largest passing value of each gate at the last check."),
+  rolloutLeader: spec("switchyard_rollout_leader", "gauge", [], "1 on the instance that leads the rollout (holds the lease)."),
+  rolloutChecks: counter(
+    "switchyard_rollout_checks_total",
+    ["result"],
+    "Rollout checks made by this instance as leader, by result (pass/fail/inconclusive).",
+    product({ result: ["pass", "fail", "inconclusive"] }),
+  ),
+  rolloutTransitions: counter(
+    "switchyard_rollout_transitions_total",
+    ["to", "trigger"],
+    "Rollout phase or weight changes made by this instance, by new phase and trigger (operator/automatic).",
+    product({ to: [...ROLLOUT_PHASES], trigger: ["operator", "automatic"] }),
   ),
 } satisfies Record<string, MetricSpec>);
 

@@ -17,6 +17,7 @@ import { subscribe, type Unsubscribe } from "../telemetry/events.js";
 import type { Backend, ClientTransport, Direction } from "../domain.js";
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS, type MetricSpec } from "./metric-catalog.js";
 import { registerRoomMetrics, type RoomsSource } from "./room-metrics.js";
+import { registerRolloutMetrics } from "./rollout-metrics.js";
 
 export interface MetricsSources {
   sessionCounts(): Record<Backend, Record<ClientTransport, number>>;
@@ -166,6 +167,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   }
 
   unsubscribers.push(...registerRoomMetrics(registry, sources.rooms));
+  unsubscribers.push(...registerRolloutMetrics(registry));
   unsubscribers.push(
     subscribe("switchyard:session:opened", (e) =>
       opened.inc({ backend: e.backend, protocol: String(e.protocol), mode: e.mode, shadowed: String(e.shadowed) }),

@@ -23,7 +23,7 @@ function promtool(args: string[], cwd = PROMETHEUS_DIR): { status: number | null
 test("promtool check rules: prometheus/alerts.yml loads", () => {
   const { status, output } = promtool(["check", "rules", "alerts.yml"]);
   assert.equal(status, 0, output);
-  assert.match(output, /SUCCESS: 6 rules found/);
+  assert.match(output, /SUCCESS: 7 rules found/);
 });
 
 test("promtool check config: the compose Prometheus config and its rule file are valid", () => {
@@ -134,6 +134,27 @@ const MUTATIONS: readonly Mutation[] = [
     what: "without the split condition",
     apply: (r) => {
       r.expr = r.expr.slice(0, r.expr.indexOf("and on"));
+    },
+  },
+  {
+    alert: "SwitchyardRolloutRolledBack",
+    what: "any transition, not only rollbacks",
+    apply: (r) => {
+      r.expr = r.expr.replace('to=~"rolling-back|rolled-back",', "");
+    },
+  },
+  {
+    alert: "SwitchyardRolloutRolledBack",
+    what: "operator rollbacks too",
+    apply: (r) => {
+      r.expr = r.expr.replace(',trigger="automatic"', "");
+    },
+  },
+  {
+    alert: "SwitchyardRolloutRolledBack",
+    what: "window 15m → 1m",
+    apply: (r) => {
+      r.expr = r.expr.replace("[15m]", "[1m]");
     },
   },
   {

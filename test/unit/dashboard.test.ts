@@ -202,6 +202,7 @@ test("alerts carry a severity, a summary, a description and a documented thresho
     "SwitchyardConfigDrift",
     "SwitchyardInstanceDown",
     "SwitchyardRedisUnreachable",
+    "SwitchyardRolloutRolledBack",
     "SwitchyardRoomBridgeDown",
     "SwitchyardShadowMismatchRateHigh",
     "SwitchyardUpstreamErrorRateHigh",

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { validateRoutingConfig } from "../../src/config/routing-config.js";
 import { initialState } from "../../src/rollout/decision.js";
 import { formatDuration, parseDuration, planDocument, validatePlan, type RolloutPlan } from "../../src/rollout/plan.js";
@@ -42,6 +44,11 @@ describe("rollout plan", () => {
       ["mismatchRate", "connectErrorRate", "fallbacksPerMinute"],
     );
     assert.ok(Object.isFrozen(plan.gates[0]));
+  });
+
+  it("reads the example plan the docs point to", () => {
+    const plan = planOf(parseYaml(readFileSync(new URL("../../examples/rollout-plan.yaml", import.meta.url), "utf8")));
+    assert.deepEqual([plan.steps.length, plan.gates.length, plan.drain.maxRate], [5, 7, 100]);
   });
 
   it("expands stepWeight/maxWeight into steps, ending exactly at maxWeight", () => {
