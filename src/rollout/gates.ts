@@ -95,7 +95,8 @@ export function p99(latency: readonly number[]): number | undefined {
   return LATENCY_OVERFLOW;
 }
 
-const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole);
+/** A share, at most 1: a session routed at the end of one interval may fail (or end) in the next. */
+const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : Math.min(1, part / whole));
 
 function compareValue(gate: string, side: BackendWindow): number | undefined {
   switch (gate) {

@@ -91,18 +91,6 @@ export class Traffic {
     }
   }
 
-  /** The hub's share (percent) of the handshakes made at each weight. */
-  shares(): Map<number, { share: number; count: number }> {
-    const byWeight = new Map<number, { hub: number; count: number }>();
-    for (const record of this.records) {
-      const entry = byWeight.get(record.weight) ?? { hub: 0, count: 0 };
-      entry.count++;
-      if (record.backend === "hub") entry.hub++;
-      byWeight.set(record.weight, entry);
-    }
-    return new Map([...byWeight].map(([weight, { hub, count }]) => [weight, { share: (100 * hub) / count, count }]));
-  }
-
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.poller);

@@ -129,7 +129,10 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
     });
     timeline.save("rollback");
     assert.equal(rolledBack!.weight, 0);
-    assert.match(rolledBack!.reason, /^rolled back: 25% → 0%: 2 failed checks \(threshold 2\): connectErrorRate 1 > 0\.2/);
+    assert.match(
+      rolledBack!.reason,
+      /^rolled back: 25% → 0%: 2 failed checks \(threshold 2\): connectErrorRate (1|0\.\d+) > 0\.2 \(legacy 0 \+ margin 0\.2\)/,
+    );
 
     // The failed checks judged consecutive intervals: the rollback came `threshold` intervals after the failures began.
     const audit = await a.admin.audit(100);
@@ -195,7 +198,6 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
     traffic!.drop(leader.url);
     leader.process.child.kill("SIGKILL");
     await eventually(async () => (await rolloutOf(survivor.admin))?.phase === "promoted", "the survivor to finish", 20_000);
-    assert.equal((await survivor.admin.call("GET", "/admin/rollout")).body.leader, survivor.id);
     // Every step taken once, in order, none repeated: the survivor resumed where the leader stopped.
     const steps = (await survivor.admin.audit(200))
       .filter((entry) => Date.parse(entry.at) >= started && entry.action === "rollout.check")

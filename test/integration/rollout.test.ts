@@ -11,6 +11,8 @@ import {
   CLUSTER_ADMIN_TOKEN,
   SHARED_REDIS_URL,
   deleteKeys,
+  routeKeys,
+  share,
   startBackends,
   startCluster,
   storesConnected,
@@ -31,6 +33,7 @@ const PROPAGATION_BOUND_MS = 1000;
 const INTERVAL = "400ms";
 /** Closes per second per instance while a step drains (the plan's drain.maxRate). */
 const MAX_RATE = 5;
+const SHARE_KEYS = Array.from({ length: 200 }, (_, i) => `share-${i}`);
 
 describe("progressive rollout on two gateway processes", () => {
   const prefix = uniquePrefix("rollout");
@@ -160,7 +163,24 @@ describe("progressive rollout on two gateway processes", () => {
     };
     const startedAt = Date.now();
     assert.equal((await a.admin.call("POST", "/admin/rollout", { body: plan })).status, 201);
-    await eventually(async () => (await rolloutOf(b.admin))?.phase === "promoted", "the rollout to be promoted", 30_000);
+    // At each step below 100 %, hold the rollout for a moment and route a fixed set of users through both instances.
+    const shares = new Map<number, number>();
+    await eventually(
+      async () => {
+        const state = await rolloutOf(a.admin);
+        if (state?.phase === "promoted") return true;
+        if (state === undefined || shares.has(state.weight) || state.weight >= 100) return false;
+        assert.equal((await a.admin.call("POST", "/admin/rollout/pause")).status, 200);
+        const weight = (await rolloutOf(a.admin))!.weight;
+        for (const instance of [a, b])
+          await eventually(async () => (await instance.admin.routing()).hubPercent === weight, "the weight everywhere");
+        shares.set(weight, share(await routeKeys(backends, SHARE_KEYS, (i) => ({ url: (i % 2 === 0 ? a : b).url })), "hub"));
+        assert.equal((await a.admin.call("POST", "/admin/rollout/resume")).status, 200);
+        return false;
+      },
+      "the rollout to be promoted",
+      40_000,
+    );
     timeline.save("healthy");
 
     // The planned steps, in order, each taken once, by the controller.
@@ -171,13 +191,14 @@ describe("progressive rollout on two gateway processes", () => {
       .filter((weight) => weight !== undefined)
       .map(Number);
     assert.deepEqual(taken, steps.slice(1));
-    // Each step's share of users within the split tolerance (3 standard deviations of the sample, at least 3 points).
-    const shares = traffic!.shares();
-    for (const weight of steps.slice(0, -1)) {
-      const seen = shares.get(weight);
-      assert.ok(seen !== undefined && seen.count >= 10, `handshakes at ${weight}%: ${seen?.count}`);
-      const tolerance = Math.max(3, 300 * Math.sqrt(((weight / 100) * (1 - weight / 100)) / seen.count));
-      assert.ok(Math.abs(seen.share - weight) <= tolerance, `hub share at ${weight}%: ${seen.share.toFixed(1)}% of ${seen.count}`);
+    // Each step's share of users within the split tolerance (3 standard deviations of a sample of 200 keys).
+    assert.deepEqual(
+      [...shares.keys()].sort((x, y) => x - y),
+      steps.slice(0, -1),
+    );
+    for (const [weight, seen] of shares) {
+      const tolerance = 300 * Math.sqrt(((weight / 100) * (1 - weight / 100)) / SHARE_KEYS.length);
+      assert.ok(Math.abs(seen - weight) <= tolerance, `hub share at ${weight}%: ${seen.toFixed(1)}%`);
     }
     // Every tracked client moved exactly once (its bucket's step drained it; no other step touched it) and is on the hub.
     await eventually(
