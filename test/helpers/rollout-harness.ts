@@ -138,7 +138,8 @@ export interface TimelinePoint {
   readonly t: number;
   readonly phase: string;
   readonly weight: number;
-  readonly gates: Record<string, number | undefined>;
+  /** Each gate's value and limit at the last check (the volume check "sessions" left out). */
+  readonly gates: Record<string, { value?: number | undefined; limit?: number | undefined }>;
 }
 
 /** Polls an instance's rollout every 100 ms; `save` writes it as JSON when ROLLOUT_TIMELINE_OUT names a file. */
@@ -158,12 +159,19 @@ export class Timeline {
   private async poll(): Promise<void> {
     const state = await rolloutOf(this.admin).catch(() => undefined);
     if (state === undefined) return;
-    const gates = Object.fromEntries((state.lastCheck?.gates ?? []).map((gate) => [gate.name, gate.value]));
+    const gates = Object.fromEntries(
+      (state.lastCheck?.gates ?? [])
+        .filter((gate) => gate.name !== "sessions")
+        .map((gate) => [gate.name, { value: gate.value, limit: gate.limit }]),
+    );
     this.points.push({ t: Date.now() - this.started, phase: state.phase, weight: state.weight, gates });
   }
 
-  save(name: string): void {
+  /** Records a little longer (the last transition and the drains after it), then writes the timeline. */
+  async save(name: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 800));
     clearInterval(this.timer);
+    await this.poll();
     const out = process.env.ROLLOUT_TIMELINE_OUT;
     if (out !== undefined && out !== "") writeFileSync(out.replace("%s", name), `${JSON.stringify(this.points)}\n`);
   }

@@ -127,7 +127,7 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
       // Whatever happens here, the next tests get a healthy hub.
       proxy!.behaviour = { kind: "proxy", target: backends.hub.url };
     });
-    timeline.save("rollback");
+    await timeline.save("rollback");
     assert.equal(rolledBack!.weight, 0);
     assert.match(
       rolledBack!.reason,

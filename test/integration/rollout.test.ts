@@ -181,7 +181,7 @@ describe("progressive rollout on two gateway processes", () => {
       "the rollout to be promoted",
       40_000,
     );
-    timeline.save("healthy");
+    await timeline.save("healthy");
 
     // The planned steps, in order, each taken once, by the controller.
     const audit = (await b.admin.audit(100)).filter((entry) => Date.parse(entry.at) >= startedAt && entry.action === "rollout.check");
