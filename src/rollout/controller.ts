@@ -58,7 +58,7 @@ export interface RolloutStatus {
 const DEFAULT_TICK_MS = 100;
 const UPDATE_ATTEMPTS = 3;
 /** Intervals a leader may be behind and still judge in order. */
-const MAX_CATCH_UP = 2;
+const MAX_CATCH_UP = 5;
 
 export class RolloutController {
   private readonly log: Logger;
@@ -185,7 +185,8 @@ export class RolloutController {
     const moved = before.phase !== state.phase || before.weight !== state.weight;
     if (moved)
       publish("switchyard:rollout:transition", { from: before.phase, to: state.phase, trigger: transition.trigger, weight: state.weight });
-    if (moved || result?.verdict === "fail" || transition.trigger === "operator") {
+    // Once a check has failed, every later check is audited too: the road to a rollback is on record, interval by interval.
+    if (moved || result?.verdict === "fail" || transition.trigger === "operator" || (result !== undefined && before.failedChecks > 0)) {
       const window = transition.state.lastCheck?.window;
       const judged = result === undefined || window === undefined ? [] : [`window ${window}: ${result.verdict}`];
       const numbers = [...judged, ...(result?.gates.map((gate) => `${gate.status}: ${gate.detail}`) ?? [])];

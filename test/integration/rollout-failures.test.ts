@@ -78,7 +78,7 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
     await redis?.stop();
   });
 
-  it("rolls back a hub that starts refusing at 25 % within threshold intervals; hub users go back, legacy users lose nothing", async () => {
+  it("rolls back a hub failing at 25 % within threshold intervals; hub users go back, legacy users lose nothing", async (t) => {
     // Legacy users (buckets no step below 100 % moves) in one room, hearing a sender throughout.
     const legacyKeys = keysWhere("legacy", 5, (n) => n >= 9000);
     const listeners = await trackClients(backends, legacyKeys.slice(1), (i) => (i % 2 === 0 ? a : b).url);
@@ -140,8 +140,25 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
       const entry = audit.find((e) => e.action === "rollout.check" && pattern.test(e.changes[0]));
       return Number(/^window (\d+)/.exec(entry?.changes.find((line: string) => line.startsWith("window")) ?? "")?.[1]);
     };
+    // From the first failure to the rollback, every interval was judged (in order, none skipped), and the rollback
+    // came with the second failure; an interval without enough traffic in between is inconclusive and does not count.
     const firstFailure = windowOf(/^check failed \(1 of 2\) at 25%/);
-    assert.equal(windowOf(/^rolled back/) - firstFailure, 1);
+    const rollbackWindow = windowOf(/^rolled back/);
+    const judged = audit
+      .filter((e) => e.action === "rollout.check")
+      .map((e) => /^window (\d+): (\w+)/.exec(e.changes.find((line: string) => line.startsWith("window")) ?? ""))
+      .filter((match) => match !== null && Number(match[1]) >= firstFailure && Number(match[1]) <= rollbackWindow)
+      .map((match) => [Number(match![1]), match![2]] as const)
+      .reverse();
+    assert.deepEqual(
+      judged.map(([window]) => window),
+      Array.from({ length: rollbackWindow - firstFailure + 1 }, (_, i) => firstFailure + i),
+    );
+    assert.deepEqual(
+      judged.filter(([, verdict]) => verdict !== "inconclusive").map(([, verdict]) => verdict),
+      ["fail", "fail"],
+    );
+    t.diagnostic(`rolled back ${rollbackWindow - firstFailure + 1} intervals after the first failure (threshold 2)`);
     // Nothing failed before the hub did.
     assert.ok(!audit.some((e) => /^check failed .* at 10%/.test(e.changes[0])));
 
