@@ -39,7 +39,13 @@ const LABEL_VALUES: Record<string, RegExp> = {
   // Where a failure was contained (src/telemetry/events.ts CONTAINMENT_BOUNDARIES).
   boundary: /^(client|backend|shadow|request|admin|store)$/,
   target: /^(legacy|hub)$/,
-  result: /^(match|mismatch|missing|extra)$/,
+  // Shadow comparison results, and rollout check results.
+  result: /^(match|mismatch|missing|extra|pass|fail|inconclusive)$/,
+  // Rollout phases (src/rollout/decision.ts PHASES), transition triggers, and gate names (a plan's, at most 64 characters).
+  phase: /^(progressing|holding|paused|rolling-back|promoted|rolled-back|aborted)$/,
+  to: /^(progressing|holding|paused|rolling-back|promoted|rolled-back|aborted)$/,
+  trigger: /^(operator|automatic)$/,
+  gate: /^.{1,64}$/,
   // Event names are the application's: bounded in number (64, then "_other") and length by EventLabels.
   event: /^.{1,100}$/,
   outcome: /^(forwarded|failed|applied|rejected)$/,
