@@ -18,18 +18,10 @@ export { parseMetrics, type MetricSample };
 export type GatewayRoute = "pipe" | "terminate" | "hub" | "shadow-to-hub" | "shadow-to-legacy";
 export const GATEWAY_ROUTES: readonly GatewayRoute[] = ["pipe", "terminate", "hub", "shadow-to-hub", "shadow-to-legacy"];
 
-export interface GatewayUnderTest {
+export interface GatewayUnderTest extends ObservedGateway {
   readonly route: GatewayRoute;
   readonly url: string;
   readonly opsUrl: string;
-  readonly process: GatewayProcess;
-  /** Still running (a crash shows here). */
-  readonly alive: boolean;
-  /** Why it died, from its stderr (empty while alive). */
-  readonly stderr: string;
-  /** GET /healthz answered 200. */
-  healthy(): Promise<boolean>;
-  metrics(): Promise<MetricSample[]>;
   stop(): Promise<void>;
 }
 
@@ -58,15 +50,37 @@ export async function startGatewayUnderTest(route: GatewayRoute, env: Record<str
     ...(darkLegacy !== undefined ? { LEGACY_SHADOW_URL: darkLegacy.url } : {}),
     ...env,
   });
+  // Object.assign keeps the observer's getters (alive, stderr) live; a spread would copy their values once.
+  return Object.assign(observeGateway(gateway), {
+    route,
+    url: gateway.url,
+    opsUrl: gateway.opsUrl,
+    async stop() {
+      await gateway.stop();
+      await darkLegacy?.close();
+    },
+  });
+}
+
+/** What a test watches on a gateway process: whether it runs, its stderr, /healthz and /metrics (reaped on exit). */
+export interface ObservedGateway {
+  readonly process: GatewayProcess;
+  /** Still running (a crash shows here). */
+  readonly alive: boolean;
+  /** Why it died, from its stderr (empty while alive). */
+  readonly stderr: string;
+  /** GET /healthz answered 200. */
+  healthy(): Promise<boolean>;
+  metrics(): Promise<MetricSample[]>;
+}
+
+export function observeGateway(gateway: GatewayProcess): ObservedGateway {
   reapOnExit(gateway.child);
   let stderr = "";
   gateway.child.stderr!.on("data", (chunk: Buffer) => {
     if (stderr.length < 100_000) stderr += chunk.toString();
   });
   return {
-    route,
-    url: gateway.url,
-    opsUrl: gateway.opsUrl,
     process: gateway,
     get alive() {
       return gateway.child.exitCode === null && gateway.child.signalCode === null;
@@ -82,12 +96,7 @@ export async function startGatewayUnderTest(route: GatewayRoute, env: Record<str
       }
     },
     async metrics() {
-      const text = await (await fetch(`${gateway.opsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-      return parseMetrics(text);
-    },
-    async stop() {
-      await gateway.stop();
-      await darkLegacy?.close();
+      return parseMetrics(await (await fetch(`${gateway.opsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text());
     },
   };
 }

@@ -39,12 +39,23 @@ interface Member {
 const SEND_INTERVAL_MS = 40;
 const DELIVERY_WAIT_MS = 20_000;
 
-export async function startHealthyChat(url: string, room = "healthy", mix = HEALTHY_MIX): Promise<HealthyChat> {
+export interface HealthyChatOptions {
+  /** More query parameters for every client (a routing key, to pin the chat to a route). */
+  readonly query?: Readonly<Record<string, string>>;
+  readonly intervalMs?: number;
+}
+
+export async function startHealthyChat(
+  url: string,
+  room = "healthy",
+  mix = HEALTHY_MIX,
+  options: HealthyChatOptions = {},
+): Promise<HealthyChat> {
   const failures: string[] = [];
   const members: Member[] = [];
   for (const [index, [version, transport]] of mix.entries()) {
     const name = `healthy${index}-v${version}-${transport}`;
-    const socket = createClient(version, url, "/", { transport, query: { name } });
+    const socket = createClient(version, url, "/", { transport, query: { ...options.query, name } });
     await connected(socket, 10_000);
     const member: Member = { name, socket, received: new Set() };
     socket.on("msg", (message: { text?: unknown }) => {
@@ -73,7 +84,7 @@ export async function startHealthyChat(url: string, room = "healthy", mix = HEAL
     seq++;
   };
   round();
-  const timer = setInterval(round, SEND_INTERVAL_MS);
+  const timer = setInterval(round, options.intervalMs ?? SEND_INTERVAL_MS);
 
   return {
     get sent() {
