@@ -39,7 +39,8 @@ function setup() {
         .slice(0, count);
       for (const s of picked) {
         closed.push(s.bucket);
-        s.backend = s.backend === "legacy" ? "hub" : "legacy"; // the client reconnects on the other side
+        // The client reconnects and is routed by the current weight.
+        s.backend = s.bucket < store.current().hubPercent * 100 ? "hub" : "legacy";
       }
       return picked.length;
     },
