@@ -12,7 +12,16 @@ import WebSocket from "ws";
 import { subscribe, type SessionClosedEvent } from "../../src/telemetry/events.js";
 import { eventually } from "../helpers/eventually.js";
 import { metricValue, scrapeMetrics } from "../helpers/shadow-probe.js";
-import { startStack, type Stack } from "../helpers/stack.js";
+import { shortenPollingCloseTimeout } from "../helpers/polling-close.js";
+import { startStack as startAnyStack, type Stack, type StackOptions } from "../helpers/stack.js";
+
+/** A stack whose engine.io servers do not keep the process alive 30 s for polling sessions they closed. */
+async function startStack(options: StackOptions): Promise<Stack> {
+  const stack = await startAnyStack(options);
+  shortenPollingCloseTimeout(stack.switchyard.gateway.engine);
+  shortenPollingCloseTimeout(stack.legacy.io.engine);
+  return stack;
+}
 
 const MIB = 1024 * 1024;
 
