@@ -27,7 +27,10 @@ async function gatewayChild(): Promise<void> {
   const { startSwitchyard } = await import("../src/switchyard.js");
   const { subscribe } = await import("../src/telemetry/events.js");
   const closed: Record<string, number> = {};
-  subscribe("switchyard:session:closed", (e) => void (closed[e.code ?? e.reason] = (closed[e.code ?? e.reason] ?? 0) + 1));
+  subscribe("switchyard:session:closed", (e) => {
+    const why = e.code ?? e.reason;
+    closed[why] = (closed[why] ?? 0) + 1;
+  });
   const config = loadStaticConfig({ ...process.env, PORT: "0", OPS_PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" });
   const switchyard = await startSwitchyard({ config, legacyUrl: process.env.LEGACY_URL! });
   process.send!({ url: switchyard.url });
