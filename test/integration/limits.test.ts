@@ -131,6 +131,17 @@ describe("limits a hostile client probes", () => {
     assert.match(answer, /^HTTP\/1\.1 408 /);
   });
 
+  it("refuses a polling body over maxPayload (the legacy server's, learned) with 413", async () => {
+    const opened = await fetch(`${stack.url}/socket.io/?EIO=4&transport=polling`);
+    const sid = JSON.parse((await opened.text()).slice(1)).sid as string;
+    const tooLarge = await fetch(`${stack.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: "POST",
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+      body: `4${"x".repeat(1_100_000)}`,
+    });
+    assert.equal(tooLarge.status, 413);
+  });
+
   it("answers oversized headers with 431", async () => {
     const answer = await rawExchange(stack.url, (socket) =>
       socket.write(`GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nhost: x\r\nx-big: ${"y".repeat(8192)}\r\n\r\n`),
