@@ -29,7 +29,8 @@ const PLAN = {
   steps: [10, 25, 50, 100],
   interval: INTERVAL,
   threshold: 2,
-  minSessions: 2,
+  // One session per interval is enough to judge: a busy CI machine makes traffic thin.
+  minSessions: 1,
   gates: [{ gate: "connectErrorRate", margin: 0.2 }],
   drain: { window: "200ms", maxRate: 20 },
 };

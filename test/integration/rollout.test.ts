@@ -141,6 +141,18 @@ describe("progressive rollout on two gateway processes", () => {
       "plan.steps[1]: must be greater than the step before it (50)",
       'plan.interval: must be a duration such as "300ms", "30s", "5m", "1h" (got "soon")',
     ]);
+    // A start names the routing version it was planned on (If-Match): a stale one is refused.
+    const version = (await a.admin.routing()).version;
+    const stale = await a.admin.call("POST", "/admin/rollout", { body: { steps: [30, 100], interval: "1h" }, ifMatch: version - 1 });
+    assert.deepEqual([stale.status, stale.body.code], [409, "SWY_ERR_ROUTING_CONFLICT"]);
+    // The one-call rollback aborts an active rollout along with the split.
+    assert.equal(
+      (await a.admin.call("POST", "/admin/rollout", { body: { steps: [30, 100], interval: "1h" }, ifMatch: version })).status,
+      201,
+    );
+    assert.equal((await b.admin.rollback()).status, 200);
+    assert.ok((await everywhere("aborted", 0)) <= PROPAGATION_BOUND_MS);
+    assert.equal((await a.admin.routing()).hubPercent, 0);
   });
 
   it("walks a healthy hub to 100 % with the planned steps, each step's share within tolerance, draining only moved sessions", async () => {
