@@ -124,6 +124,10 @@ export class Deployment {
       LEGACY_MODE: options.mode ?? "pipe",
       ROUTING_CONFIG: JSON.stringify({ hubPercent: 50, key: { sources: ["query:userId"] } }),
       DRAIN_TIMEOUT_MS: String(options.drainTimeoutMs ?? 10_000),
+      // The gateway's own engine.io (hub and terminated sessions) pings like the legacy node.
+      ...(options.legacyPing
+        ? { PING_INTERVAL_MS: String(options.legacyPing.interval), PING_TIMEOUT_MS: String(options.legacyPing.timeout) }
+        : {}),
       ...options.env,
     };
     const balancer = await FailoverBalancer.start(

@@ -88,7 +88,11 @@ export class FailoverBalancer {
     const wanted = Number(query.get("gw"));
     const first = query.has("gw") && Number.isInteger(wanted) && wanted >= 0 ? wanted % this.targets.length : this.turn++;
     const all = this.targets.map((_, i) => (first + i) % this.targets.length);
-    if (query.has("sid")) return all;
+    if (query.has("sid")) {
+      // A request of an open session goes where its handshake went (polling clients repeat their query).
+      const home = this.targetOfUser.get(query.get("userId") ?? "");
+      return home === undefined ? all : [home, ...all.filter((i) => i !== home)];
+    }
     return [...all.filter((i) => this.targets[i]!.ready), ...all.filter((i) => !this.targets[i]!.ready)];
   }
 

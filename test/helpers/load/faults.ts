@@ -90,6 +90,7 @@ export const FAULTS: readonly Fault[] = [
 
 export interface PhaseResult {
   readonly fault: string;
+  readonly mustDeliver: Fault["mustDeliver"];
   /** From injection until the failed part was back. */
   readonly faultMs: number;
   /** From injection until every client was connected and in its room again (0: nobody was disconnected). */
@@ -102,6 +103,8 @@ export interface PhaseResult {
   readonly metrics: Record<string, number>;
   /** Warning and error log lines of the gateways during the phase, by message (and code). */
   readonly logs: Record<string, number>;
+  /** Sessions the gateways count as open at the end of the phase ("gw-i backend/transport": n). */
+  readonly sessionsOpen: Record<string, number>;
 }
 
 type Snapshot = (Sample[] | undefined)[];
@@ -178,12 +181,17 @@ export async function runFault(
   const report = await load.report(Object.fromEntries(deployment.balancer.targetOfUser));
   const after = await snapshot(deployment);
   const logs = logsSince(deployment, mark, processes);
+  const sessionsOpen: Record<string, number> = {};
+  for (const [i, samples] of after.entries())
+    for (const sample of samples?.filter((s) => s.name === "switchyard_sessions_open" && s.value > 0) ?? [])
+      sessionsOpen[`gw-${i} ${/backend="(\w+)"/.exec(sample.labels)?.[1]}/${/transport="(\w+)"/.exec(sample.labels)?.[1]}`] = sample.value;
   await fault.restore?.(deployment);
   const { sameNode, crossNode } = report.pairs;
   const healthyLost =
     sameNode.missing + (fault.mustDeliver === "all" ? crossNode.missing : 0) + report.echo.healthy.sent - report.echo.healthy.acked;
   return {
     fault: fault.name,
+    mustDeliver: fault.mustDeliver,
     faultMs: cleared - injected,
     backMs: report.lastBackAt === 0 ? 0 : report.lastBackAt - injected,
     report,
@@ -191,6 +199,7 @@ export async function runFault(
     healthyDuplicates: sameNode.duplicates + crossNode.duplicates,
     metrics: deltas(before, after),
     logs,
+    sessionsOpen,
   };
 }
 
@@ -204,7 +213,7 @@ export function describeResult(result: PhaseResult): string {
     `  healthy lost ${result.healthyLost}, duplicates ${result.healthyDuplicates}; room messages missing: ` +
       `same-node ${pct(r.pairs.sameNode)}, cross-node ${pct(r.pairs.crossNode)}, affected ${pct(r.pairs.affected)}; ` +
       `echo acks: healthy ${r.echo.healthy.acked}/${r.echo.healthy.sent}, affected ${r.echo.affected.acked}/${r.echo.affected.sent}`,
-    `  where: ${JSON.stringify(r.nodes)}`,
+    `  where: ${JSON.stringify(r.nodes)}; sessions the gateways count: ${JSON.stringify(result.sessionsOpen)}`,
     `  metrics: ${JSON.stringify(result.metrics)}`,
     `  logs: ${JSON.stringify(result.logs)}`,
   ].join("\n");

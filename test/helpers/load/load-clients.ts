@@ -25,14 +25,27 @@ function userIdOn(backend: "hub" | "legacy", base: string): string {
 
 export function clientSpecs(count: number): ClientSpec[] {
   const tag = randomBytes(3).toString("hex");
-  return Array.from({ length: count }, (_, i) => ({
-    label: `c${i}`,
-    userId: userIdOn(Math.floor(i / 2) % 2 === 0 ? "hub" : "legacy", `load-${tag}-${i}`),
-    gw: i % 2,
-    version: i % 10 === 7 ? "2" : i % 10 === 9 ? "3" : "4",
-    transport: i % 8 === 5 ? "polling" : i % 8 === 6 ? "upgrade" : "websocket",
-    room: `room-${Math.floor(i / 4)}`,
-  }));
+  return Array.from({ length: count }, (_, i) => {
+    const room = Math.floor(i / 4);
+    // Member i % 4 of a room: hub via gw-0, hub via gw-1, legacy via gw-0, legacy via gw-1. The transport
+    // goes by room (every backend and instance gets each), the generation by member and room (80 % 4.x).
+    const mix = (i + room) % 10;
+    return {
+      label: `c${i}`,
+      userId: userIdOn(i % 4 < 2 ? "hub" : "legacy", `load-${tag}-${i}`),
+      gw: i % 2,
+      version: mix === 3 ? "2" : mix === 7 ? "3" : "4",
+      transport: (["websocket", "polling", "websocket", "upgrade"] as const)[room % 4]!,
+      room: `room-${room}`,
+    };
+  });
+}
+
+export interface LoadStatus {
+  readonly clients: number;
+  readonly up: number;
+  readonly delivered: number;
+  readonly acked: number;
 }
 
 class Generator {
@@ -79,6 +92,7 @@ export function mergeReports(reports: readonly GeneratorReport[]): GeneratorRepo
     up: 0,
     disconnected: 0,
     lastBackAt: 0,
+    disconnectTimes: [] as number[],
     reasons: {} as Record<string, number>,
     connectErrors: {} as Record<string, number>,
     nodes: {} as Record<string, number>,
@@ -94,6 +108,7 @@ export function mergeReports(reports: readonly GeneratorReport[]): GeneratorRepo
     merged.up += report.up;
     merged.disconnected += report.disconnected;
     merged.lastBackAt = Math.max(merged.lastBackAt, report.lastBackAt);
+    merged.disconnectTimes.push(...report.disconnectTimes);
     addCounts(merged.reasons, report.reasons);
     addCounts(merged.connectErrors, report.connectErrors);
     addCounts(merged.nodes, report.nodes);
@@ -103,6 +118,7 @@ export function mergeReports(reports: readonly GeneratorReport[]): GeneratorRepo
       merged.echo[side].acked += report.echo[side].acked;
     }
   }
+  merged.disconnectTimes.sort((a, b) => a - b);
   return merged;
 }
 
@@ -133,9 +149,11 @@ export class LoadClients {
     return load;
   }
 
-  async status(): Promise<{ clients: number; up: number }> {
-    const all = await Promise.all(this.generators.map((g) => g.call<{ clients: number; up: number }>({ type: "status" })));
-    return { clients: all.reduce((n, s) => n + s.clients, 0), up: all.reduce((n, s) => n + s.up, 0) };
+  /** Clients, those up, and (since the start) room messages received and echoes answered. */
+  async status(): Promise<LoadStatus> {
+    const all = await Promise.all(this.generators.map((g) => g.call<LoadStatus>({ type: "status" })));
+    const sum = (key: keyof LoadStatus) => all.reduce((n, s) => n + s[key], 0);
+    return { clients: sum("clients"), up: sum("up"), delivered: sum("delivered"), acked: sum("acked") };
   }
 
   /** Resolves when every client is connected and in its room; the time it took (ms). */

@@ -23,6 +23,7 @@ interface Client {
   echoSent: number;
   echoAcked: number;
   disconnects: number;
+  firstDisconnectAt: number | undefined;
   backAt: number | undefined;
 }
 
@@ -31,6 +32,8 @@ let sending = false;
 let periodTicks = 20;
 let tick = 0;
 const clients: Client[] = [];
+/** Since the start, for the soak's throughput: room messages received, echoes answered. */
+const totals = { delivered: 0, acked: 0 };
 const reasons = new Map<string, number>();
 const connectErrors = new Map<string, number>();
 
@@ -57,6 +60,7 @@ function open(spec: ClientSpec, url: string): Client {
     echoSent: 0,
     echoAcked: 0,
     disconnects: 0,
+    firstDisconnectAt: undefined,
     backAt: undefined,
   };
   socket.on("connect", () => {
@@ -72,6 +76,7 @@ function open(spec: ClientSpec, url: string): Client {
   socket.on("disconnect", (reason: string) => {
     client.joined = false;
     client.disconnects++;
+    client.firstDisconnectAt ??= Date.now();
     client.backAt = undefined;
     bump(reasons, reason);
   });
@@ -81,6 +86,7 @@ function open(spec: ClientSpec, url: string): Client {
   socket.on("connect_error", onError);
   (socket.io as unknown as { on(event: string, listener: (error: { message?: string }) => void): void }).on("reconnect_error", onError);
   socket.on("said", (body: { from?: unknown; seq?: unknown; ph?: unknown }) => {
+    totals.delivered++;
     if (body.ph !== phase || typeof body.from !== "string" || typeof body.seq !== "number") return;
     const list = client.received.get(body.from);
     if (list) list.push(body.seq);
@@ -104,6 +110,7 @@ function onTick(): void {
     client.socket.emit("say", client.spec.room, { from: client.spec.label, seq, ph });
     client.echoSent++;
     client.socket.emit("echo", seq, () => {
+      totals.acked++;
       if (ph === phase) client.echoAcked++;
     });
   }
@@ -120,6 +127,7 @@ function startPhase(n: number): void {
     client.echoSent = 0;
     client.echoAcked = 0;
     client.disconnects = 0;
+    client.firstDisconnectAt = undefined;
     client.backAt = undefined;
   }
 }
@@ -169,6 +177,7 @@ function report(gwOfUser: Record<string, number>): GeneratorReport {
     up: clients.filter(up).length,
     disconnected,
     lastBackAt,
+    disconnectTimes: clients.flatMap((c) => (c.firstDisconnectAt === undefined ? [] : [c.firstDisconnectAt])).sort((a, b) => a - b),
     reasons: Object.fromEntries(reasons),
     connectErrors: Object.fromEntries(connectErrors),
     nodes: backends,
@@ -189,7 +198,7 @@ async function handle(request: Request): Promise<unknown> {
       return undefined;
     }
     case "status":
-      return { clients: clients.length, up: clients.filter(up).length };
+      return { clients: clients.length, up: clients.filter(up).length, ...totals };
     case "phase":
       startPhase(request.phase);
       sending = true;

@@ -37,6 +37,8 @@ export interface GeneratorReport {
   readonly disconnected: number;
   /** When the last client that had been disconnected was back in its room (epoch ms; 0: none). */
   readonly lastBackAt: number;
+  /** When each client that was disconnected in the phase was disconnected first (epoch ms, ascending). */
+  readonly disconnectTimes: number[];
   /** Disconnect reasons the clients saw, and their reconnection errors. */
   readonly reasons: Record<string, number>;
   readonly connectErrors: Record<string, number>;
