@@ -5,6 +5,7 @@
  */
 import { Agent, ServerResponse, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createProxyServer, type ProxyServer } from "http-proxy-3";
 import { SwitchyardError } from "../errors.js";
@@ -91,6 +92,17 @@ export class LegacyProxy {
     this.proxy.on("error", () => {});
     this.proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
       if (proxyReq.reusedSocket) REUSED.add(req);
+    });
+    // A proxied WebSocket ends when either side does. When the legacy side closes, http-proxy-3 only
+    // half-closes the client's socket (end()); a client that never answers that FIN (gone, or behind a
+    // balancer that keeps its half open) would keep the socket, and the pipe session counted on it, for
+    // good. So the client's socket is closed too, once what the backend sent before closing is flushed.
+    this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex) => {
+      proxyReq.once("upgrade", (_res: IncomingMessage, proxySocket: Duplex) => {
+        proxySocket.once("close", () => {
+          if (!socket.destroyed) (socket as Socket).destroySoon();
+        });
+      });
     });
   }
 

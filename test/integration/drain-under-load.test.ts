@@ -31,6 +31,9 @@ describe(`drain under load (${CLIENTS} clients, SIGTERM on one of two instances)
   });
 
   it("unready first, new sessions refused, sessions closed paced, every client on the other instance, exit 0", async () => {
+    // Whose sessions are on gw-1 (the balancer put them there; normally half of the clients).
+    const onGw1 = [...deployment.balancer.targetOfUser.values()].filter((target) => target === 1).length;
+    assert.ok(onGw1 > 0);
     const fault = drainFault();
     const result = await runFault(deployment, load!, 1, fault, {
       timing: { redisOutageMs: 0, stallMs: 0 },
@@ -48,10 +51,14 @@ describe(`drain under load (${CLIENTS} clients, SIGTERM on one of two instances)
     assert.equal(drain.readyAfterClosing, 0, "/readyz said ready after sessions started closing");
     assert.ok(Object.keys(drain.handshakeAnswers).length > 0, "handshakes were tried during the drain");
     assert.equal(drain.handshakeAnswers["200"] ?? 0, 0, `a new session was accepted: ${JSON.stringify(drain.handshakeAnswers)}`);
-    // Half of the clients were on gw-1: all of them were closed, with the reason clients reconnect on.
+    // Every client of gw-1 was closed, with a reason clients reconnect on (never "io server disconnect").
     const r = result.report;
-    assert.equal(r.disconnected, CLIENTS / 2);
-    assert.deepEqual(Object.keys(r.reasons), ["transport close"]);
+    assert.equal(r.disconnected, onGw1);
+    assert.ok(
+      Object.keys(r.reasons).every((reason) => ["transport close", "transport error"].includes(reason)),
+      JSON.stringify(r.reasons),
+    );
+    assert.ok((r.reasons["transport close"] ?? 0) > 0);
     // Paced: spread over the drain's first half (a slower machine only spreads them more), not in one burst.
     // 20 steps over DRAIN_TIMEOUT_MS / 2: the last 19/20 of it after the first.
     assert.ok(drain.lastCloseAfterMs - drain.firstCloseAfterMs >= 0.6 * (DRAIN_TIMEOUT_MS / 2), JSON.stringify(drain));

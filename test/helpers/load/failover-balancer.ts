@@ -71,7 +71,8 @@ export class FailoverBalancer {
       this.targets.map(async (target) => {
         if (target.readyUrl === undefined) return;
         try {
-          const answer = await fetch(target.readyUrl, { signal: AbortSignal.timeout(HEALTH_CHECK_MS * 5) });
+          // A slow answer is a busy instance, not an unready one: only an answer or a refusal decides.
+          const answer = await fetch(target.readyUrl, { signal: AbortSignal.timeout(5000) });
           await answer.arrayBuffer();
           target.ready = answer.status === 200;
         } catch {

@@ -151,7 +151,7 @@ export interface PhaseOptions {
   readonly timing: FaultTiming;
   /** Normal traffic before the fault and after every client is back. */
   readonly leadMs: number;
-  /** After the senders go quiet, time for the last messages to arrive. */
+  /** After the senders go quiet, time for the last messages to arrive (then until nothing more does). */
   readonly settleMs: number;
   readonly backTimeoutMs: number;
 }
@@ -178,6 +178,7 @@ export async function runFault(
   await sleep(options.leadMs);
   await load.quiet();
   await sleep(options.settleMs);
+  await load.quiesce(20_000);
   const report = await load.report(Object.fromEntries(deployment.balancer.targetOfUser));
   const after = await snapshot(deployment);
   const logs = logsSince(deployment, mark, processes);

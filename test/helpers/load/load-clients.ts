@@ -174,6 +174,22 @@ export class LoadClients {
     return Date.now() - started;
   }
 
+  /**
+   * After the senders went quiet: waits until nothing more arrives (no delivery or answer for a second),
+   * so that a busy machine's late deliveries are not counted as lost; at most `maxMs`.
+   */
+  async quiesce(maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    let last = -1;
+    let still = 0;
+    while (Date.now() < deadline && still < 2) {
+      const { delivered, acked } = await this.status();
+      still = delivered + acked === last ? still + 1 : 0;
+      last = delivered + acked;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
   async phase(n: number): Promise<void> {
     await Promise.all(this.generators.map((g) => g.call({ type: "phase", phase: n })));
   }
