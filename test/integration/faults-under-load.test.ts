@@ -63,10 +63,12 @@ describe(`faults under load (${CLIENTS} clients, rooms across both backends and 
       assert.equal(result.healthyLost, 0, "messages lost on the healthy side");
       assert.equal(result.healthyDuplicates, 0, "duplicates on the healthy side");
       assert.equal(result.metrics['switchyard_contained_errors_total{boundary="client",code="SWY_ERR_INTERNAL"}'] ?? 0, 0);
-      // The gateways hold exactly the clients' sessions: none left over from the fault (a leak shows here first).
+      // The gateways hold no more sessions than there are clients: none left over from the fault (a leak shows
+      // here first). Fewer is possible: a legacy polling session whose gateway died goes on through the other one,
+      // which did not see its handshake and does not count it.
       await eventually(
-        async () => (await clusterTotal(deployment, "switchyard_sessions_open")) === CLIENTS,
-        `the gateways to count ${CLIENTS} sessions (${JSON.stringify(result.sessionsOpen)})`,
+        async () => (await clusterTotal(deployment, "switchyard_sessions_open")) <= CLIENTS,
+        `the gateways to count at most ${CLIENTS} sessions (${JSON.stringify(result.sessionsOpen)})`,
         15_000,
         250,
       );
