@@ -18,6 +18,8 @@ export const ERROR_CATALOG = {
   SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",
   SWY_ERR_PROTOCOL_INVALID_STATE: "the client sent a packet for a namespace it has not joined (or joined twice)",
   SWY_ERR_PROTOCOL_INVALID_NAMESPACE: "the client sent a namespace socket.io cannot read (a 2.x client's namespace is parsed as a URL)",
+  SWY_ERR_ENGINE_REFUSED:
+    "engine.io refused the request with its own error (unknown transport or session id, a handshake that is not a GET, a bad request)",
   SWY_ERR_UNSUPPORTED_PROTOCOL:
     "the handshake names no Engine.IO revision (no EIO parameter); refused as engine.io refuses an unsupported protocol version",
   SWY_ERR_PROTOCOL_ENGINE_MALFORMED:

@@ -39,6 +39,7 @@ import { UpstreamConnector } from "./upstream/upstream-connector.js";
 import { createRollout } from "./rollout/create-rollout.js";
 import { registerRolloutApi } from "./ops/rollout-api.js";
 import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
+import { publish } from "./telemetry/events.js";
 
 export interface SwitchyardOptions {
   readonly config: StaticConfig;
@@ -270,7 +271,11 @@ function composeGateway(inputs: GatewayInputs): Gateway {
   });
   engine.generateId = (req) => pending.sessionIdOf(req) ?? generateSessionId();
   engine.on("connection", (socket) => handshakes.connect(socket));
-  engine.on("connection_error", (error: { req: IncomingMessage }) => pending.refuse(error.req));
+  engine.on("connection_error", (error: { req: IncomingMessage }) => {
+    pending.refuse(error.req);
+    // engine.io answered it with its own error code (the client sees engine.io's answer); operators see it counted.
+    publish("switchyard:handshake:refused", { code: "SWY_ERR_ENGINE_REFUSED" });
+  });
   const dispatcher = new RequestDispatcher({
     socketIoPath: config.socketIoPath,
     legacy: proxy,

@@ -74,6 +74,7 @@ const HANDSHAKE_REFUSAL_CODES: readonly ErrorCode[] = [
   "SWY_ERR_SESSION_LIMIT",
   "SWY_ERR_ADDRESS_LIMIT",
   "SWY_ERR_RATE_LIMITED",
+  "SWY_ERR_ENGINE_REFUSED",
 ];
 /** Where containment happens and what it reports there. */
 const CONTAINED_SERIES: readonly LabelSet[] = [
@@ -160,7 +161,8 @@ export const SWITCHYARD_METRICS = Object.freeze({
   handshakesRefused: counter(
     "switchyard_handshakes_refused_total",
     ["code"],
-    "Client handshakes the gateway refused, by SWY_ERR_* code.",
+    "Client handshakes the gateway refused, by SWY_ERR_* code (SWY_ERR_ENGINE_REFUSED: requests engine.io refused with its " +
+      "own error, such as an unknown transport).",
     product({ code: HANDSHAKE_REFUSAL_CODES }),
   ),
   limitHits: counter(

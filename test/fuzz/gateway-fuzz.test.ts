@@ -174,6 +174,7 @@ async function check(
     assert.deepEqual(healthy.failures, [], `${route}: no healthy client was disconnected or refused`);
     assert.deepEqual(healthy.lost, [], `${route}: no healthy client lost a message`);
     assert.ok(healthy.sent > 0);
+    assert.equal(healthy.delivered, healthy.sent * HEALTHY_MIX.length, `${route}: every healthy message delivered to every member`);
   }
   for (const gateway of Object.values(rig.gateways)) {
     const metrics = await gateway.metrics();
@@ -201,15 +202,15 @@ async function check(
       protocolCloses(metrics),
       `${gateway.name}: protocol errors = coded protocol closes`,
     );
-    // Handshakes without EIO: refused as engine.io refuses an unsupported revision, each counted.
-    const noEio = [...stats]
-      .filter(([route]) => rig.target(route).gateway === gateway)
-      .reduce((n, [, s]) => n + (s.handshakes["no-eio 400 5"] ?? 0) + (s.handshakes["no-eio-ws 400"] ?? 0), 0);
-    assert.equal(
-      sum("switchyard_handshakes_refused_total", { code: "SWY_ERR_UNSUPPORTED_PROTOCOL" }),
-      noEio,
-      `${gateway.name}: missing EIO`,
-    );
+    // Handshake cases, each refused and counted: without EIO as engine.io refuses an unsupported revision; without
+    // a transport or with an unknown one by engine.io itself.
+    const answered = (...answers: string[]) =>
+      [...stats]
+        .filter(([route]) => rig.target(route).gateway === gateway)
+        .reduce((n, [, s]) => n + answers.reduce((m, answer) => m + (s.handshakes[answer] ?? 0), 0), 0);
+    const refused = (code: string) => sum("switchyard_handshakes_refused_total", { code });
+    assert.equal(refused("SWY_ERR_UNSUPPORTED_PROTOCOL"), answered("no-eio 400 5", "no-eio-ws 400"), `${gateway.name}: missing EIO`);
+    assert.equal(refused("SWY_ERR_ENGINE_REFUSED"), answered("no-transport 400 0", "bad-transport 400 0"), `${gateway.name}: engine.io`);
     t.diagnostic(
       `${gateway.name}: closed ${JSON.stringify(
         metrics
