@@ -194,6 +194,12 @@ function crossProblems(v: Values, env: Environment): string[] {
     problems.push("CORS_ORIGIN=* cannot be used with CORS_CREDENTIALS=true (browsers refuse credentials for any origin): list the origins");
   if (v.COOKIE_SAME_SITE === "none" && v.COOKIE_SECURE !== true)
     problems.push("COOKIE_SAME_SITE=none needs COOKIE_SECURE=true (browsers drop a SameSite=None cookie that is not Secure)");
+  // Other instances forward to INTERNAL_URL on the client listener: it must speak what the listener speaks.
+  const tls = v.TLS_CERT_FILE !== undefined;
+  if (v.INTERNAL_URL?.startsWith("https:") === true && !tls)
+    problems.push("INTERNAL_URL must use http: (the client listener speaks plain HTTP without TLS_CERT_FILE)");
+  if (v.INTERNAL_URL?.startsWith("http:") === true && tls)
+    problems.push("INTERNAL_URL must use https: (the client listener serves TLS: TLS_CERT_FILE is set)");
   if ((v.TLS_CERT_FILE === undefined) !== (v.TLS_KEY_FILE === undefined))
     problems.push("TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither)");
   if (env.NODE_ENV === "production" && v.LEGACY_URL === undefined)

@@ -69,6 +69,9 @@ describe("admin API", () => {
       rawBody: JSON.stringify({ hubPercent: 5, lists: { alwaysHub: Array.from({ length: 10_000 }, (_, i) => `key-${i}`) } }),
     });
     assert.equal(tooBig.status, 413);
+    const tooDeep = await call(h, "PATCH", "/admin/routing", { rawBody: `${"[".repeat(5000)}${"]".repeat(5000)}` });
+    assert.deepEqual([tooDeep.status, tooDeep.body.code], [400, "SWY_ERR_ADMIN_BAD_REQUEST"]);
+    assert.match(tooDeep.body.message, /nested deeper than 16 levels/);
     assert.equal(h.store.current().version, 0);
   });
 

@@ -108,7 +108,7 @@ describe("limits a hostile client probes", () => {
     for (const ws of clients) ws.terminate();
   });
 
-  it("answers a handshake whose headers never finish (slowloris) with 408 and closes it, an upgrade's too", async () => {
+  it("answers a handshake whose headers never finish (slowloris) with 408 and closes it: polling, upgrade, silent", async () => {
     const slow = (upgrade: boolean) =>
       rawExchange(stack.url, (socket) => {
         socket.write(`GET /socket.io/?EIO=4&transport=${upgrade ? "websocket" : "polling"} HTTP/1.1\r\nhost: x\r\n`);
@@ -116,10 +116,12 @@ describe("limits a hostile client probes", () => {
         socket.write("x-slow: 1\r\n"); // …and never the blank line
       });
     const before = await limitHits(stack, "request_timeout");
-    const [polling, upgrade] = await Promise.all([slow(false), slow(true)]);
+    const silent = rawExchange(stack.url, () => {}); // a connection that never sends a byte
+    const [polling, upgrade, idle] = await Promise.all([slow(false), slow(true), silent]);
     assert.match(polling, /^HTTP\/1\.1 408 /);
     assert.match(upgrade, /^HTTP\/1\.1 408 /);
-    assert.equal(await limitHits(stack, "request_timeout"), before + 2);
+    assert.match(idle, /^HTTP\/1\.1 408 /);
+    assert.equal(await limitHits(stack, "request_timeout"), before + 3);
   });
 
   it("answers a polling body that never finishes with 408", async () => {
