@@ -34,6 +34,8 @@ export interface RunPlan {
   readonly storm: StormOptions | undefined;
   readonly setups: readonly string[] | undefined;
   readonly out: string;
+  /** --profile: every front process (runs and storms) under the CPU profiler. */
+  readonly profile: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [--clients N[,N2,...]] [--rooms R] [--rate deliveries/s] [--warmup S] [--duration S]
@@ -116,5 +118,5 @@ export function parseOptions(argv: string[]): RunPlan {
           attempts: Math.round(number("storm-attempts", 5, 1, 1_000)),
           loadgens: Math.round(number("loadgens", loadgensFor(stormClients), 1, 64)),
         };
-  return { runs: values["storm-only"] === true ? [] : runs, storm, setups, out };
+  return { runs: values["storm-only"] === true ? [] : runs, storm, setups, out, profile: values.profile === true };
 }

@@ -43,6 +43,8 @@ export function formatStorms(storms: readonly StormResult[]): string {
     ratio(s.handshakeMs?.p99, direct?.handshakeMs?.p99),
     fixed(s.seconds, 1),
     fixed(s.cpuSeconds, 2),
+    fixed(s.loadgenCpuSeconds, 2),
+    fixed(s.hostBusyCores, 2),
   ]);
   const requested = storms[0]?.requested ?? 0;
   return (

@@ -176,6 +176,11 @@ async function awaitQuiet(loadgens: LoadgenHandle[]): Promise<void> {
   }
 }
 
+/** Node flags that put a front process under the CPU profiler, its profile in <out>/profiles. */
+function profileArgs(out: string, name: string): string[] {
+  return ["--cpu-prof", `--cpu-prof-dir=${join(out, "profiles")}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+}
+
 /** Runs one setup from fresh processes to teardown; never throws: a failure is reported in the result. */
 async function runSetup(definition: SetupDefinition, options: BenchOptions): Promise<SetupResult> {
   const spawned: ServerProcess[] = [];
@@ -207,9 +212,7 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
         spawned.push(server);
         return server;
       },
-      frontNodeArgs: options.profile
-        ? ["--cpu-prof", `--cpu-prof-dir=${join(options.out, "profiles")}`, `--cpu-prof-name=${definition.id}-${Date.now()}.cpuprofile`]
-        : [],
+      frontNodeArgs: options.profile ? profileArgs(options.out, definition.id) : [],
     });
     result.url = running.url;
     for (let k = 0; k < options.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
@@ -343,6 +346,10 @@ async function main(): Promise<void> {
     runs: [],
     storms: [],
   };
+  mkdirSync(plan.out, { recursive: true });
+  const base = join(plan.out, startedAt.toISOString().replace(/[:.]/g, "-"));
+  // Written after every setup too: a run cut short (a timeout, ctrl-c) keeps what it measured.
+  const save = () => writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
   for (const options of plan.runs) {
     const roomSize = options.clients / options.rooms;
     log(
@@ -355,6 +362,7 @@ async function main(): Promise<void> {
     for (const setup of setups) {
       const outcome = await runSetup(setup, options);
       run.setups.push(outcome);
+      save();
       process.stdout.write(`\n${formatSetup(outcome)}\n`);
       await sleep(2_000); // let the previous setup's sockets finish closing before the next one starts
     }
@@ -362,15 +370,14 @@ async function main(): Promise<void> {
   }
   if (plan.storm !== undefined) {
     for (const setup of setups) {
-      result.storms.push(await runStorm(setup, plan.storm));
+      result.storms.push(await runStorm(setup, plan.storm, plan.profile ? profileArgs(plan.out, `storm-${setup.id}`) : []));
+      save();
       await sleep(2_000);
     }
     process.stdout.write(`\n${formatStorms(result.storms)}\n`);
   }
   if (result.runs.length > 1) process.stdout.write(`\n${formatSweep(result.runs)}\n`);
-  mkdirSync(plan.out, { recursive: true });
-  const base = join(plan.out, startedAt.toISOString().replace(/[:.]/g, "-"));
-  writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
+  save();
   writeFileSync(`${base}.svg`, renderChart(result));
   process.stdout.write(`\nresults: ${base}.json, chart: ${base}.svg\n`);
   const ok = result.runs.every((run) => run.setups.every((s) => s.ok)) && result.storms.every((s) => s.ok);

@@ -9,7 +9,7 @@
 import type { ClientSpec, LoadgenMessage } from "./ipc.js";
 import { LoadgenHandle } from "./loadgen-driver.js";
 import type { StormOptions } from "./options.js";
-import { sampleProcess, spawnServer, stopChild, type ServerProcess } from "./processes.js";
+import { sampleHostCpu, sampleProcess, spawnServer, stopChild, type ServerProcess } from "./processes.js";
 import { concat, latencyStats, type LatencyStats } from "./report.js";
 import { SCRIPTS, type SetupDefinition } from "./setups.js";
 
@@ -29,6 +29,10 @@ export interface StormResult {
   readonly handshakeMs: LatencyStats | null;
   /** The front process's (or, for legacy direct, the legacy server's) CPU seconds over the storm. */
   readonly cpuSeconds: number | null;
+  /** The load generators' CPU seconds over the storm (summed): opening thousands of clients is work too. */
+  readonly loadgenCpuSeconds: number | null;
+  /** Busy cores of the whole machine over the storm: well above this setup's own share = disturbed by neighbours. */
+  readonly hostBusyCores: number | null;
   readonly errors: Record<string, number>;
 }
 
@@ -38,7 +42,12 @@ const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 /** Longest a storm may take beyond its window (handshakes in flight, retries with backoff). */
 const SETTLE_MS = 120_000;
 
-export async function runStorm(definition: SetupDefinition, storm: StormOptions): Promise<StormResult> {
+/** `frontNodeArgs`: node flags for the front process (--profile). */
+export async function runStorm(
+  definition: SetupDefinition,
+  storm: StormOptions,
+  frontNodeArgs: readonly string[] = [],
+): Promise<StormResult> {
   const spawned: ServerProcess[] = [];
   const loadgens: LoadgenHandle[] = [];
   const result: { -readonly [K in keyof StormResult]: StormResult[K] } = {
@@ -53,6 +62,8 @@ export async function runStorm(definition: SetupDefinition, storm: StormOptions)
     seconds: 0,
     handshakeMs: null,
     cpuSeconds: null,
+    loadgenCpuSeconds: null,
+    hostBusyCores: null,
     errors: {},
   };
   try {
@@ -63,11 +74,14 @@ export async function runStorm(definition: SetupDefinition, storm: StormOptions)
         spawned.push(server);
         return server;
       },
-      frontNodeArgs: [],
+      frontNodeArgs,
     });
     for (let k = 0; k < storm.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
     const measured = running.processes.find((p) => p.role === "front") ?? running.processes[0];
     const before = measured === undefined ? undefined : sampleProcess(measured.server.pid);
+    const loadgenCpu = () => loadgens.reduce((n, h) => n + (sampleProcess(h.pid)?.cpuSeconds ?? Number.NaN), 0);
+    const loadgenBefore = loadgenCpu();
+    const hostBefore = sampleHostCpu();
     const rooms = Math.max(1, Math.round(storm.clients / 10));
     const startedAt = Date.now();
     const done = loadgens.map((handle) =>
@@ -89,6 +103,8 @@ export async function runStorm(definition: SetupDefinition, storm: StormOptions)
     }
     const outcomes = await Promise.all(done);
     result.seconds = (Date.now() - startedAt) / 1000;
+    result.loadgenCpuSeconds = loadgenCpu() - loadgenBefore;
+    result.hostBusyCores = (sampleHostCpu().busySeconds - hostBefore.busySeconds) / result.seconds;
     const after = measured === undefined ? undefined : sampleProcess(measured.server.pid);
     result.cpuSeconds = before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null;
     result.joined = outcomes.reduce((n, o) => n + o.joined, 0);
@@ -106,7 +122,7 @@ export async function runStorm(definition: SetupDefinition, storm: StormOptions)
     result.error = (error as Error).message;
   } finally {
     await Promise.all(loadgens.map((h) => h.close()));
-    await Promise.all(spawned.map((s) => stopChild(s.child, 3_000)));
+    await Promise.all(spawned.map((s) => stopChild(s.child, frontNodeArgs.length > 0 ? 15_000 : 3_000)));
   }
   return result;
 }

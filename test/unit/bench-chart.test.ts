@@ -51,6 +51,8 @@ const storm = (id: string, name: string, p99: number): StormResult => ({
   seconds: 12,
   handshakeMs: { samples: 4990, min: 1, p50: 4, p90: 9, p99, p999: p99, max: p99, mean: 5 },
   cpuSeconds: 3,
+  loadgenCpuSeconds: 4,
+  hostBusyCores: 1.5,
   errors: {},
 });
 
