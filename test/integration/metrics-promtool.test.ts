@@ -4,6 +4,7 @@
  * (Prometheus's naming lint), matches the metric catalog (names, types, label names), and has bounded label
  * values: no session, user or socket ids.
  */
+import { LIMIT_NAMES } from "../../src/telemetry/events.js";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
@@ -25,8 +26,10 @@ const LABEL_VALUES: Record<string, RegExp> = {
   protocol: /^(3|4)$/,
   mode: /^(pipe|terminate)$/,
   shadowed: /^(true|false)$/,
-  // Session close reasons, and route decision reasons.
-  reason: /^(client closed|upstream closed|error|drained|shutdown|split|override|list|fallback|static)$/,
+  // Session close reasons, route decision reasons, and why an admin call was refused.
+  reason: /^(client closed|upstream closed|error|drained|shutdown|split|override|list|fallback|static|missing|wrong|disabled)$/,
+  // The bounds of src/telemetry/events.ts LIMIT_NAMES.
+  limit: new RegExp(`^(${LIMIT_NAMES.join("|")})$`),
   store: /^(memory|redis)$/,
   code: /^(SWY_ERR_[A-Z_]+|none)$/,
   role: /^(primary|shadow)$/,
