@@ -1,8 +1,9 @@
 /**
  * Progressive rollout when things go wrong, on two real gateway processes sharing a private Redis (so
  * that it can be stopped), with the sample hub behind a fault-injecting proxy and steady traffic:
- * - the hub starts refusing connections at 25 %: the rollout rolls back after `threshold` failed checks
- *   of consecutive intervals; hub users reconnect to legacy; legacy users are never touched and lose no message;
+ * - the hub starts refusing connections at 25 % (the test holds the rollout at 10 % while its users settle, then
+ *   promotes it): the rollout rolls back after `threshold` failed checks of consecutive intervals; hub users
+ *   reconnect to legacy; legacy users are never touched and lose no message;
  * - Redis stops mid-rollout: the rollout holds at its step; Redis comes back (empty) and it goes on to 100 %;
  * - the leader is killed mid-rollout: the other instance takes over at the same step and finishes.
  */
@@ -111,12 +112,19 @@ describe("progressive rollout: a failing hub, a Redis outage, a dead leader", ()
 
     const timeline = new Timeline(a.admin);
     assert.equal((await a.admin.call("POST", "/admin/rollout", { body: PLAN })).status, 201);
+    // Held while the stage is set (a passing check could otherwise step past 25 % before the hub fails); the
+    // first check comes an interval after the start, the pause within milliseconds.
+    assert.equal((await a.admin.call("POST", "/admin/rollout/pause")).status, 200);
     await eventually(
       () => hubUsers.every((client) => client.sessions.at(-1)?.backend === "hub" && client.socket.connected),
       "hub users on the hub",
     );
-    await eventually(async () => (await rolloutOf(b.admin))?.weight === 25, "the 25 % step", 15_000);
+    // The hub starts refusing connections, and the rollout goes on at 25 %.
     proxy!.behaviour = { kind: "refuse", status: 503 };
+    const held = (await rolloutOf(a.admin))!;
+    assert.ok(held.phase === "paused" && (held.weight === 10 || held.weight === 25), JSON.stringify(held));
+    assert.equal((await a.admin.call("POST", `/admin/rollout/${held.weight === 10 ? "promote" : "resume"}`)).status, 200);
+    assert.equal((await rolloutOf(b.admin))?.weight, 25);
     const rolledBack = await eventually(
       async () => {
         const state = await rolloutOf(a.admin);
