@@ -10,20 +10,21 @@
  *
  * Seeded: FUZZ_SEED=<n> reproduces a run's cases (each lane's sequence; lanes interleave as the machine schedules
  * them); the seed and the failing lane's last cases are printed on failure. FUZZ_CASES_PER_ROUTE sets the quota
- * (default 10,500 per route, 52,500 per run).
+ * (default 10,000 per route, 50,000 per run).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { degenerate, emptyStats, runLane, type LaneStats } from "../helpers/fuzz/fuzz-lane.js";
+import { degenerate, describeRecent, emptyStats, runLane, type LaneStats } from "../helpers/fuzz/fuzz-lane.js";
 import { FUZZ_ROUTES, startFuzzRig, type FuzzRig, type FuzzRoute, type RigGateway } from "../helpers/fuzz/fuzz-rig.js";
 import { metricSum } from "../helpers/fuzz/gateway-under-test.js";
 import { startHealthyChat, type HealthyChat, type HealthyReport } from "../helpers/fuzz/healthy-chat.js";
+import type { FuzzCase } from "../helpers/fuzz/mutator.js";
 import { Prng, seedOf } from "../helpers/fuzz/prng.js";
 import type { EngineRevision, RawTransport } from "../helpers/fuzz/raw-client.js";
 import type { MetricSample } from "../helpers/shadow-probe.js";
 
 const SEED = seedOf(process.env.FUZZ_SEED);
-const CASES_PER_ROUTE = Number(process.env.FUZZ_CASES_PER_ROUTE ?? 10_500);
+const CASES_PER_ROUTE = Number(process.env.FUZZ_CASES_PER_ROUTE ?? 10_000);
 const LANES_PER_ROUTE = 4;
 /** A safety net, not a budget: the quotas end the run (the report gives its duration). */
 const CAP_MS = 300_000;
@@ -63,7 +64,10 @@ describe("fuzzing every route while healthy clients chat", () => {
     rig = await startFuzzRig();
     for (const route of FUZZ_ROUTES) {
       const { url, key } = rig.target(route);
-      chats.set(route, await startHealthyChat(url, `healthy-${route}`, HEALTHY_MIX, { query: { userId: key }, intervalMs: 100 }));
+      chats.set(
+        route,
+        await startHealthyChat(url, `healthy-${route}`, HEALTHY_MIX, { query: { userId: key }, intervalMs: 150, ackTimeoutMs: 30_000 }),
+      );
     }
   });
   after(async () => {
@@ -76,19 +80,22 @@ describe("fuzzing every route while healthy clients chat", () => {
     for (const gateway of Object.values(rig.gateways)) before.set(gateway, protocolCloses(await gateway.metrics()));
     const outcomes: string[] = [];
     let terminatedCloses = 0;
-    for (const route of FUZZ_ROUTES) {
-      const { url, key } = rig.target(route);
-      for (const revision of [3, 4] as EngineRevision[]) {
-        for (const transport of ["websocket", "polling"] as RawTransport[]) {
-          for (const input of DEGENERATE) {
-            const body = revision === 3 ? input.v3Body : input.v4Body;
-            const outcome = await degenerate({ url, key, rng: new Prng(SEED) }, revision, transport, { frames: input.frames, body });
-            if (outcome !== "closed") outcomes.push(`${route} v${revision} ${transport}: ${input.name} → ${outcome}`);
-            if (TERMINATED.includes(route)) terminatedCloses++;
+    // One session per input, the routes in parallel.
+    await Promise.all(
+      FUZZ_ROUTES.map(async (route) => {
+        const { url, key } = rig.target(route);
+        for (const revision of [3, 4] as EngineRevision[]) {
+          for (const transport of ["websocket", "polling"] as RawTransport[]) {
+            for (const input of DEGENERATE) {
+              const body = revision === 3 ? input.v3Body : input.v4Body;
+              const outcome = await degenerate({ url, key, rng: new Prng(SEED) }, revision, transport, { frames: input.frames, body });
+              if (outcome !== "closed") outcomes.push(`${route} v${revision} ${transport}: ${input.name} → ${outcome}`);
+              if (TERMINATED.includes(route)) terminatedCloses++;
+            }
           }
         }
-      }
-    }
+      }),
+    );
     assert.deepEqual(outcomes, [], "every degenerate input closed its session");
     // Where the gateway terminates the session, each close is a protocol error with its code (the shadowed legacy
     // route's primary is the legacy server's to refuse when the gateway lets the packet through; none here is).
@@ -102,14 +109,14 @@ describe("fuzzing every route while healthy clients chat", () => {
   it(title, async (t) => {
     const started = Date.now();
     const stats = new Map<FuzzRoute, LaneStats>();
-    const recent = new Map<string, string[]>();
+    const recent = new Map<string, (string | FuzzCase)[]>();
     const lanes: Promise<void>[] = [];
     FUZZ_ROUTES.forEach((route, r) => {
       const { url, key } = rig.target(route);
       const routeStats = emptyStats();
       stats.set(route, routeStats);
       for (let lane = 0; lane < LANES_PER_ROUTE; lane++) {
-        const lines: string[] = [];
+        const lines: (string | FuzzCase)[] = [];
         recent.set(`${route}#${lane}`, lines);
         const running = () => routeStats.cases < CASES_PER_ROUTE && Date.now() - started < CAP_MS && rig.gateways.pipe.alive;
         lanes.push(runLane({ url, key, rng: new Prng(SEED + r * 1000 + lane), stats: routeStats, running, recent: lines }));
@@ -126,7 +133,7 @@ describe("fuzzing every route while healthy clients chat", () => {
     try {
       await check(t, rig, stats, reports);
     } catch (error) {
-      const lastCases = [...recent].map(([lane, lines]) => `--- ${lane}\n${lines.slice(-12).join("\n")}`).join("\n");
+      const lastCases = [...recent].map(([lane, lines]) => `--- ${lane}\n${describeRecent(lines.slice(-12)).join("\n")}`).join("\n");
       const errors = Object.values(rig.gateways)
         .flatMap((gateway) => gateway.process.logs.map((entry) => `${gateway.name}: ${JSON.stringify(entry).slice(0, 800)}`))
         .slice(-20);

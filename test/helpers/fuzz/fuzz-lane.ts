@@ -9,7 +9,7 @@
 import WebSocket from "ws";
 import { HANDSHAKE_CASES } from "./framing.js";
 import { MARKER_TIMEOUT_MS, openJoined, type SessionTarget } from "./fuzz-session.js";
-import { describeCase, isNamespaceDisconnect, nextBatch } from "./mutator.js";
+import { describeCase, isNamespaceDisconnect, nextBatch, type FuzzCase } from "./mutator.js";
 import type { EngineRevision, RawTransport } from "./raw-client.js";
 
 export interface LaneStats {
@@ -58,16 +58,21 @@ export interface LaneOptions extends SessionTarget {
   readonly stats: LaneStats;
   /** Keeps going while this returns true (checked between batches). */
   readonly running: () => boolean;
-  /** The last cases sent, for the failure report. */
-  readonly recent: string[];
+  /** The last cases sent (described on demand), for the failure report. */
+  readonly recent: (string | FuzzCase)[];
 }
 
-const MAX_BATCHES_PER_SESSION = 40;
+const MAX_BATCHES_PER_SESSION = 60;
 /** Cases in a batch: 1 to this many, then the marker. */
-const BATCH_MAX = 24;
+const BATCH_MAX = 32;
 const RECENT_KEPT = 40;
 
-function remember(options: LaneOptions, line: string): void {
+/** A lane's recent cases as report lines. */
+export function describeRecent(recent: readonly (string | FuzzCase)[]): string[] {
+  return recent.map((entry) => (typeof entry === "string" ? entry : `  ${describeCase(entry)}`));
+}
+
+function remember(options: LaneOptions, line: string | FuzzCase): void {
   options.recent.push(line);
   if (options.recent.length > RECENT_KEPT) options.recent.shift();
 }
@@ -172,7 +177,7 @@ export async function runLane(options: LaneOptions): Promise<void> {
       const cases = nextBatch(rng, revision, 1 + rng.int(BATCH_MAX));
       for (const c of cases) {
         stats.ops[c.op] = (stats.ops[c.op] ?? 0) + 1;
-        remember(options, `  ${describeCase(c)}`);
+        remember(options, c);
       }
       const id = markerId++;
       const marker = { op: "marker", packet: { kind: "text", data: `42${id}["echo","m${id}"]` } } as const;
@@ -192,7 +197,7 @@ export async function runLane(options: LaneOptions): Promise<void> {
         stats.left++;
         break;
       } else {
-        stats.hangs.push(`${label}: marker ${id} unanswered after\n${options.recent.slice(-cases.length - 1).join("\n")}`);
+        stats.hangs.push(`${label}: marker ${id} unanswered after\n${describeRecent(options.recent.slice(-cases.length - 1)).join("\n")}`);
         break;
       }
     }

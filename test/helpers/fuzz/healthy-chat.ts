@@ -43,6 +43,21 @@ export interface HealthyChatOptions {
   /** More query parameters for every client (a routing key, to pin the chat to a route). */
   readonly query?: Readonly<Record<string, string>>;
   readonly intervalMs?: number;
+  /**
+   * How long an ack may take (default 5 s). A late ack is latency, not loss: on a machine shared with other
+   * suites, a fuzz run lengthens the healthy clients' round trips, and what is lost still shows in the deliveries.
+   */
+  readonly ackTimeoutMs?: number;
+}
+
+function emitAcked<T>(socket: AnySocket, timeoutMs: number, event: string, ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ack for "${event}" within ${timeoutMs} ms`)), timeoutMs);
+    socket.emit(event, ...args, (...reply: unknown[]) => {
+      clearTimeout(timer);
+      resolve(reply as T);
+    });
+  });
 }
 
 export async function startHealthyChat(
@@ -73,7 +88,7 @@ export async function startHealthyChat(
       const text = `${member.name}#${seq}`;
       texts.push(text);
       acks.push(
-        emitWithAck<[{ ok?: boolean }]>(member.socket, "msg", { room, text }).then(
+        emitAcked<[{ ok?: boolean }]>(member.socket, options.ackTimeoutMs ?? 5000, "msg", { room, text }).then(
           ([reply]) => {
             if (reply?.ok !== true) failures.push(`${member.name}: msg ${text} acked ${JSON.stringify(reply)}`);
           },

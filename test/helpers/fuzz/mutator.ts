@@ -317,7 +317,7 @@ const RAW: readonly Operator[] = [
 ];
 
 /** The share of batches that end with a raw case (most of those end their session). */
-export const RAW_BATCH_SHARE = 0.35;
+export const RAW_BATCH_SHARE = 0.3;
 
 function weighted(rng: Prng, operators: readonly Operator[]): Operator {
   let roll = rng.next() * operators.reduce((sum, [, weight]) => sum + weight, 0);
