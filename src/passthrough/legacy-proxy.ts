@@ -23,6 +23,30 @@ const IDLE_SOCKET_TIMEOUT_MS = 4_000;
 /** Requests whose proxied request went out on a reused keep-alive socket, and those already retried. */
 const REUSED = new WeakSet<IncomingMessage>();
 const RETRIED = new WeakSet<IncomingMessage>();
+/**
+ * Statuses after which the legacy server closes the connection without saying so: engine.io answers an oversized
+ * (413) or too slow (408) polling POST and then destroys the request's socket. A keep-alive agent would put that
+ * socket back in its pool as soon as the (empty) answer ended, and the next request through it, often another
+ * client's POST, which cannot be retried, would fail with ECONNRESET (a 502, a healthy polling client disconnected).
+ */
+const CLOSING_STATUSES: ReadonlySet<number> = new Set([408, 413]);
+const CLOSING = new WeakSet<Socket>();
+
+/** Node's keepSocketAlive returns whether the socket was kept (its types say void). */
+type KeepSocketAlive = (socket: Duplex) => boolean;
+
+/** An agent that never pools a socket the legacy server is closing (see CLOSING_STATUSES). */
+class LegacyAgent extends Agent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    return !CLOSING.has(socket as Socket) && (super.keepSocketAlive as unknown as KeepSocketAlive).call(this, socket);
+  }
+}
+
+class LegacyHttpsAgent extends HttpsAgent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    return !CLOSING.has(socket as Socket) && (super.keepSocketAlive as unknown as KeepSocketAlive).call(this, socket);
+  }
+}
 
 export function writeJsonError(
   res: ServerResponse,
@@ -86,12 +110,15 @@ export class LegacyProxy {
     // Keep-alive: long-polling sessions reuse connections to the legacy app instead of opening one per poll.
     // Idle sockets are dropped before a server's usual 5 s keep-alive timeout would close them under us.
     const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
-    this.agent = https ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
+    this.agent = https ? new LegacyHttpsAgent(agentOptions) : new LegacyAgent(agentOptions);
     this.proxy = createProxyServer({ target: options.target, xfwd: true, agent: this.agent, ws: true });
     // Errors are handled per call (callbacks below); this listener only keeps a stray one from crashing us.
     this.proxy.on("error", () => {});
     this.proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
       if (proxyReq.reusedSocket) REUSED.add(req);
+    });
+    this.proxy.on("proxyRes", (proxyRes: IncomingMessage) => {
+      if (CLOSING_STATUSES.has(proxyRes.statusCode ?? 0)) CLOSING.add(proxyRes.socket as Socket);
     });
     // A proxied WebSocket ends when either side does. When the legacy side closes, http-proxy-3 only
     // half-closes the client's socket (end()); a client that never answers that FIN (gone, or behind a
