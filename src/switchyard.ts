@@ -29,6 +29,7 @@ import { SessionAdmission } from "./limits/session-admission.js";
 import { LegacyProxy } from "./passthrough/legacy-proxy.js";
 import { OwnerForwarder } from "./passthrough/owner-forwarder.js";
 import { PipeSessions } from "./passthrough/pipe-sessions.js";
+import { NetworkList } from "./routing/networks.js";
 import { createRouteDecider } from "./routing/route-decider.js";
 import { generateSessionId } from "./session-id.js";
 import { createRoutingStore, type RedisStoreTuning } from "./store/create-store.js";
@@ -257,6 +258,7 @@ function composeGateway(inputs: GatewayInputs): Gateway {
   const pending = new PendingHandshakes(directory);
   const handshakes = new HandshakeOrchestrator({
     trustProxy: config.trustProxy,
+    trustedProxies: new NetworkList(config.trustedProxies),
     forwardHeaders: config.forwardHeaders,
     legacyMode: config.legacyMode,
     limits: config.limits,

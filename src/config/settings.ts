@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isHeaderName, reservedHeaderReason } from "./header-rules.js";
+import { parseNetwork } from "../routing/networks.js";
 import { LIMIT_SETTINGS } from "./limit-settings.js";
 import { parseRoutingConfig, type RoutingConfig } from "./routing-config.js";
 import { boolean, integer, list, oneOf, type RawValue, setting, SettingError, text, url } from "./setting-parsers.js";
@@ -29,6 +30,14 @@ function adminToken(raw: RawValue): string {
   // A Bearer token is one HTTP token: whitespace (a pasted newline, say) would make it unusable.
   if (/\s/.test(value)) throw new SettingError("must not contain whitespace (a Bearer token cannot carry it)");
   return value;
+}
+
+/** TRUSTED_PROXIES: addresses or CIDR networks, each checked as the routing document's trusted networks are. */
+function networks(raw: RawValue): string[] {
+  const entries = list(raw);
+  const problems = entries.map(parseNetwork).filter((network): network is string => typeof network === "string");
+  if (problems.length > 0) throw new SettingError(`must list addresses or CIDR networks: ${problems.join("; ")}`);
+  return entries;
 }
 
 /** A Redis adapter key: a channel prefix without `#` (the adapter's separator) or glob characters. */
@@ -185,6 +194,14 @@ export const SETTINGS = {
     false,
     "Keep (append to) incoming X-Forwarded-* headers instead of replacing them: set when a trusted load balancer is in front.",
     boolean,
+  ),
+  TRUSTED_PROXIES: setting<string[]>(
+    "TRUSTED_PROXIES",
+    [],
+    "Load balancers (comma-separated addresses or CIDR networks) whose X-Forwarded-For the gateway believes for the client " +
+      "address that routing and MAX_SESSIONS_PER_ADDRESS see: the nearest address not in the list. A client that reaches " +
+      "the gateway directly cannot pass for another then. Empty: TRUST_PROXY decides (the last address appended).",
+    networks,
   ),
   FORWARD_HEADERS: setting<string[]>(
     "FORWARD_HEADERS",

@@ -68,6 +68,8 @@ export interface StaticConfig {
   /** TLS_CERT_FILE and TLS_KEY_FILE: the client listener serves https and wss. */
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number } | undefined;
   readonly trustProxy: boolean;
+  /** TRUSTED_PROXIES: the load balancers whose X-Forwarded-For gives the client address. */
+  readonly trustedProxies: readonly string[];
   readonly forwardHeaders: readonly string[];
   readonly upstreamConnectTimeoutMs: number;
   readonly drainTimeoutMs: number;
@@ -243,6 +245,7 @@ function buildConfig(v: Values): StaticConfig {
         ? undefined
         : Object.freeze({ certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE, reloadIntervalMs: v.TLS_RELOAD_INTERVAL_MS! }),
     trustProxy: v.TRUST_PROXY!,
+    trustedProxies: Object.freeze([...(v.TRUSTED_PROXIES ?? [])]),
     forwardHeaders: Object.freeze((v.FORWARD_HEADERS ?? []).map((h) => h.toLowerCase())),
     upstreamConnectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS!,
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS!,

@@ -9,6 +9,7 @@ import type { Socket as EngineSocket } from "engine.io";
 import type { Logger } from "pino";
 import type { LegacyMode } from "../config/settings.js";
 import type { SessionAdmission } from "../limits/session-admission.js";
+import type { NetworkList } from "../routing/networks.js";
 import type { Limits } from "../config/static-config.js";
 import { SwitchyardError, errorCodeOf, type ErrorCode } from "../errors.js";
 import { ENGINE_UNSUPPORTED_PROTOCOL } from "../protocol/engineio.js";
@@ -27,6 +28,8 @@ import type { SessionTable } from "./session-table.js";
 
 export interface HandshakeOrchestratorDeps {
   readonly trustProxy: boolean;
+  /** TRUSTED_PROXIES: whose X-Forwarded-For gives the client address (see routingAddress). */
+  readonly trustedProxies?: Pick<NetworkList, "matches" | "networks">;
   /** Client headers forwarded to the backends (FORWARD_HEADERS). */
   readonly forwardHeaders: readonly string[];
   readonly legacyMode: LegacyMode;
@@ -77,7 +80,7 @@ export class HandshakeOrchestrator {
     const { trustProxy, forwardHeaders } = this.deps;
     const context = clientContextOf(req, { trustProxy, extraHeaders: forwardHeaders }, search);
     // Routing reads each parameter's last value, as engine.io does (`_query`).
-    const remoteAddress = routingAddress(req.headers["x-forwarded-for"], context.remoteAddress, trustProxy);
+    const remoteAddress = routingAddress(req.headers["x-forwarded-for"], context.remoteAddress, trustProxy, this.deps.trustedProxies);
     const admission = this.deps.admission?.admit(remoteAddress);
     if (admission !== undefined && !admission.ok) {
       publish("switchyard:handshake:refused", { code: admission.code });
@@ -202,9 +205,26 @@ export function splitBucketOf(route: Route): number | undefined {
   return route.reason === "split" ? route.bucket : undefined;
 }
 
-/** The client address routing sees: behind a trusted load balancer, the address it appended. */
-export function routingAddress(forwardedFor: string | string[] | undefined, remoteAddress: string, trustProxy: boolean): string {
+/**
+ * The client address routing and the per-address cap see. With trusted proxies (TRUSTED_PROXIES): walking back
+ * from the peer through X-Forwarded-For, the first address that is not a trusted proxy (a client that reaches
+ * the gateway directly is its own peer, whatever it wrote). Without: behind TRUST_PROXY, the last address appended.
+ */
+export function routingAddress(
+  forwardedFor: string | string[] | undefined,
+  remoteAddress: string,
+  trustProxy: boolean,
+  trustedProxies?: Pick<NetworkList, "matches" | "networks">,
+): string {
+  const chain = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? ""))
+    .split(",")
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== "");
+  if (trustedProxies !== undefined && trustedProxies.networks.length > 0) {
+    let client = remoteAddress;
+    while (trustedProxies.matches(client) && chain.length > 0) client = chain.pop()!;
+    return client;
+  }
   if (!trustProxy) return remoteAddress;
-  const last = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor)?.split(",").pop()?.trim();
-  return last !== undefined && last !== "" ? last : remoteAddress;
+  return chain.at(-1) ?? remoteAddress;
 }

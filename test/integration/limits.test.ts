@@ -189,6 +189,27 @@ describe("session caps and the handshake rate", () => {
     }
   });
 
+  it("with TRUSTED_PROXIES, believes X-Forwarded-For only from those proxies", async () => {
+    const behind = await startStack({ env: { MAX_SESSIONS_PER_ADDRESS: "1", TRUSTED_PROXIES: "127.0.0.0/8, 10.0.0.0/8" } });
+    try {
+      // The peer (127.0.0.1) and 10.1.2.3 are trusted proxies: the client is the nearest address before them.
+      const via = (chain: string) => handshake(behind.url, { "x-forwarded-for": chain });
+      assert.equal((await via("203.0.113.1, 10.1.2.3")).status, 200);
+      assert.equal((await via("198.51.100.9, 203.0.113.1")).status, 429, "the same client, whatever came before it");
+      assert.equal((await via("203.0.113.2, 10.1.2.3")).status, 200);
+    } finally {
+      await behind.close();
+    }
+    const direct = await startStack({ env: { MAX_SESSIONS_PER_ADDRESS: "1", TRUSTED_PROXIES: "10.0.0.0/8" } });
+    try {
+      // The peer is no trusted proxy: what it writes in X-Forwarded-For changes nothing.
+      assert.equal((await handshake(direct.url, { "x-forwarded-for": "203.0.113.1" })).status, 200);
+      assert.equal((await handshake(direct.url, { "x-forwarded-for": "203.0.113.2" })).status, 429);
+    } finally {
+      await direct.close();
+    }
+  });
+
   it("counts the address the trusted load balancer appended, not the peer's", async () => {
     const stack = await startStack({ env: { MAX_SESSIONS_PER_ADDRESS: "1", TRUST_PROXY: "true" } });
     try {

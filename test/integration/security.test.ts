@@ -180,6 +180,8 @@ describe("settings refused at start-up", () => {
     assert.match(refusal({ CORS_ORIGIN: "*", CORS_CREDENTIALS: "true" }), /CORS_ORIGIN=\* cannot be used with CORS_CREDENTIALS=true/);
     assert.match(refusal({ COOKIE_NAME: "io", COOKIE_SAME_SITE: "none" }), /COOKIE_SAME_SITE=none needs COOKIE_SECURE=true/);
     assert.match(refusal({ TLS_CERT_FILE: "/some/cert.pem" }), /TLS_CERT_FILE and TLS_KEY_FILE go together/);
+    assert.match(refusal({ TRUSTED_PROXIES: "10.0.0.0/8, proxy.internal" }), /TRUSTED_PROXIES must list addresses or CIDR networks/);
+    assert.match(refusal({ INTERNAL_URL: "https://gw-1:3000" }), /INTERNAL_URL must use http:/);
     assert.match(refusal({ NODE_ENV: "production" }), /LEGACY_URL must be set when NODE_ENV=production/);
     const fine = loadStaticConfig(
       gatewayEnv({
