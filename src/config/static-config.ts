@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { SwitchyardError } from "../errors.js";
 import type { RoutingConfig } from "./routing-config.js";
+import { tlsPairProblem } from "./tls-files.js";
 import {
   SETTINGS,
   SettingError,
@@ -204,6 +205,10 @@ function crossProblems(v: Values, env: Environment): string[] {
     problems.push("INTERNAL_URL must use https: (the client listener serves TLS: TLS_CERT_FILE is set)");
   if ((v.TLS_CERT_FILE === undefined) !== (v.TLS_KEY_FILE === undefined))
     problems.push("TLS_CERT_FILE and TLS_KEY_FILE go together (set both, or neither)");
+  else if (v.TLS_CERT_FILE !== undefined && v.TLS_KEY_FILE !== undefined) {
+    const problem = tlsPairProblem(v.TLS_CERT_FILE, v.TLS_KEY_FILE);
+    if (problem !== undefined) problems.push(`TLS_CERT_FILE, TLS_KEY_FILE: ${problem}`);
+  }
   if (env.NODE_ENV === "production" && v.LEGACY_URL === undefined)
     problems.push("LEGACY_URL must be set when NODE_ENV=production (without it the bundled demo chat would be the backend)");
   return problems;

@@ -17,7 +17,7 @@ import type { PipeSessions } from "../passthrough/pipe-sessions.js";
 import type { ClientSession } from "./client-session.js";
 import { applyHandshake, type HandshakeValues } from "./engine-options.js";
 import { stripGatewayHeaders } from "./gateway-headers.js";
-import { readTlsPair, watchTlsFiles, type TlsFiles } from "./tls-files.js";
+import { readTlsPair, watchTlsFiles, type TlsFiles } from "../config/tls-files.js";
 import type { HandshakeOrchestrator } from "./handshake-orchestrator.js";
 import type { RequestDispatcher } from "./request-dispatch.js";
 import type { SessionTable } from "./session-table.js";

@@ -106,6 +106,10 @@ describe("TLS on the client listener", () => {
     }
   });
 
+  it("refuses at start-up a certificate and key that do not make a pair", () => {
+    assert.match(refusal({ TLS_CERT_FILE: first.certFile, TLS_KEY_FILE: second.keyFile }), /do not make a usable pair/);
+  });
+
   it("serves a renewed certificate without a restart, and keeps the old one while the new pair does not match", async () => {
     assert.equal(await presentedName(stack.url), "first");
     // A renewal caught half-way (the certificate replaced, not yet the key) is not applied.
@@ -180,6 +184,7 @@ describe("settings refused at start-up", () => {
     assert.match(refusal({ CORS_ORIGIN: "*", CORS_CREDENTIALS: "true" }), /CORS_ORIGIN=\* cannot be used with CORS_CREDENTIALS=true/);
     assert.match(refusal({ COOKIE_NAME: "io", COOKIE_SAME_SITE: "none" }), /COOKIE_SAME_SITE=none needs COOKIE_SECURE=true/);
     assert.match(refusal({ TLS_CERT_FILE: "/some/cert.pem" }), /TLS_CERT_FILE and TLS_KEY_FILE go together/);
+    assert.match(refusal({ TLS_CERT_FILE: "/no/cert.pem", TLS_KEY_FILE: "/no/key.pem" }), /TLS_CERT_FILE, TLS_KEY_FILE: .*no such file/i);
     assert.match(refusal({ TRUSTED_PROXIES: "10.0.0.0/8, proxy.internal" }), /TRUSTED_PROXIES must list addresses or CIDR networks/);
     assert.match(refusal({ INTERNAL_URL: "https://gw-1:3000" }), /INTERNAL_URL must use http:/);
     assert.match(refusal({ NODE_ENV: "production" }), /LEGACY_URL must be set when NODE_ENV=production/);

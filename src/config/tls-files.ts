@@ -29,6 +29,16 @@ export function readTlsPair(files: TlsFiles): TlsPair {
   return pair;
 }
 
+/** Why the pair cannot serve (unreadable, not PEM, not matching), or undefined: start-up refuses it (exit 78). */
+export function tlsPairProblem(certFile: string, keyFile: string): string | undefined {
+  try {
+    readTlsPair({ certFile, keyFile, reloadIntervalMs: 0 });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /**
  * Calls `apply` with the new pair after either file changed (polled every reloadIntervalMs), or `failed`
  * when the new pair cannot serve. Returns the function that stops watching.
