@@ -104,10 +104,15 @@ export async function startRoomsCluster(
     },
     nodesSubscribed: async (count, nsp = "/") => {
       if (redis.status === "wait") await redis.connect();
-      await eventually(async () => {
-        const [, n] = (await redis.call("PUBSUB", "NUMSUB", `${key}-request#${nsp}#`)) as [string, number];
-        return n === count;
-      }, `${count} adapter nodes on ${nsp}`);
+      await eventually(
+        async () => {
+          const [, n] = (await redis.call("PUBSUB", "NUMSUB", `${key}-request#${nsp}#`)) as [string, number];
+          return n === count;
+          // Subscribing (and a stopped node's unsubscribing) takes a Redis round trip per node: generous on a busy machine.
+        },
+        `${count} adapter nodes on ${nsp}`,
+        15_000,
+      );
     },
     close: async () => {
       for (const member of members) member.close();
