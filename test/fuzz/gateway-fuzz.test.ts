@@ -217,7 +217,9 @@ async function check(
         .reduce((n, [, s]) => n + answers.reduce((m, answer) => m + (s.handshakes[answer] ?? 0), 0), 0);
     const refused = (code: string) => sum("switchyard_handshakes_refused_total", { code });
     assert.equal(refused("SWY_ERR_UNSUPPORTED_PROTOCOL"), answered("no-eio 400 5", "no-eio-ws 400"), `${gateway.name}: missing EIO`);
-    assert.equal(refused("SWY_ERR_ENGINE_REFUSED"), answered("no-transport 400 0", "bad-transport 400 0"), `${gateway.name}: engine.io`);
+    // (At least: a request of a session that just ended may also meet engine.io's "Session ID unknown".)
+    const engineRefused = answered("no-transport 400 0", "bad-transport 400 0");
+    assert.ok(refused("SWY_ERR_ENGINE_REFUSED") >= engineRefused, `${gateway.name}: engine.io refused ${engineRefused}, counted`);
     t.diagnostic(
       `${gateway.name}: closed ${JSON.stringify(
         metrics
