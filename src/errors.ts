@@ -13,6 +13,7 @@ export const ERROR_CATALOG = {
   SWY_ERR_UPSTREAM_PROTOCOL: "the backend sent a frame that breaks the protocol",
   SWY_ERR_UPSTREAM_TOO_SLOW: "the backend does not read fast enough",
   SWY_ERR_CLIENT_TOO_SLOW: "the client does not read fast enough",
+  SWY_ERR_CLIENT_PING_TIMEOUT: "the client stopped answering heartbeats (it left without closing, or stopped reading)",
   SWY_ERR_PROTOCOL_MALFORMED: "the client sent a malformed Socket.IO packet",
   SWY_ERR_PROTOCOL_UNEXPECTED_BINARY: "the client sent a binary frame no packet announced",
   SWY_ERR_PROTOCOL_TOO_MANY_ATTACHMENTS: "the client announced more binary attachments than allowed",

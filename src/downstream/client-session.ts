@@ -245,6 +245,10 @@ export class ClientSession implements UpstreamSink {
       this.closeCode = engineCode;
       this.options.onError(this, engineCode, `engine.io closed the session: ${reason}`);
       publish("switchyard:protocol:error", { code: engineCode });
+    } else if (reason === "ping timeout" && this.state !== "closing" && this.backend !== undefined) {
+      // The client stopped answering heartbeats: it left without closing, or it stopped reading (and nothing
+      // was sent to it that would have hit CLIENT_BUFFER_LIMIT_BYTES first).
+      this.closeCode = "SWY_ERR_CLIENT_PING_TIMEOUT";
     }
     this.state = "closed";
     this.queue = undefined;

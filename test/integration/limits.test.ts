@@ -108,6 +108,22 @@ describe("limits a hostile client probes", () => {
     for (const ws of clients) ws.terminate();
   });
 
+  it("closes a client that stops reading with no traffic for it at the heartbeat (SWY_ERR_CLIENT_PING_TIMEOUT)", async () => {
+    const quick = await startStack({ env: { PING_INTERVAL_MS: "200", PING_TIMEOUT_MS: "200" } });
+    const seen: SessionClosedEvent[] = [];
+    const stop = subscribe("switchyard:session:closed", (e) => seen.push(e));
+    try {
+      const ws = await rawClient(quick.url);
+      (ws as unknown as { _socket: Socket })._socket.pause();
+      await eventually(() => seen.length === 1, "the stalled session to close", 5000);
+      assert.deepEqual([seen[0]?.reason, seen[0]?.code], ["client closed", "SWY_ERR_CLIENT_PING_TIMEOUT"]);
+      ws.terminate();
+    } finally {
+      stop();
+      await quick.close();
+    }
+  });
+
   it("answers a handshake whose headers never finish (slowloris) with 408 and closes it: polling, upgrade, silent", async () => {
     const slow = (upgrade: boolean) =>
       rawExchange(stack.url, (socket) => {
