@@ -14,6 +14,7 @@ import { SHARED_REDIS_URL } from "../helpers/cluster.js";
 import { eventually } from "../helpers/eventually.js";
 import { expectEveryMessage, type Member, MEMBER_KINDS } from "../helpers/room-members.js";
 import { ROOMS_ADMIN_TOKEN, startRoomsCluster, type RoomsCluster } from "../helpers/rooms-cluster.js";
+import { metricValue, scrapeMetrics, type MetricSample } from "../helpers/shadow-probe.js";
 
 describe("rooms across backends (the bridge)", () => {
   let cluster: RoomsCluster;
@@ -138,6 +139,36 @@ describe("rooms across backends (the bridge)", () => {
     const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
     assert.equal(result.status, 0, result.stderr);
     await eventually(() => members.every((m) => m.seqsFrom("emitter").length === 1), "the emitter's broadcast everywhere");
+  });
+
+  it("exports broadcasts by source (hub frame, another gateway, legacy, emitter), deliveries, the bridge state and lag", async () => {
+    const members = await mixedRoom("metered", 4, 0.5);
+    const [hubOn0, hubOn1, legacy] = [members[0]!, members[1]!, members[2]!];
+    const before = await scrapeMetrics(cluster.gateways[0]!.opsUrl);
+    const broadcasts = (samples: MetricSample[], source: string) =>
+      metricValue(samples, "switchyard_room_broadcasts_total", { world: "primary", source }) ?? 0;
+    hubOn0.socket.emit("say", "metered", { seq: 1 });
+    hubOn1.socket.emit("say", "metered", { seq: 1 });
+    legacy.socket.emit("say", "metered", { seq: 1 });
+    // What @socket.io/redis-emitter publishes (its uid is "emitter"), as a third process would.
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      const packet = { type: 2, nsp: "/", data: ["said", { from: "emitter", seq: 1 }] };
+      await redis.publish(`${cluster.key}#/#metered#`, encode(["emitter", packet, { rooms: ["metered"], except: [], flags: {} }]));
+    } finally {
+      redis.disconnect();
+    }
+    const senders = [hubOn0.id, hubOn1.id, legacy.id, "emitter"];
+    await expectEveryMessage(members, senders, 1);
+    // In-process instances share the telemetry channel, so each one's /metrics counts both: this checks that
+    // every series is exported and moves, not how the two instances split the work.
+    const after = await scrapeMetrics(cluster.gateways[0]!.opsUrl);
+    for (const source of ["hub", "gateway", "legacy", "emitter"])
+      assert.ok(broadcasts(after, source) > broadcasts(before, source), `no room broadcast counted from source ${source}`);
+    const deliveries = (samples: MetricSample[]) => metricValue(samples, "switchyard_room_deliveries_total", { world: "primary" }) ?? 0;
+    assert.ok(deliveries(after) - deliveries(before) >= 4 * 2, "the hub members' deliveries are counted");
+    assert.equal(metricValue(after, "switchyard_bridge_up", { world: "primary" }), 1);
+    assert.ok((metricValue(after, "switchyard_bridge_lag_seconds_count", { world: "primary" }) ?? 0) > 0, "no bridge lag observed");
   });
 
   // On a namespace only the hub serves: the legacy node's own Redis adapter would throw on this input.
