@@ -3,7 +3,7 @@
  *   GET  /admin/rollout            plan, state (phase, step, weight, the last check's gates), leader, next check
  *   POST /admin/rollout            start: the plan as JSON (If-Match: <routing version> optional); 409 when one is active
  *   POST /admin/rollout/pause      hold where it is (checks are no longer acted on)
- *   POST /admin/rollout/resume
+ *   POST /admin/rollout/resume     judged again on the intervals that start after the resume
  *   POST /admin/rollout/promote    the next step now; {"full": true}: straight to 100 %
  *   POST /admin/rollout/abort      weight 0; the hub's sessions are drained, paced, as in a rollback
  */

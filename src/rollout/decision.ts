@@ -30,7 +30,7 @@ export interface RolloutState {
   /** The weight before the rollout started. */
   readonly startWeight: number;
   readonly startedAt: number;
-  /** When the current step (weight) was taken: checks only judge intervals that start after it. */
+  /** When the current step (weight) was taken, or the rollout resumed: checks only judge intervals that start after it. */
   readonly stepAt: number;
   /** Failed checks since the start. */
   readonly failedChecks: number;
@@ -152,7 +152,15 @@ export function decide(plan: RolloutPlan, state: RolloutState, event: RolloutEve
       return moved(state, { phase: "paused", reason: `paused at ${state.weight}%` }, now, "operator", `paused at ${state.weight}%`);
     case "resume":
       if (state.phase !== "paused") return same(`not paused (${state.phase})`);
-      return moved(state, { phase: "progressing", reason: `resumed at ${state.weight}%` }, now, "operator", `resumed at ${state.weight}%`);
+      // Intervals of the pause are not judged afterwards: whatever changed meanwhile (a fix, a fault), the rollout
+      // is judged again on what happens from the resume on.
+      return moved(
+        state,
+        { phase: "progressing", stepAt: now, reason: `resumed at ${state.weight}%` },
+        now,
+        "operator",
+        `resumed at ${state.weight}%`,
+      );
     case "promote":
       return advance(plan, state, now, "promoted by the operator", "operator");
     case "promote-full": {

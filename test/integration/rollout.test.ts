@@ -155,7 +155,7 @@ describe("progressive rollout on two gateway processes", () => {
     assert.equal((await a.admin.routing()).hubPercent, 0);
   });
 
-  it("walks a healthy hub to 100 % with the planned steps, each step's share within tolerance, draining only moved sessions", async () => {
+  it("walks a healthy hub to 100 % with the planned steps, each step's share within tolerance, draining only moved sessions", async (t) => {
     const keys = Array.from({ length: 60 }, (_, i) => `user-${i}`);
     clients = await trackClients(backends, keys, (i) => (i % 2 === 0 ? a : b).url);
     assert.ok(clients.every((client) => client.sessions.length === 1 && client.sessions[0]!.backend === "legacy"));
@@ -233,5 +233,8 @@ describe("progressive rollout on two gateway processes", () => {
     // (the clients' own reconnection delay, 100-200 ms, may bunch them by a fifth). Unpaced, ~30 would come at once.
     const reconnects = clients.map((client) => client.sessions[1]!.at);
     assert.ok(peakRate(reconnects) <= 2 * (MAX_RATE * 1.2 + 1), `peak ${peakRate(reconnects)} reconnections in a second`);
+    t.diagnostic(
+      `shares ${[...shares].map(([w, seen]) => `${w}%: ${seen.toFixed(1)}%`).join(", ")}; peak ${peakRate(reconnects)} reconnections/s`,
+    );
   });
 });

@@ -101,6 +101,9 @@ describe("rollout decisions", () => {
     // A paused rollout records its checks but does not act on them.
     const checked = decide(p, state, { kind: "check", window: 5, result: result("fail") }, 10).state;
     assert.deepEqual([checked.phase, checked.failedChecks, checked.lastWindow], ["paused", 0, 5]);
+    // Only intervals after the resume are judged.
+    const resumedLater = decide(p, state, { kind: "resume" }, 7300).state;
+    assert.equal(firstJudgeableWindow(resumedLater, 1000), 8);
     assert.equal(apply("resume").state.phase, "progressing");
     assert.equal(apply("promote").state.weight, 5);
     const full = apply("promote-full");
