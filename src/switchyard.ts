@@ -161,7 +161,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     },
     config.instanceId,
   );
-  const ops = createOpsServer(metrics, logger);
+  const ops = createOpsServer(metrics, logger, config.listener);
   const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
   const rollout = createRollout(config, store, admin.drains, logger);
   registerRolloutApi(ops, { controller: rollout.controller, adminToken: config.adminToken });

@@ -3,14 +3,13 @@
  * request-dispatch.ts), and the lifecycle of everything behind it: session counts, closing sessions for
  * drains, and the paced shutdown. Its collaborators are built by the composition root (src/switchyard.ts).
  */
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as EngineServer } from "engine.io";
-import type { ListenerLimits } from "../config/static-config.js";
+import { answerClientError, listenerOptions, type HttpLimits } from "../limits/listener-limits.js";
 import type { Backend, SessionCloseReason, SessionCounts } from "../domain.js";
-import { publish } from "../telemetry/events.js";
 import type { LegacyProxy } from "../passthrough/legacy-proxy.js";
 import type { OwnerForwarder } from "../passthrough/owner-forwarder.js";
 import type { PipeSessions } from "../passthrough/pipe-sessions.js";
@@ -44,23 +43,9 @@ export interface GatewayParts {
   /** The deployment's forwarding marker (gateway-headers.ts): the gateway's own headers are stripped from client requests. */
   readonly forwardingMarker: string;
   /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES; absent: node's defaults. */
-  readonly listener?: Pick<ListenerLimits, "headersTimeoutMs" | "requestTimeoutMs" | "maxHeaderBytes">;
+  readonly listener?: HttpLimits;
   /** TLS_CERT_FILE and TLS_KEY_FILE: the listener serves https and wss, reloading the pair when the files change. */
   readonly tls?: TlsFiles & { readonly onReload: (error: Error | undefined) => void };
-}
-
-/**
- * What node's HTTP parser reports for a client that breaks a listener bound, and the answer it gets: a
- * slowloris request (headers or body not sent in time, an upgrade's headers included) and oversized headers.
- */
-const CLIENT_ERRORS: Readonly<Record<string, { status: string; limit: "request_timeout" | "header_size" }>> = {
-  ERR_HTTP_REQUEST_TIMEOUT: { status: "408 Request Timeout", limit: "request_timeout" },
-  HPE_HEADER_OVERFLOW: { status: "431 Request Header Fields Too Large", limit: "header_size" },
-};
-
-/** How often node looks for requests over their time (its default, 30 s, would let a slowloris sit that long). */
-function checkingIntervalMs(headersTimeoutMs: number): number {
-  return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
 }
 
 export class Gateway {
@@ -83,15 +68,7 @@ export class Gateway {
     this.handshakes = parts.handshakes;
     const { dispatcher } = parts;
     const limits = parts.listener;
-    const options: ServerOptions =
-      limits === undefined
-        ? {}
-        : {
-            headersTimeout: limits.headersTimeoutMs,
-            requestTimeout: limits.requestTimeoutMs,
-            maxHeaderSize: limits.maxHeaderBytes,
-            connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs),
-          };
+    const options = listenerOptions(limits);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       stripGatewayHeaders(req, parts.forwardingMarker);
       dispatcher.onRequest(req, res);
@@ -118,11 +95,7 @@ export class Gateway {
       stripGatewayHeaders(req, parts.forwardingMarker);
       dispatcher.onUpgrade(req, socket, head);
     });
-    this.http.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-      const known = CLIENT_ERRORS[error.code ?? ""];
-      if (known !== undefined) publish("switchyard:limit:hit", { limit: known.limit });
-      if (!socket.destroyed) socket.end(`HTTP/1.1 ${known?.status ?? "400 Bad Request"}\r\nconnection: close\r\n\r\n`);
-    });
+    this.http.on("clientError", answerClientError);
   }
 
   get isDraining(): boolean {

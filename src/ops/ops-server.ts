@@ -2,6 +2,7 @@
  * The operations listener (OPS_PORT): /metrics, /healthz, /readyz, and whatever routes the admin API
  * registers. Kept apart from the client listener so that it can be firewalled separately.
  */
+import { answerClientError, listenerOptions, type HttpLimits } from "../limits/listener-limits.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -45,7 +46,8 @@ function parseUrl(text: string): URL | null {
   }
 }
 
-export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
+/** `limits`: the same request bounds as the client listener (HEADERS_TIMEOUT_MS, ...); absent: node's defaults. */
+export function createOpsServer(metrics: Metrics, logger: Logger, limits?: HttpLimits): OpsServer {
   const routes = new Map<string, OpsHandler>();
   const checks: ReadinessCheck[] = [];
 
@@ -61,7 +63,7 @@ export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
     res.end(body);
   });
 
-  const http = createServer((req, res) => {
+  const http = createServer(listenerOptions(limits), (req, res) => {
     const url = parseUrl(req.url ?? "/");
     if (url === null) {
       // `GET //[ HTTP/1.1` is a valid request line and not a valid URL: refused, not thrown.
@@ -90,6 +92,8 @@ export function createOpsServer(metrics: Metrics, logger: Logger): OpsServer {
         else res.destroy();
       });
   });
+
+  http.on("clientError", answerClientError);
 
   return {
     http,

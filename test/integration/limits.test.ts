@@ -124,7 +124,7 @@ describe("limits a hostile client probes", () => {
     }
   });
 
-  it("answers a handshake whose headers never finish (slowloris) with 408 and closes it: polling, upgrade, silent", async () => {
+  it("answers a handshake whose headers never finish (slowloris) with 408 and closes it: polling, upgrade, silent, ops", async () => {
     const slow = (upgrade: boolean) =>
       rawExchange(stack.url, (socket) => {
         socket.write(`GET /socket.io/?EIO=4&transport=${upgrade ? "websocket" : "polling"} HTTP/1.1\r\nhost: x\r\n`);
@@ -133,11 +133,13 @@ describe("limits a hostile client probes", () => {
       });
     const before = await limitHits(stack, "request_timeout");
     const silent = rawExchange(stack.url, () => {}); // a connection that never sends a byte
-    const [polling, upgrade, idle] = await Promise.all([slow(false), slow(true), silent]);
+    const ops = rawExchange(stack.switchyard.opsUrl, (socket) => socket.write("GET /metrics HTTP/1.1\r\nhost: x\r\n"));
+    const [polling, upgrade, idle, admin] = await Promise.all([slow(false), slow(true), silent, ops]);
     assert.match(polling, /^HTTP\/1\.1 408 /);
     assert.match(upgrade, /^HTTP\/1\.1 408 /);
     assert.match(idle, /^HTTP\/1\.1 408 /);
-    assert.equal(await limitHits(stack, "request_timeout"), before + 3);
+    assert.match(admin, /^HTTP\/1\.1 408 /, "the operations listener has the same bounds");
+    assert.equal(await limitHits(stack, "request_timeout"), before + 4);
   });
 
   it("answers a polling body that never finishes with 408", async () => {
