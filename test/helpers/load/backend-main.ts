@@ -7,6 +7,11 @@
 import { startRoomsHub } from "../rooms-hub.js";
 import { startRoomsLegacy } from "../rooms-legacy.js";
 
+// A long Redis outage makes the legacy node's Redis adapter reject its publishes (ioredis gives up on a command
+// after maxRetriesPerRequest reconnection attempts, ~10 s); the adapter does not catch those rejections. A
+// server would log them and go on: so does this one, instead of dying of an unhandled rejection.
+process.on("unhandledRejection", (error) => console.error(`backend ${process.env.KIND}: unhandled rejection: ${String(error)}`));
+
 const env = process.env;
 const port = Number(env.PORT);
 const optional = (name: string) => (env[name] === undefined ? undefined : Number(env[name]));

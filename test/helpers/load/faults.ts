@@ -41,6 +41,7 @@ const WATCHED = [
   "switchyard_contained_errors_total",
   "switchyard_uncaught_errors_total",
   "switchyard_drained_sessions_total",
+  "switchyard_passthrough_requests_total",
 ];
 
 export const FAULTS: readonly Fault[] = [
