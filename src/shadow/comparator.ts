@@ -48,7 +48,17 @@ import { DEFAULT_MAX_DIFFS, diffPayloads, IdMapping, payloadKey, payloadsEqual, 
 import { AckBook } from "./ack-book.js";
 import { eventOf, type SocketIoPacket } from "./packet-reader.js";
 import type { ComparisonOutcome, SessionComparatorOptions, ShadowSide } from "./outcome.js";
-import { Bucket, OverflowSpan, PendingQueue, PRIMARY, SHADOW, SIDE_NAMES, type PendingItem, type SideIndex } from "./pending-index.js";
+import {
+  Bucket,
+  BucketIndex,
+  OverflowSpan,
+  PendingQueue,
+  PRIMARY,
+  SHADOW,
+  SIDE_NAMES,
+  type PendingItem,
+  type SideIndex,
+} from "./pending-index.js";
 
 export type { ComparisonKind, ComparisonOutcome, ComparisonResult, SessionComparatorOptions, ShadowSide } from "./outcome.js";
 
@@ -61,7 +71,7 @@ export class SessionComparator {
   private readonly maxSessionPending: number;
   private readonly maxDiffs: number;
   private readonly ids = new IdMapping();
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new BucketIndex();
   private readonly holdingBuckets = new Set<Bucket>();
   private readonly expiry: readonly [PendingQueue, PendingQueue] = [new PendingQueue(), new PendingQueue()];
   private primaryClosed = false;
@@ -164,7 +174,7 @@ export class SessionComparator {
       // A rule or id-mapping change: pending pairs that have become equal match now, not at expiry.
       this.refreshedConfig = config;
       this.refreshedVersion = this.ids.version;
-      for (const bucket of [...this.buckets.values()]) this.refresh(bucket);
+      for (const bucket of this.buckets.all()) this.refresh(bucket);
     }
     for (;;) {
       const primary = this.expiry[PRIMARY].front();
@@ -209,43 +219,29 @@ export class SessionComparator {
     const counterpart = this.findCounterpart(bucket, other, key, args);
     if (counterpart !== undefined) {
       this.resolve(counterpart);
-      const [primary, shadow] = side === PRIMARY ? [{ seq, at }, counterpart] : [counterpart, { seq, at }];
-      this.matched(nsp, event, primary, shadow);
-      if (bucket.empty) this.buckets.delete(bucket.id);
+      if (side === PRIMARY) this.matched(nsp, event, seq, at, counterpart.seq, counterpart.at);
+      else this.matched(nsp, event, counterpart.seq, counterpart.at, seq, at);
+      if (bucket.empty) this.buckets.delete(bucket);
       return;
     }
     const orphan = this.primaryClosed;
-    const item = this.buffer({
-      side,
-      kind: "event",
-      nsp,
-      event,
-      args,
-      at,
-      seq,
-      key,
-      bucket,
-      ackId: undefined,
-      resolved: false,
-      held: false,
-      orphan,
-    });
-    if (item === undefined && bucket.empty) this.buckets.delete(bucket.id);
+    const ackId = undefined;
+    const item = this.buffer({ side, kind: "event", nsp, event, args, at, seq, key, bucket, ackId, resolved: false, held: false, orphan });
+    if (item === undefined && bucket.empty) this.buckets.delete(bucket);
   }
 
   private bucketFor(nsp: string, event: string): Bucket {
-    const id = `${nsp}\u0000${event}`;
-    const existing = this.buckets.get(id);
+    const existing = this.buckets.get(nsp, event);
     if (existing !== undefined) {
       this.refresh(existing);
       // Refreshing may have paired everything and dropped the bucket.
-      if (this.buckets.get(id) === existing) return existing;
+      if (this.buckets.get(nsp, event) === existing) return existing;
     }
-    const bucket = new Bucket(id, nsp, event);
+    const bucket = new Bucket(nsp, event);
     bucket.config = this.config();
     bucket.mappingVersion = this.ids.version;
     bucket.rule = ruleFor(bucket.config, nsp, event);
-    this.buckets.set(id, bucket);
+    this.buckets.set(bucket);
     return bucket;
   }
 
@@ -268,9 +264,9 @@ export class SessionComparator {
       if (shadow === undefined) continue;
       this.resolve(primary);
       this.resolve(shadow);
-      this.matched(bucket.nsp, bucket.event, primary, shadow);
+      this.matched(bucket.nsp, bucket.event, primary.seq, primary.at, shadow.seq, shadow.at);
     }
-    if (bucket.empty) this.buckets.delete(bucket.id);
+    if (bucket.empty) this.buckets.delete(bucket);
   }
 
   private keyOf(side: SideIndex, args: readonly unknown[], rule: CompiledRule): string {
@@ -290,11 +286,12 @@ export class SessionComparator {
     return undefined;
   }
 
-  private matched(nsp: string, event: string, primary: { seq: number; at: number }, shadow: { seq: number; at: number }): void {
-    const reordered = primary.seq < this.maxMatchedSeq[PRIMARY] || shadow.seq < this.maxMatchedSeq[SHADOW];
-    this.maxMatchedSeq[PRIMARY] = Math.max(this.maxMatchedSeq[PRIMARY], primary.seq);
-    this.maxMatchedSeq[SHADOW] = Math.max(this.maxMatchedSeq[SHADOW], shadow.seq);
-    const delayMs = shadow.at - primary.at;
+  /** A pair of events matched (sequence numbers and arrival times of each side: no object per match). */
+  private matched(nsp: string, event: string, primarySeq: number, primaryAt: number, shadowSeq: number, shadowAt: number): void {
+    const reordered = primarySeq < this.maxMatchedSeq[PRIMARY] || shadowSeq < this.maxMatchedSeq[SHADOW];
+    this.maxMatchedSeq[PRIMARY] = Math.max(this.maxMatchedSeq[PRIMARY], primarySeq);
+    this.maxMatchedSeq[SHADOW] = Math.max(this.maxMatchedSeq[SHADOW], shadowSeq);
+    const delayMs = shadowAt - primaryAt;
     this.emit({ result: "match", kind: "event", nsp, event, delayMs, reordered });
   }
 
@@ -363,21 +360,8 @@ export class SessionComparator {
     // The same ack id answered twice by one side: the first answer stays unpaired.
     if (duplicate !== undefined) this.unpaired(duplicate, this.config().windowMs);
     const orphan = this.primaryClosed;
-    this.buffer({
-      side,
-      kind: "ack",
-      nsp,
-      event,
-      args,
-      at,
-      seq: -1,
-      key: "",
-      bucket: undefined,
-      ackId,
-      resolved: false,
-      held: false,
-      orphan,
-    });
+    const bucket = undefined;
+    this.buffer({ side, kind: "ack", nsp, event, args, at, seq: -1, key: "", bucket, ackId, resolved: false, held: false, orphan });
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------
@@ -414,7 +398,7 @@ export class SessionComparator {
   private unpaired(item: PendingItem, windowMs: number): void {
     this.resolve(item);
     if (item.kind === "ack") this.acks.forget(item.nsp, item.ackId);
-    if (item.bucket?.empty) this.buckets.delete(item.bucket.id);
+    if (item.bucket?.empty) this.buckets.delete(item.bucket);
     // Delivered after the client left, and paired with nothing: there was no recipient to be wrong for.
     if (item.orphan) return;
     const base = {
@@ -431,7 +415,7 @@ export class SessionComparator {
     const [primary, shadow] = item.side === PRIMARY ? [item, other] : [other, item];
     this.resolve(primary);
     this.resolve(shadow);
-    if (bucket.empty) this.buckets.delete(bucket.id);
+    if (bucket.empty) this.buckets.delete(bucket);
     const diff = diffPayloads(primary.args, shadow.args, bucket.rule, this.ids.map, this.maxDiffs);
     this.emit({
       result: "mismatch",

@@ -91,7 +91,6 @@ export class Bucket {
   readonly live: [number, number] = [0, 0];
 
   constructor(
-    readonly id: string,
     readonly nsp: string,
     readonly event: string,
   ) {}
@@ -144,6 +143,46 @@ export class Bucket {
     const list = map.get(item.key);
     if (list === undefined) map.set(item.key, [item]);
     else list.push(item);
+  }
+}
+
+/** A session's buckets by namespace, then event name: found without building a key string per delivery. */
+export class BucketIndex {
+  private readonly byNamespace = new Map<string, Map<string, Bucket>>();
+  private count = 0;
+
+  /** Buckets held (a comparator with nothing pending holds none). */
+  get size(): number {
+    return this.count;
+  }
+
+  get(nsp: string, event: string): Bucket | undefined {
+    return this.byNamespace.get(nsp)?.get(event);
+  }
+
+  set(bucket: Bucket): void {
+    let events = this.byNamespace.get(bucket.nsp);
+    if (events === undefined) {
+      events = new Map();
+      this.byNamespace.set(bucket.nsp, events);
+    }
+    if (!events.has(bucket.event)) this.count++;
+    events.set(bucket.event, bucket);
+  }
+
+  delete(bucket: Bucket): void {
+    const events = this.byNamespace.get(bucket.nsp);
+    if (events?.get(bucket.event) !== bucket) return;
+    events.delete(bucket.event);
+    this.count--;
+    if (events.size === 0) this.byNamespace.delete(bucket.nsp);
+  }
+
+  /** A snapshot: refreshing a bucket may delete it. */
+  all(): Bucket[] {
+    const out: Bucket[] = [];
+    for (const events of this.byNamespace.values()) for (const bucket of events.values()) out.push(bucket);
+    return out;
   }
 }
 
