@@ -23,7 +23,7 @@ function promtool(args: string[], cwd = PROMETHEUS_DIR): { status: number | null
 test("promtool check rules: prometheus/alerts.yml loads", () => {
   const { status, output } = promtool(["check", "rules", "alerts.yml"]);
   assert.equal(status, 0, output);
-  assert.match(output, /SUCCESS: 7 rules found/);
+  assert.match(output, /SUCCESS: 8 rules found/);
 });
 
 test("promtool check config: the compose Prometheus config and its rule file are valid", () => {
@@ -169,6 +169,27 @@ const MUTATIONS: readonly Mutation[] = [
     what: "any world, not only the primary",
     apply: (r) => {
       r.expr = r.expr.replace('{world="primary"}', "");
+    },
+  },
+  {
+    alert: "SwitchyardAtCapacity",
+    what: "per-address refusals counted as capacity",
+    apply: (r) => {
+      r.expr = r.expr.replace('limit=~"sessions|handshake_rate"', 'limit=~"sessions.*|handshake_rate"');
+    },
+  },
+  {
+    alert: "SwitchyardAtCapacity",
+    what: "for 5m → 0m",
+    apply: (r) => {
+      r.for = "0m";
+    },
+  },
+  {
+    alert: "SwitchyardAtCapacity",
+    what: "threshold 0.1/s → 0.01/s",
+    apply: (r) => {
+      r.expr = r.expr.replace("> 0.1", "> 0.01");
     },
   },
 ];

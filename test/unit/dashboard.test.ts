@@ -199,6 +199,7 @@ test("every catalog metric is on the dashboard or in an alert, and the cutover e
 test("alerts carry a severity, a summary, a description and a documented threshold", () => {
   const names = alerts.map((rule) => rule.alert).sort();
   assert.deepEqual(names, [
+    "SwitchyardAtCapacity",
     "SwitchyardConfigDrift",
     "SwitchyardInstanceDown",
     "SwitchyardRedisUnreachable",
