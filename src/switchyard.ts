@@ -251,6 +251,7 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     legacyUrl,
     path: config.socketIoPath,
     idleTimeoutMs: handshake.pingInterval + handshake.pingTimeout,
+    handshakeTimeoutMs: config.upstreamConnectTimeoutMs,
   });
   const marker = forwardingMarker(config);
   const forwarder = new OwnerForwarder(marker);

@@ -23,6 +23,25 @@ const IDLE_SOCKET_TIMEOUT_MS = 4_000;
 /** Requests whose proxied request went out on a reused keep-alive socket, and those already retried. */
 const REUSED = new WeakSet<IncomingMessage>();
 const RETRIED = new WeakSet<IncomingMessage>();
+/** The proxied request of each client request (to abandon it at its deadline), and the deadlines pending. */
+const PROXY_REQUESTS = new WeakMap<IncomingMessage, ClientRequest>();
+const DEADLINES = new WeakMap<IncomingMessage, NodeJS.Timeout>();
+const TIMED_OUT = new WeakSet<IncomingMessage>();
+
+/**
+ * How long the legacy server may take to start answering (a pipe handshake: UPSTREAM_CONNECT_TIMEOUT_MS, as
+ * for terminated sessions). Past it the client gets 504 SWY_ERR_UPSTREAM_TIMEOUT and `onTimeout` runs. Long
+ * polls and pass-through requests have none: their answers may legitimately take long.
+ */
+export interface Deadline {
+  readonly ms: number;
+  readonly onTimeout: () => void;
+}
+
+function clearDeadline(req: IncomingMessage): void {
+  clearTimeout(DEADLINES.get(req));
+  DEADLINES.delete(req);
+}
 /**
  * Statuses after which the legacy server closes the connection without saying so: engine.io answers an oversized
  * (413) or too slow (408) polling POST and then destroys the request's socket. A keep-alive agent would put that
@@ -99,6 +118,10 @@ function refuseUnparsable(error: unknown, target: ServerResponse | Duplex): void
   else writeUpgradeError(target, 400, "Bad Request", reason);
 }
 
+function timeoutError(deadline: Deadline): SwitchyardError {
+  return new SwitchyardError("SWY_ERR_UPSTREAM_TIMEOUT", `legacy: no answer within ${deadline.ms} ms`);
+}
+
 export class LegacyProxy {
   private readonly proxy: ProxyServer;
   private readonly agent: Agent;
@@ -116,16 +139,21 @@ export class LegacyProxy {
     this.proxy.on("error", () => {});
     this.proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
       if (proxyReq.reusedSocket) REUSED.add(req);
+      PROXY_REQUESTS.set(req, proxyReq);
     });
-    this.proxy.on("proxyRes", (proxyRes: IncomingMessage) => {
+    this.proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => {
+      clearDeadline(req);
       if (CLOSING_STATUSES.has(proxyRes.statusCode ?? 0)) CLOSING.add(proxyRes.socket as Socket);
     });
     // A proxied WebSocket ends when either side does. When the legacy side closes, http-proxy-3 only
     // half-closes the client's socket (end()); a client that never answers that FIN (gone, or behind a
     // balancer that keeps its half open) would keep the socket, and the pipe session counted on it, for
     // good. So the client's socket is closed too, once what the backend sent before closing is flushed.
-    this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex) => {
+    this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+      PROXY_REQUESTS.set(req, proxyReq);
+      proxyReq.once("response", () => clearDeadline(req));
       proxyReq.once("upgrade", (_res: IncomingMessage, proxySocket: Duplex) => {
+        clearDeadline(req);
         proxySocket.once("close", () => {
           if (!socket.destroyed) (socket as Socket).destroySoon();
         });
@@ -138,9 +166,11 @@ export class LegacyProxy {
     this.proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => listener(proxyRes, req));
   }
 
-  web(req: IncomingMessage, res: ServerResponse): void {
+  web(req: IncomingMessage, res: ServerResponse, deadline?: Deadline): void {
     this.scrubForwarded(req);
+    if (deadline !== undefined) this.startDeadline(req, "http", deadline, () => writeJsonError(res, 504, timeoutError(deadline)));
     const onError = (error: Error) => {
+      if (TIMED_OUT.has(req)) return; // answered at the deadline; this is the abandoned request ending
       // A kept-alive socket the server closed just as we reused it: the request never reached the server,
       // so a body-less one is sent again once (Node's documented remedy for this race).
       if (
@@ -172,11 +202,15 @@ export class LegacyProxy {
     publish("switchyard:passthrough", { kind: "http", outcome: "forwarded", code: undefined });
   }
 
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, deadline?: Deadline): void {
     this.scrubForwarded(req);
     socket.on("error", () => socket.destroy());
+    if (deadline !== undefined)
+      this.startDeadline(req, "websocket", deadline, () => writeUpgradeError(socket, 504, "Gateway Timeout", timeoutError(deadline)));
     try {
       this.proxy.ws(req, socket, head, {}, (error: Error) => {
+        if (TIMED_OUT.has(req)) return;
+        clearDeadline(req);
         publish("switchyard:passthrough", { kind: "websocket", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
         const reason = new SwitchyardError("SWY_ERR_PASSTHROUGH_UNREACHABLE", (error as NodeJS.ErrnoException).code ?? error.message);
         // Nothing was written yet if the legacy app could not be reached: answer like an HTTP gateway would.
@@ -188,6 +222,20 @@ export class LegacyProxy {
       return;
     }
     publish("switchyard:passthrough", { kind: "websocket", outcome: "forwarded", code: undefined });
+  }
+
+  /** At the deadline (no answer from the legacy server yet): answer the client, abandon the proxied request. */
+  private startDeadline(req: IncomingMessage, kind: "http" | "websocket", deadline: Deadline, answer: () => void): void {
+    const timer = setTimeout(() => {
+      DEADLINES.delete(req);
+      TIMED_OUT.add(req);
+      publish("switchyard:passthrough", { kind, outcome: "failed", code: "SWY_ERR_UPSTREAM_TIMEOUT" });
+      answer();
+      PROXY_REQUESTS.get(req)?.destroy();
+      deadline.onTimeout();
+    }, deadline.ms);
+    timer.unref();
+    DEADLINES.set(req, timer);
   }
 
   close(): void {

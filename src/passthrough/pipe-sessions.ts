@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { revisionOf, type EngineIoRevision } from "../protocol/engineio.js";
 import { publish } from "../telemetry/events.js";
 import type { ClientTransport, SessionCloseReason } from "../domain.js";
-import type { LegacyProxy } from "./legacy-proxy.js";
+import type { Deadline, LegacyProxy } from "./legacy-proxy.js";
 import { backendUrl } from "../upstream/backend-url.js";
 
 interface PipeSession {
@@ -36,6 +36,11 @@ export interface PipeSessionOptions {
   readonly path: string;
   /** A polling session with no request for this long is considered gone (pingInterval + pingTimeout). */
   readonly idleTimeoutMs: number;
+  /**
+   * How long the legacy server may take to answer a handshake (UPSTREAM_CONNECT_TIMEOUT_MS); then the client
+   * gets 504 SWY_ERR_UPSTREAM_TIMEOUT and retries. Default: no limit.
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 const SID_IN_HANDSHAKE = /"sid":"([^"]+)"/;
@@ -106,7 +111,14 @@ export class PipeSessions {
       res.once("close", () => {
         if (!pending.adopted) onEnd();
       });
-    this.options.proxy.web(req, res);
+    this.options.proxy.web(req, res, this.deadline());
+  }
+
+  /** The deadline of a pipe handshake: a refused handshake when the legacy server does not answer in time. */
+  private deadline(): Deadline | undefined {
+    const ms = this.options.handshakeTimeoutMs;
+    if (ms === undefined) return undefined;
+    return { ms, onTimeout: () => publish("switchyard:handshake:refused", { code: "SWY_ERR_UPSTREAM_TIMEOUT" }) };
   }
 
   /** A WebSocket-only handshake routed as a pipe: the session lives as long as the socket. */
@@ -115,7 +127,7 @@ export class PipeSessions {
     const eio = revisionOf(new URL(req.url ?? "/", "http://x").searchParams.get("EIO"));
     const session = this.open(key, undefined, eio, "websocket", handshake);
     this.bindSocket(session, socket);
-    this.options.proxy.ws(req, socket, head);
+    this.options.proxy.ws(req, socket, head, this.deadline());
   }
 
   /** Any polling request carrying a sid that is not a terminated session: keep it alive, then proxy. */

@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import { LegacyProxy } from "../../src/passthrough/legacy-proxy.js";
 import { PipeSessions } from "../../src/passthrough/pipe-sessions.js";
+import { subscribe } from "../../src/telemetry/events.js";
 import { eventually } from "../helpers/eventually.js";
 
 describe("pipe sessions", () => {
@@ -89,5 +90,45 @@ describe("pipe sessions", () => {
     assert.equal(ended.length, before + 2);
     const next = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
     assert.equal(next.status, 400, "the legacy server dropped the session too");
+  });
+});
+
+describe("pipe handshakes to a legacy server that accepts and never answers", () => {
+  it("are answered 504 SWY_ERR_UPSTREAM_TIMEOUT at the handshake deadline, polling and WebSocket, counted", async () => {
+    const silent = createNetServer((socket) => socket.on("error", () => {}));
+    silent.listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    const legacyUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const proxy = new LegacyProxy({ target: legacyUrl, trustProxy: false });
+    const pipes = new PipeSessions({ proxy, legacyUrl, path: "/socket.io/", idleTimeoutMs: 60_000, handshakeTimeoutMs: 200 });
+    const ended: string[] = [];
+    const refused: string[] = [];
+    const stop = subscribe("switchyard:handshake:refused", (e) => refused.push(e.code));
+    const front = createServer((req, res) => pipes.handshakeHttp(req, res, { onEnd: () => ended.push("http") }));
+    front.on("upgrade", (req, socket, head) => pipes.handshakeWs(req, socket, head, { onEnd: () => ended.push("ws") }));
+    front.listen(0, "127.0.0.1");
+    await once(front, "listening");
+    const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    try {
+      const polling = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+      assert.equal(polling.status, 504);
+      assert.equal(((await polling.json()) as { code: string }).code, "SWY_ERR_UPSTREAM_TIMEOUT");
+      const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+      const status = await new Promise<number | undefined>((resolve) => {
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode));
+        ws.on("error", () => resolve(undefined));
+      });
+      assert.equal(status, 504);
+      await eventually(() => ended.length === 2, "both handshakes' ends to run");
+      assert.deepEqual(refused, ["SWY_ERR_UPSTREAM_TIMEOUT", "SWY_ERR_UPSTREAM_TIMEOUT"]);
+      assert.equal(pipes.size, 0);
+    } finally {
+      stop();
+      pipes.stop();
+      proxy.close();
+      front.closeAllConnections();
+      front.close();
+      silent.close();
+    }
   });
 });
