@@ -202,6 +202,7 @@ test("alerts carry a severity, a summary, a description and a documented thresho
     "SwitchyardAtCapacity",
     "SwitchyardConfigDrift",
     "SwitchyardInstanceDown",
+    "SwitchyardLegacyPassthroughFailing",
     "SwitchyardRedisUnreachable",
     "SwitchyardRolloutRolledBack",
     "SwitchyardRoomBridgeDown",
