@@ -185,6 +185,7 @@ export class LegacyProxy {
         this.proxy.web(req, res, {}, onError);
         return;
       }
+      clearDeadline(req);
       publish("switchyard:passthrough", { kind: "http", outcome: "failed", code: "SWY_ERR_PASSTHROUGH_UNREACHABLE" });
       writeJsonError(
         res,

@@ -15,6 +15,7 @@ import { LegacyProxy } from "../../src/passthrough/legacy-proxy.js";
 import { PipeSessions } from "../../src/passthrough/pipe-sessions.js";
 import { subscribe } from "../../src/telemetry/events.js";
 import { eventually } from "../helpers/eventually.js";
+import { freePort } from "../helpers/ports.js";
 
 describe("pipe sessions", () => {
   let legacy: LegacyChat;
@@ -129,6 +130,32 @@ describe("pipe handshakes to a legacy server that accepts and never answers", ()
       front.closeAllConnections();
       front.close();
       silent.close();
+    }
+  });
+});
+
+describe("pipe handshakes to a legacy server that is down", () => {
+  it("are answered 502 at once, and their deadline does not fire later", async () => {
+    const legacyUrl = `http://127.0.0.1:${await freePort()}`;
+    const proxy = new LegacyProxy({ target: legacyUrl, trustProxy: false });
+    const pipes = new PipeSessions({ proxy, legacyUrl, path: "/socket.io/", idleTimeoutMs: 60_000, handshakeTimeoutMs: 150 });
+    const refused: string[] = [];
+    const stop = subscribe("switchyard:handshake:refused", (e) => refused.push(e.code));
+    const front = createServer((req, res) => pipes.handshakeHttp(req, res));
+    front.listen(0, "127.0.0.1");
+    await once(front, "listening");
+    try {
+      const answer = await fetch(`http://127.0.0.1:${(front.address() as AddressInfo).port}/socket.io/?EIO=4&transport=polling`);
+      assert.equal(answer.status, 502);
+      assert.equal(((await answer.json()) as { code: string }).code, "SWY_ERR_PASSTHROUGH_UNREACHABLE");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(refused, [], "no timeout is reported for a handshake already answered");
+    } finally {
+      stop();
+      pipes.stop();
+      proxy.close();
+      front.closeAllConnections();
+      front.close();
     }
   });
 });
