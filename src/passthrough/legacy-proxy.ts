@@ -168,7 +168,11 @@ export class LegacyProxy {
 
   web(req: IncomingMessage, res: ServerResponse, deadline?: Deadline): void {
     this.scrubForwarded(req);
-    if (deadline !== undefined) this.startDeadline(req, "http", deadline, () => writeJsonError(res, 504, timeoutError(deadline)));
+    if (deadline !== undefined) {
+      this.startDeadline(req, "http", deadline, () => writeJsonError(res, 504, timeoutError(deadline)));
+      // A client that left before the answer: nothing to time out any more.
+      res.once("close", () => clearDeadline(req));
+    }
     const onError = (error: Error) => {
       if (TIMED_OUT.has(req)) return; // answered at the deadline; this is the abandoned request ending
       // A kept-alive socket the server closed just as we reused it: the request never reached the server,
@@ -206,8 +210,10 @@ export class LegacyProxy {
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, deadline?: Deadline): void {
     this.scrubForwarded(req);
     socket.on("error", () => socket.destroy());
-    if (deadline !== undefined)
+    if (deadline !== undefined) {
       this.startDeadline(req, "websocket", deadline, () => writeUpgradeError(socket, 504, "Gateway Timeout", timeoutError(deadline)));
+      socket.once("close", () => clearDeadline(req));
+    }
     try {
       this.proxy.ws(req, socket, head, {}, (error: Error) => {
         if (TIMED_OUT.has(req)) return;
