@@ -37,6 +37,8 @@ import type { RoutingStore } from "./store/routing-store.js";
 import { MemoryDiffEvidence, RedisDiffEvidence } from "./shadow/evidence.js";
 import { ShadowManager } from "./shadow/shadow-manager.js";
 import { UpstreamConnector } from "./upstream/upstream-connector.js";
+import { HubLinks } from "./upstream/hub-link.js";
+import { HUB_DEFAULTS } from "./upstream/hub-upstream.js";
 import { createRollout } from "./rollout/create-rollout.js";
 import { registerRolloutApi } from "./ops/rollout-api.js";
 import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
@@ -100,6 +102,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
   await Promise.all([learner.probeOnce(), store.start()]);
 
   const rooms = createRoomWorlds(config, logger);
+  const hubLinks = hubLinksOf(config);
   const connector = new UpstreamConnector({
     legacyUrl,
     hubUrl,
@@ -114,6 +117,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     logger,
     rooms,
     roomLimits: roomLimitsOf(config),
+    ...(hubLinks !== undefined ? { hubLinks } : {}),
   });
   const router = createRouteDecider(() => store.current(), {
     legacyShadow: config.legacyShadowUrl !== undefined,
@@ -209,6 +213,8 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     admin.close();
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
+    // After the sessions: each has sent its close frame on its link by now.
+    hubLinks?.close();
     await ops.close();
     await shadow.close();
     await rooms.close();
@@ -314,5 +320,17 @@ function composeGateway(inputs: GatewayInputs): Gateway {
                 : inputs.logger.error({ err: error.message }, "TLS files changed but cannot serve: the previous certificate stays"),
           },
         }),
+  });
+}
+
+/** HUB_PROTOCOL auto or v2: the process's hub links (docs/hub-protocol.md §11); v1: none. */
+function hubLinksOf(config: StaticConfig): HubLinks | undefined {
+  const { protocol, ...bounds } = config.hubLink;
+  if (protocol === "v1") return undefined;
+  return new HubLinks({
+    protocol,
+    ...bounds,
+    drainLowWater: Math.floor(config.limits.upstreamBufferHighWater / 2),
+    pingIntervalMs: HUB_DEFAULTS.pingIntervalMs,
   });
 }

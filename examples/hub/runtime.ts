@@ -11,7 +11,6 @@
  * sessions (`x-switchyard-shadow: 1`) live in a world of their own (the gateway keeps their rooms apart
  * too).
  */
-import type WebSocket from "ws";
 import { attachmentCount, CLOSE, encodeFrame, parseFrame, randomId, reconstruct, WireError, type Frame } from "./wire.js";
 
 export type Ack = (...args: unknown[]) => void;
@@ -153,34 +152,48 @@ export class HubSocket {
   }
 }
 
+/**
+ * How a session reaches its gateway: its own WebSocket (v1) or its place on a shared link (v2, link.ts). The
+ * session does not care which; the wire calls receive() with the session's frames and teardown() when it is gone.
+ */
+export interface SessionWire {
+  send(frame: string | Buffer): void;
+  /** Ends the session towards the gateway (v1: closes the WebSocket; v2: a close frame). */
+  close(code: number, reason: string): void;
+}
+
+/** What a v1 hub reads from the upgrade request and a v2 hub from the open frame. */
+export interface SessionHandshake {
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly address: string | undefined;
+  /** The client's Engine.IO revision (v2's open frame says; v1 does not). */
+  readonly eio: number | undefined;
+}
+
 export class HubSession {
   readonly sockets = new Map<string, HubSocket>();
   readonly rooms: Rooms;
   private pending: { frame: Frame; expected: number; buffers: Buffer[] } | undefined;
   private ended = false;
-  alive = true;
 
   constructor(
     readonly runtime: HubRuntime,
-    readonly ws: WebSocket,
+    readonly wire: SessionWire,
     readonly id: string,
     readonly shadow: boolean,
+    readonly handshake: SessionHandshake,
   ) {
     this.rooms = runtime.roomsOf(shadow);
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      try {
-        this.onFrame(data, isBinary);
-      } catch (error) {
-        if (!(error instanceof WireError)) throw error;
-        this.close(CLOSE.protocolError, error.message);
-      }
-    });
-    ws.on("pong", () => {
-      this.alive = true;
-    });
-    ws.on("close", () => this.teardown());
-    ws.on("error", () => this.teardown());
-    this.sendRaw([JSON.stringify({ type: "hello", version: 1, server: "switchyard-sample-hub" })]);
+  }
+
+  /** A frame of this session from the gateway; `parsed`: a text frame already parsed (by a link). */
+  receive(data: Buffer, isBinary: boolean, parsed?: Frame): void {
+    try {
+      this.onFrame(data, isBinary, parsed);
+    } catch (error) {
+      if (!(error instanceof WireError)) throw error;
+      this.close(CLOSE.protocolError, error.message);
+    }
   }
 
   send(frame: Record<string, unknown>, payload?: unknown[]): void {
@@ -189,7 +202,7 @@ export class HubSession {
 
   private sendRaw(frames: (string | Buffer)[]): void {
     if (this.ended) return;
-    for (const frame of frames) this.ws.send(frame);
+    for (const frame of frames) this.wire.send(frame);
   }
 
   remove(socket: HubSocket): void {
@@ -206,10 +219,11 @@ export class HubSession {
   close(code: number, reason: string): void {
     if (this.ended) return;
     this.teardown();
-    this.ws.close(code, reason);
+    this.wire.close(code, reason);
   }
 
-  private teardown(): void {
+  /** The session is gone (the gateway ended it, or its socket or link closed). */
+  teardown(): void {
     if (this.ended) return;
     this.ended = true;
     for (const socket of this.sockets.values()) socket.cleanup();
@@ -217,7 +231,7 @@ export class HubSession {
     this.runtime.forget(this);
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  private onFrame(data: Buffer, isBinary: boolean, parsed: Frame | undefined): void {
     if (this.ended) return;
     if (isBinary) {
       const pending = this.pending;
@@ -230,7 +244,7 @@ export class HubSession {
       return;
     }
     if (this.pending !== undefined) throw new WireError("text frame while binary frames were expected");
-    const frame = parseFrame(data.toString("utf8"));
+    const frame = parsed ?? parseFrame(data.toString("utf8"));
     const expected = attachmentCount(frame, MAX_ATTACHMENTS);
     if (expected > 0) this.pending = { frame, expected, buffers: [] };
     else this.handle(frame, []);
@@ -316,8 +330,8 @@ export class HubRuntime {
     return this.sessions.real.size + this.sessions.shadow.size;
   }
 
-  open(ws: WebSocket, id: string, shadow: boolean): HubSession {
-    const session = new HubSession(this, ws, id, shadow);
+  open(wire: SessionWire, id: string, shadow: boolean, handshake: SessionHandshake): HubSession {
+    const session = new HubSession(this, wire, id, shadow, handshake);
     (shadow ? this.sessions.shadow : this.sessions.real).set(id, session);
     return session;
   }
@@ -325,18 +339,6 @@ export class HubRuntime {
   forget(session: HubSession): void {
     const sessions = session.shadow ? this.sessions.shadow : this.sessions.real;
     if (sessions.get(session.id) === session) sessions.delete(session.id);
-  }
-
-  /** Pings every session; one that did not answer the previous ping is terminated. */
-  heartbeat(): void {
-    for (const session of [...this.sessions.real.values(), ...this.sessions.shadow.values()]) {
-      if (!session.alive) {
-        session.ws.terminate();
-        continue;
-      }
-      session.alive = false;
-      session.ws.ping();
-    }
   }
 
   closeAll(code: number, reason: string): void {

@@ -12,6 +12,7 @@ import { createChatHistory } from "../chat-history.js";
 import { attachChat } from "./chat.js";
 import { HubRuntime, type RoomsAt } from "./runtime.js";
 import { CLOSE, SESSION_HEADER, SHADOW_HEADER, SUBPROTOCOL } from "./wire.js";
+import { HubLinkConnection, openSocketSession, SUBPROTOCOL_V2 } from "./link.js";
 import { envNumber, isMain, runSample } from "../sample-cli.js";
 
 export interface SampleHubOptions {
@@ -30,6 +31,8 @@ export interface SampleHubOptions {
    * servers; "hub" sends one event frame per member (hub protocol v1 without §2.6).
    */
   rooms?: RoomsAt | undefined;
+  /** Select switchyard-hub.v2 (one link, many sessions) when a gateway offers it. Default true; false: a v1-only hub. */
+  v2?: boolean | undefined;
 }
 
 function roomsAt(raw: string | undefined): RoomsAt | undefined {
@@ -44,6 +47,10 @@ export interface SampleHub {
   readonly port: number;
   readonly runtime: HubRuntime;
   readonly http: HttpServer;
+  /** WebSockets open to this hub (v1 sessions and v2 links): what a gateway costs it in descriptors. */
+  readonly connectionCount: number;
+  /** Open v2 links. */
+  readonly links: ReadonlySet<HubLinkConnection>;
   close(): Promise<void>;
 }
 
@@ -66,11 +73,21 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
   const runtime = new HubRuntime(options.rooms ?? "gateway");
   const history = createChatHistory({ redisUrl: options.redisUrl, keyPrefix: options.redisKeyPrefix });
   attachChat(runtime, history);
+  const speaksV2 = options.v2 ?? true;
+  // Sockets that answered the last ping (handleUpgrade emits no "connection": each upgrade path tracks its socket).
+  const answered = new WeakSet<WebSocket>();
+  const track = (ws: WebSocket): void => {
+    answered.add(ws);
+    ws.on("pong", () => answered.add(ws));
+  };
+  const links = new Set<HubLinkConnection>();
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
     ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    // v2 when offered (and spoken), else v1: a gateway offering both gets a link.
+    handleProtocols: (protocols) =>
+      speaksV2 && protocols.has(SUBPROTOCOL_V2) ? SUBPROTOCOL_V2 : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false,
   });
   const http = createServer((req, res) => {
     if (req.method === "GET" && (req.url ?? "/").split("?")[0] === "/healthz") {
@@ -83,7 +100,18 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
   });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    if (!offeredProtocols(req).includes(SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `subprotocol ${SUBPROTOCOL} required`);
+    const offered = offeredProtocols(req);
+    if (speaksV2 && offered.includes(SUBPROTOCOL_V2)) {
+      // A link: its upgrade's session headers (if any) describe no session of it; sessions come in open frames.
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        track(ws);
+        const link = new HubLinkConnection(runtime, ws);
+        links.add(link);
+        ws.once("close", () => links.delete(link));
+      });
+      return;
+    }
+    if (!offered.includes(SUBPROTOCOL)) return refuse(socket, 400, "Bad Request", `subprotocol ${SUBPROTOCOL} required`);
     const sessionId = req.headers[SESSION_HEADER];
     if (typeof sessionId !== "string" || !SESSION_ID.test(sessionId))
       return refuse(socket, 400, "Bad Request", `${SESSION_HEADER} missing or invalid`);
@@ -95,10 +123,17 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
         ws.close(CLOSE.policy, "duplicate session");
         return;
       }
-      runtime.open(ws, sessionId, shadow);
+      track(ws);
+      openSocketSession(runtime, ws, sessionId, shadow, req);
     });
   });
-  const pinger = setInterval(() => runtime.heartbeat(), options.pingIntervalMs ?? 25_000);
+  // Pings every socket (v1 session or v2 link); one that did not answer the previous ping is terminated.
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!answered.delete(ws)) ws.terminate();
+      else ws.ping();
+    }
+  }, options.pingIntervalMs ?? 25_000);
   pinger.unref();
 
   const host = options.host ?? "127.0.0.1";
@@ -116,11 +151,16 @@ export async function startSampleHub(options: SampleHubOptions = {}): Promise<Sa
     port,
     runtime,
     http,
+    get connectionCount() {
+      return wss.clients.size;
+    },
+    links,
     close: () =>
       (closing ??= (async () => {
         clearInterval(pinger);
         // 1001 lets gateways tell their clients to reconnect; a gateway that does not answer is cut off.
         runtime.closeAll(CLOSE.goingAway, "hub shutting down");
+        for (const link of links) link.ws.close(CLOSE.goingAway, "hub shutting down");
         const open = [...wss.clients].map((client) => new Promise<void>((done) => client.once("close", () => done())));
         await Promise.race([Promise.all(open), new Promise((done) => setTimeout(done, 1000).unref())]);
         for (const client of wss.clients) client.terminate();

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { isHeaderName, reservedHeaderReason } from "./header-rules.js";
 import { parseNetwork } from "../routing/networks.js";
+import { HUB_LINK_SETTINGS } from "./hub-link-settings.js";
 import { LIMIT_SETTINGS } from "./limit-settings.js";
 import { parseRoutingConfig, type RoutingConfig } from "./routing-config.js";
 import { boolean, integer, list, oneOf, type RawValue, setting, SettingError, text, url } from "./setting-parsers.js";
@@ -261,6 +262,7 @@ export const SETTINGS = {
     integer(1024, 1 << 30),
   ),
   ...LIMIT_SETTINGS,
+  ...HUB_LINK_SETTINGS,
   INSTANCE_ID: setting<string>(
     "INSTANCE_ID",
     undefined,

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { SwitchyardError } from "../errors.js";
+import type { HubProtocolChoice } from "./hub-link-settings.js";
 import type { RoutingConfig } from "./routing-config.js";
 import { tlsPairProblem } from "./tls-files.js";
 import {
@@ -50,6 +51,14 @@ export interface ListenerLimits {
   readonly handshakeBurst: number;
 }
 
+export interface HubLinkConfig {
+  readonly protocol: HubProtocolChoice;
+  readonly links: number;
+  readonly maxSessions: number;
+  readonly maxFrameBytes: number;
+  readonly pausedBytes: number;
+}
+
 export interface StaticConfig {
   readonly port: number;
   readonly host: string;
@@ -85,6 +94,8 @@ export interface StaticConfig {
   readonly routingConfig: RoutingConfig | undefined;
   readonly legacyShadowUrl: string | undefined;
   readonly hubShadowUrl: string | undefined;
+  /** switchyard-hub.v2 (docs/hub-protocol.md §11). */
+  readonly hubLink: HubLinkConfig;
   readonly hubFallback: boolean;
   readonly shadowEvidenceLimit: number;
   readonly shadowBacklogLimit: number;
@@ -282,6 +293,13 @@ function buildConfig(v: Values): StaticConfig {
     routingConfig: v.ROUTING_CONFIG,
     legacyShadowUrl: v.LEGACY_SHADOW_URL,
     hubShadowUrl: v.HUB_SHADOW_URL,
+    hubLink: Object.freeze({
+      protocol: v.HUB_PROTOCOL!,
+      links: v.HUB_LINKS!,
+      maxSessions: v.HUB_LINK_MAX_SESSIONS!,
+      maxFrameBytes: v.HUB_LINK_MAX_FRAME_BYTES!,
+      pausedBytes: v.HUB_LINK_PAUSED_BYTES!,
+    }),
     hubFallback: v.HUB_FALLBACK!,
     shadowEvidenceLimit: v.SHADOW_EVIDENCE_LIMIT!,
     shadowBacklogLimit: v.SHADOW_BACKLOG_LIMIT!,

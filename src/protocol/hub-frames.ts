@@ -219,6 +219,15 @@ export function parseHubFrame(text: string, maxAttachments: number, roomLimits: 
   } catch {
     throw new HubFrameError("text frame is not JSON");
   }
+  return validateHubFrame(value, maxAttachments, roomLimits);
+}
+
+/** Validates one frame already parsed from JSON (a v2 link parses each frame once to find its session). */
+export function validateHubFrame(
+  value: unknown,
+  maxAttachments: number,
+  roomLimits: RoomFrameLimits = ROOM_FRAME_DEFAULTS,
+): HubInboundFrame {
   if (!isPlainObject(value)) throw new HubFrameError("text frame is not a JSON object");
   const type = value.type;
   if (typeof type !== "string") throw new HubFrameError('frame without a string "type"');

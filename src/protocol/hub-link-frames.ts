@@ -162,3 +162,8 @@ export function encodeCloseFrame(session: string, code: number, reason: string):
 export function encodeFlowFrame(session: string, type: "pause" | "resume"): string {
   return `{"type":"${type}","${LINK_SESSION_FIELD}":"${session}"}`;
 }
+
+/** What a hub's first frame on a socket says, in the version its selected subprotocol calls for. */
+export type HubHello =
+  | { readonly version: 1; readonly server: string | undefined }
+  | { readonly version: 2; readonly server: string | undefined; readonly maxSessions: number | undefined };

@@ -22,6 +22,7 @@ import {
   HubFrameError,
   INVALID_NAMESPACE_MESSAGE,
   parseHubFrame,
+  validateHubFrame,
   placeholdersResolve,
   resolvePlaceholders,
   ROOM_FRAME_DEFAULTS,
@@ -277,8 +278,11 @@ export class HubTranslator {
 
   // ---- hub → client -----------------------------------------------------------------------------
 
-  /** One WebSocket frame from the hub, after its hello. */
-  fromHub(data: Buffer | string, isBinary: boolean, out: TranslationOutput): TranslationVerdict {
+  /**
+   * One WebSocket frame from the hub, after its hello. `parsed`: the text frame's JSON value when the caller
+   * has parsed it already (a v2 link reads each frame's session from it), so that it is parsed once.
+   */
+  fromHub(data: Buffer | string, isBinary: boolean, out: TranslationOutput, parsed?: unknown): TranslationVerdict {
     if (isBinary) {
       if (this.hubAttachments === 0) return hubError("binary frame without an announcing frame");
       this.hubAttachments--;
@@ -296,7 +300,10 @@ export class HubTranslator {
     if (this.hubAttachments > 0) return hubError(`text frame while ${this.hubAttachments} binary frame(s) were expected`);
     let frame: HubInboundFrame;
     try {
-      frame = parseHubFrame(typeof data === "string" ? data : data.toString("utf8"), this.maxAttachments, this.roomLimits);
+      frame =
+        parsed !== undefined
+          ? validateHubFrame(parsed, this.maxAttachments, this.roomLimits)
+          : parseHubFrame(typeof data === "string" ? data : data.toString("utf8"), this.maxAttachments, this.roomLimits);
     } catch (error) {
       if (error instanceof HubFrameError) return hubError(error.message);
       throw error;

@@ -30,7 +30,10 @@ import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { webSocketUrl } from "./backend-url.js";
-import { DrainSignal, openUpstreamSocket } from "./upstream-socket.js";
+import { openUpstreamSocket } from "./upstream-socket.js";
+import { type HubChannel, WebSocketChannel } from "./hub-channel.js";
+import type { HubLinks } from "./hub-link.js";
+import { HUB_LINK_VERSION, type HubHello, parseLinkFrame } from "../protocol/hub-link-frames.js";
 import { SinkGate } from "./sink-gate.js";
 import type { DeliveryOptions, Upstream, UpstreamMessage, UpstreamSink } from "./upstream.js";
 import type { UpstreamRole } from "../domain.js";
@@ -63,6 +66,11 @@ export interface HubUpstreamOptions {
    */
   readonly rooms?: RoomWorld;
   readonly roomLimits?: RoomFrameLimits;
+  /**
+   * The process's hub links (HUB_PROTOCOL auto or v2, docs/hub-protocol.md §11): the session opens over them,
+   * or on a socket of its own when the hub selects v1. Absent: v1 only, one socket per session.
+   */
+  readonly links?: HubLinks;
 }
 
 export const HUB_DEFAULTS = Object.freeze({ maxAttachments: 10, pingIntervalMs: 25_000, namespaceConnectTimeoutMs: 45_000 });
@@ -81,11 +89,11 @@ function isReservedUpgradeHeader(name: string): boolean {
   );
 }
 
-/** The upgrade headers of a hub session: the client's forwarded context plus ours. */
-export function hubUpgradeHeaders(context: ClientContext, sessionId: string, shadow: boolean): Record<string, string> {
+/** The upgrade headers of a hub session: the client's forwarded context plus ours (v2's open frame: without ours). */
+export function hubUpgradeHeaders(context: ClientContext, sessionId: string | undefined, shadow: boolean): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(context.headers)) if (!isReservedUpgradeHeader(name)) headers[name] = value;
-  headers[HUB_SESSION_HEADER] = sessionId;
+  if (sessionId !== undefined) headers[HUB_SESSION_HEADER] = sessionId;
   if (shadow) headers[HUB_SHADOW_HEADER] = "1";
   return headers;
 }
@@ -99,9 +107,8 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   readonly context: ClientContext;
   /** What the hub said about itself in its hello (for logs). */
   readonly hubServer: string | undefined;
-  private readonly ws: WebSocket;
+  private readonly channel: HubChannel;
   private readonly translator: HubTranslator;
-  private readonly pinger: NodeJS.Timeout;
   private namespaceTimer: NodeJS.Timeout | undefined;
   private readonly gate: SinkGate;
   private readonly world: RoomWorld | undefined;
@@ -109,20 +116,16 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   private readonly roomSockets = new Map<string, RoomSocket>();
   /** Set by a room event that breaks the protocol, checked once the frame is handled. */
   private roomFault: string | undefined;
-  private readonly drain: DrainSignal;
   private state: State = "open";
-  private paused = false;
-  private awaitingPong = false;
 
-  constructor(ws: WebSocket, sessionId: string, hubServer: string | undefined, options: HubUpstreamOptions) {
-    this.ws = ws;
+  constructor(channel: HubChannel, sessionId: string, hubServer: string | undefined, options: HubUpstreamOptions) {
+    this.channel = channel;
     this.sessionId = sessionId;
     this.hubServer = hubServer;
     this.role = options.role;
     this.context = options.context;
     this.world = options.rooms;
     this.gate = new SinkGate(options.earlyBufferBytes, (detail) => this.fail("SWY_ERR_EARLY_OVERFLOW", detail, HUB_CLOSE_CODE.policy));
-    this.drain = new DrainSignal(ws, options.drainLowWater, () => this.gate.drain());
     this.translator = new HubTranslator({
       revision: socketIoRevisionOf(options.context.eio),
       sessionId,
@@ -132,25 +135,11 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     });
     // Every listener and timer is guarded: an exception ends this hub session (SWY_ERR_INTERNAL), never the process.
     const crash = (error: unknown) => this.crash(error);
-    ws.on(
-      "message",
-      guard((data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary), crash),
-    );
-    ws.on("pong", () => {
-      this.awaitingPong = false;
+    channel.listen({
+      frame: guard((data: Buffer, isBinary: boolean, parsed: unknown) => this.onFrame(data, isBinary, parsed), crash),
+      ended: guard((code: ErrorCode | undefined, detail: string) => this.onChannelEnded(code, detail), crash),
+      drained: guard(() => this.gate.drain(), crash),
     });
-    ws.on(
-      "close",
-      guard((code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()), crash),
-    );
-    ws.on(
-      "error",
-      guard((error: Error) => this.fail("SWY_ERR_UPSTREAM_CLOSED", error.message, undefined), crash),
-    );
-    this.pinger = setInterval(
-      guard(() => this.heartbeat(), crash),
-      options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs,
-    );
     this.namespaceTimer = setTimeout(
       guard(() => this.onNamespaceTimeout(), crash),
       options.namespaceConnectTimeoutMs ?? HUB_DEFAULTS.namespaceConnectTimeoutMs,
@@ -159,7 +148,12 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   }
 
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.channel.bufferedAmount;
+  }
+
+  /** The hub protocol version this session speaks: 1 (its own WebSocket) or 2 (a shared link). */
+  get protocol(): 1 | 2 {
+    return this.channel.protocol;
   }
 
   attach(sink: UpstreamSink): void {
@@ -183,19 +177,15 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
       this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
       return;
     }
-    this.drain.sent();
+    this.channel.wrote();
   }
 
   pause(): void {
-    this.paused = true;
-    this.ws.pause();
+    if (this.state === "open") this.channel.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    // A paused socket cannot read pongs: the heartbeat starts afresh.
-    this.awaitingPong = false;
-    this.ws.resume();
+    if (this.state === "open") this.channel.resume();
   }
 
   close(): void {
@@ -206,7 +196,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
   // ---- TranslationOutput --------------------------------------------------------------------------
 
   toHub(frame: string | Buffer): void {
-    this.ws.send(frame, this.drain.written);
+    if (this.state === "open") this.channel.write(frame);
   }
 
   toClient(message: string | Buffer): void {
@@ -266,11 +256,11 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
 
   // ---- internals ----------------------------------------------------------------------------------
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  private onFrame(data: Buffer, isBinary: boolean, parsed: unknown): void {
     if (this.state !== "open") return;
     let verdict: TranslationVerdict;
     try {
-      verdict = this.translator.fromHub(data, isBinary, this);
+      verdict = this.translator.fromHub(data, isBinary, this, parsed);
     } catch (error) {
       // Protocol breaches come back as verdicts; a throw is the gateway's own bug.
       this.crash(error);
@@ -286,16 +276,6 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     }
   }
 
-  private heartbeat(): void {
-    if (this.state !== "open" || this.paused) return;
-    if (this.awaitingPong) {
-      this.fail("SWY_ERR_UPSTREAM_PING_TIMEOUT", "the hub did not answer a WebSocket ping", undefined);
-      return;
-    }
-    this.awaitingPong = true;
-    this.ws.ping();
-  }
-
   private onNamespaceTimeout(): void {
     this.namespaceTimer = undefined;
     // socket.io closes a connection that joined no namespace within connectTimeout; so does the gateway.
@@ -303,10 +283,10 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
       this.end(undefined, "no namespace joined in time", HUB_CLOSE_CODE.normal);
   }
 
-  private onSocketClose(code: number, reason: string): void {
+  /** The hub (or the link) ended the session: nothing is sent back. */
+  private onChannelEnded(code: ErrorCode | undefined, detail: string): void {
     if (this.state !== "open") return;
-    const detail = `the hub closed the WebSocket (${code}${reason ? ` ${reason}` : ""})`;
-    this.end(code === HUB_CLOSE_CODE.normal ? undefined : "SWY_ERR_UPSTREAM_CLOSED", detail, undefined);
+    this.end(code, detail, undefined);
   }
 
   private fail(code: ErrorCode, detail: string, closeCode: number | undefined): void {
@@ -332,23 +312,64 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     // The session's sockets leave every room at once: what is broadcast from now on is not theirs.
     for (const socket of this.roomSockets.values()) this.world!.removeSocket(socket);
     this.roomSockets.clear();
-    clearInterval(this.pinger);
     clearTimeout(this.namespaceTimer);
     this.namespaceTimer = undefined;
-    if (closeCode === undefined) this.ws.terminate();
-    else this.ws.close(closeCode, closeReason(reason));
+    this.channel.close(closeCode, reason);
   }
 }
 
+/** A hub's first frame on a socket, in the version of the subprotocol it selected. Throws HubFrameError. */
+function readHello(data: Buffer, isBinary: boolean, version: 1 | 2, maxAttachments: number): HubHello {
+  if (isBinary) throw new HubFrameError("a binary frame instead of hello");
+  const text = data.toString("utf8");
+  if (version === 2) {
+    let frame: ReturnType<typeof parseLinkFrame>;
+    try {
+      frame = parseLinkFrame(text);
+    } catch (error) {
+      throw new HubFrameError((error as Error).message);
+    }
+    if (frame.type !== "hello") throw new HubFrameError(`expected a hello frame on the link, got ${frame.type}`);
+    if (frame.version !== HUB_LINK_VERSION) throw new HubFrameError(`hello announces version ${frame.version} on a v2 link`);
+    return { version: 2, server: frame.server, maxSessions: frame.maxSessions };
+  }
+  const frame = parseHubFrame(text, maxAttachments);
+  if (frame.type !== "hello") throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
+  if (frame.version !== HUB_PROTOCOL_VERSION)
+    throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
+  return { version: 1, server: frame.server };
+}
+
 /**
- * Opens a hub session and resolves once the hub's hello arrived. Rejects with a coded SwitchyardError:
- * unreachable, refused (HTTP status, or closed with 1008 before hello), wrong subprotocol or bad hello
- * (handshake), timed out.
+ * Opens a hub session and resolves once the hub accepted it (v1: its hello on the session's socket; v2: its
+ * opened on a link). Rejects with a coded SwitchyardError: unreachable, refused (HTTP status, or closed with
+ * 1008 before hello/opened), wrong subprotocol or bad hello (handshake), timed out, links full or lost.
  */
-export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstream> {
+export async function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstream> {
   const sessionId = options.sessionId ?? generateSessionId();
   const shadow = options.shadow ?? options.role === "shadow";
   const maxAttachments = options.maxAttachments ?? HUB_DEFAULTS.maxAttachments;
+  const pingIntervalMs = options.pingIntervalMs ?? HUB_DEFAULTS.pingIntervalMs;
+  const v1Channel = (ws: WebSocket) => new WebSocketChannel(ws, options.drainLowWater, pingIntervalMs);
+  if (options.links !== undefined) {
+    const { context } = options;
+    const path = await options.links.openSession(options.hubUrl, {
+      opening: {
+        session: sessionId,
+        eio: context.eio,
+        query: queryObject(context.query),
+        headers: hubUpgradeHeaders(context, undefined, false),
+        address: context.remoteAddress,
+        shadow,
+      },
+      role: options.role,
+      connectTimeoutMs: options.connectTimeoutMs,
+      v1Headers: hubUpgradeHeaders(context, sessionId, shadow),
+      readHello: (data, isBinary, version) => readHello(data, isBinary, version, maxAttachments),
+    });
+    const channel = path.kind === "v1" ? v1Channel(path.ws) : path.channel;
+    return new HubUpstream(channel, sessionId, path.server, options);
+  }
   return openUpstreamSocket({
     backend: BACKEND,
     role: options.role,
@@ -366,16 +387,8 @@ export function openHubUpstream(options: HubUpstreamOptions): Promise<HubUpstrea
         ? { code: "SWY_ERR_UPSTREAM_HANDSHAKE", detail: `${error.message} (expected ${HUB_SUBPROTOCOL})` }
         : undefined,
     closeCode: (code) => (code === HUB_CLOSE_CODE.policy ? "SWY_ERR_UPSTREAM_REJECTED" : "SWY_ERR_UPSTREAM_HANDSHAKE"),
-    greeting: (data, isBinary) => {
-      if (isBinary) throw new HubFrameError("a binary frame instead of hello");
-      const frame = parseHubFrame(data.toString("utf8"), maxAttachments);
-      if (frame.type !== "hello")
-        throw new HubFrameError(`expected a hello frame, got ${frame.type === "unknown" ? frame.name : frame.type}`);
-      if (frame.version !== HUB_PROTOCOL_VERSION)
-        throw new HubFrameError(`hello announces version ${frame.version}, expected ${HUB_PROTOCOL_VERSION}`);
-      return frame.server;
-    },
+    greeting: (data, isBinary) => readHello(data, isBinary, 1, maxAttachments).server,
     refuseGreeting: (ws, detail) => ws.close(HUB_CLOSE_CODE.protocolError, closeReason(detail)),
-    opened: (ws, hubServer) => new HubUpstream(ws, sessionId, hubServer, options),
+    opened: (ws, hubServer) => new HubUpstream(v1Channel(ws), sessionId, hubServer, options),
   });
 }

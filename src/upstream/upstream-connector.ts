@@ -9,6 +9,7 @@ import { publish } from "../telemetry/events.js";
 import type { Backend } from "../domain.js";
 import type { ClientContext } from "./client-context.js";
 import { openEngineIoUpstream } from "./engineio-upstream.js";
+import type { HubLinks } from "./hub-link.js";
 import { openHubUpstream } from "./hub-upstream.js";
 import type { RoomFrameLimits } from "../protocol/hub-frames.js";
 import type { RoomWorlds } from "../rooms/room-worlds.js";
@@ -34,6 +35,8 @@ export interface UpstreamConnectorOptions {
   /** Where hub sessions' sockets and rooms live (primary sessions: the primary world; shadow: the shadow world). */
   readonly rooms?: RoomWorlds;
   readonly roomLimits?: RoomFrameLimits;
+  /** The process's hub links (HUB_PROTOCOL auto or v2); absent: v1, a WebSocket per hub session. */
+  readonly hubLinks?: HubLinks;
 }
 
 export interface OpenedUpstream {
@@ -107,6 +110,7 @@ export class UpstreamConnector {
       ...(this.options.earlyBufferBytes !== undefined ? { earlyBufferBytes: this.options.earlyBufferBytes } : {}),
       ...(this.options.rooms !== undefined ? { rooms: this.options.rooms.of(role) } : {}),
       ...(this.options.roomLimits !== undefined ? { roomLimits: this.options.roomLimits } : {}),
+      ...(this.options.hubLinks !== undefined ? { links: this.options.hubLinks } : {}),
     });
   }
 }

@@ -28,6 +28,11 @@ export interface UpstreamSocketOpening<Greeting, Opened> {
   closeCode?(code: number): ErrorCode;
   /** Tells the backend why its greeting was refused, before the socket is cut. */
   refuseGreeting?(ws: WebSocket, detail: string): void;
+  /**
+   * The caller publishes the connection itself (a socket that may become a shared hub link: the session
+   * it opens for counts once it is open on the link). Failures are published either way.
+   */
+  readonly silent?: boolean;
 }
 
 /**
@@ -91,7 +96,7 @@ export function openUpstreamSocket<Greeting, Opened>(opening: UpstreamSocketOpen
         return;
       }
       settle();
-      publish("switchyard:upstream:connected", { backend, role, seconds: seconds() });
+      if (opening.silent !== true) publish("switchyard:upstream:connected", { backend, role, seconds: seconds() });
       try {
         resolve(opening.opened(ws, greeting));
       } catch (error) {

@@ -13,8 +13,8 @@ import type { ErrorCode } from "../../src/errors.js";
 import { subscribe, type UpstreamFailedEvent } from "../../src/telemetry/events.js";
 import type { ClientContext } from "../../src/upstream/client-context.js";
 import { openHubUpstream, type HubUpstream, type HubUpstreamOptions } from "../../src/upstream/hub-upstream.js";
-import type { UpstreamMessage, UpstreamSink } from "../../src/upstream/upstream.js";
 import { eventually } from "../helpers/eventually.js";
+import { RecordingSink } from "../helpers/recording-sink.js";
 
 const CONTEXT: ClientContext = {
   eio: 4,
@@ -32,25 +32,6 @@ const CONTEXT: ClientContext = {
 
 function options(hubUrl: string, extra: Partial<HubUpstreamOptions> = {}): HubUpstreamOptions {
   return { hubUrl, context: CONTEXT, role: "primary", connectTimeoutMs: 2000, drainLowWater: 64 * 1024, ...extra };
-}
-
-/** A sink that records everything. */
-class RecordingSink implements UpstreamSink {
-  readonly messages: UpstreamMessage[] = [];
-  closed: { code: ErrorCode | undefined; detail: string | undefined } | undefined;
-  drains = 0;
-  onMessage(message: UpstreamMessage): void {
-    this.messages.push(message);
-  }
-  onClose(code: ErrorCode | undefined, detail: string | undefined): void {
-    this.closed = { code, detail };
-  }
-  onDrain(): void {
-    this.drains++;
-  }
-  texts(): string[] {
-    return this.messages.filter((m): m is string => typeof m === "string");
-  }
 }
 
 interface FakeHub {
