@@ -324,7 +324,7 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["phase"],
     "1 for the rollout's current phase, 0 for the others; absent before any rollout.",
   ),
-  rolloutWeight: spec("switchyard_rollout_weight", "gauge", [], "The hub weight (percent) the rollout set; absent before any rollout."),
+  rolloutWeight: spec("switchyard_rollout_weight", "gauge", [], "The hub weight (percent) the rollout set; 0 before any rollout."),
   rolloutStep: spec("switchyard_rollout_step", "gauge", [], "The rollout's current step, 1-based (0: rolled back below the first)."),
   rolloutGateValue: spec(
     "switchyard_rollout_gate_value",

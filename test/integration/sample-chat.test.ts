@@ -114,7 +114,9 @@ describe("the sample chat as the quick start shows it", () => {
         const [, nodes] = (await redis.call("PUBSUB", "NUMSUB", `${adapterKey}-request#/#`)) as [string, number];
         return nodes === 2;
       }, "the legacy chat and the gateway on the adapter");
+      // Two senders on two backends: only per-sender order is promised, so carol speaks once both heard alice.
       await emitWithAck(alice, "msg", { room: "lobby", text: "hello from the hub" });
+      await eventually(() => heard.alice.length === 1 && heard.carol.length === 1, "each hears alice");
       await emitWithAck(carol, "msg", { room: "lobby", text: "hello from legacy" });
       const both = ["alice: hello from the hub", "carol: hello from legacy"];
       await eventually(() => heard.alice.length === 2 && heard.carol.length === 2, "each hears both messages");
