@@ -223,6 +223,15 @@ export const SETUPS: readonly SetupDefinition[] = [
     hubEnv: { HUB_ROOMS: "hub" },
     configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
   }),
+  // The hub route over switchyard-hub.v2 (docs/hub-protocol.md §11): every session on HUB_LINKS (2) shared WebSockets
+  // instead of one each, the gateway's and the hub's descriptors per session halved.
+  switchyardSetup({
+    id: "switchyard-hub-v2",
+    name: "switchyard → hub route over v2 links",
+    mode: "pipe",
+    env: { ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }), HUB_PROTOCOL: "auto" },
+    configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  }),
   // Half of the users on each backend (keyed by the load generators' `name` query parameter), rooms shared:
   // the legacy chat on @socket.io/redis-adapter, the gateway's room bridge on the same key, through Redis.
   mixedSetup(),
