@@ -10,6 +10,7 @@ import type { Socket as EngineSocket } from "engine.io";
 import type { Limits } from "../config/static-config.js";
 import { errorCodeOf, type ErrorCode } from "../errors.js";
 import { engineCloseCode } from "../protocol/engineio.js";
+import { AckTimer } from "./ack-timer.js";
 import { InboundPacketStream } from "../protocol/packet-stream.js";
 import { PACKET_TYPE } from "../protocol/socketio.js";
 import { guard, reportContained } from "../telemetry/containment.js";
@@ -70,6 +71,8 @@ export class ClientSession implements UpstreamSink {
   private readonly limits: Limits;
   private packets: Readonly<Record<"client_to_server" | "server_to_client", PacketEvent>> | undefined;
   private tap: SessionTap | undefined;
+  /** Times client emits with acks through the backend (switchyard:ack:latency); set once bound. */
+  private acks: AckTimer | undefined;
   private queue: UpstreamMessage[] | undefined;
   private queuedBytes = 0;
   /** Bytes of the messages in engine.io's writeBuffer (it empties on "flush", when they go to the transport). */
@@ -142,6 +145,7 @@ export class ClientSession implements UpstreamSink {
     this.backend = bound.backend;
     this.shadowed = bound.shadowed;
     this.packets = PACKET_EVENTS[bound.backend];
+    this.acks = new AckTimer(bound.backend);
     publish("switchyard:session:opened", {
       sessionId: this.id,
       backend: bound.backend,
@@ -170,6 +174,8 @@ export class ClientSession implements UpstreamSink {
       return;
     }
     this.forward(accepted);
+    // Only emits forwarded at once are timed: a queued one's time would include the wait for its route.
+    if (verdict.packet?.id !== undefined) this.acks?.forwarded(verdict.packet);
   };
 
   private forward(message: UpstreamMessage): void {
@@ -244,7 +250,7 @@ export class ClientSession implements UpstreamSink {
       this.closeReason = "error";
       this.closeCode = engineCode;
       this.options.onError(this, engineCode, `engine.io closed the session: ${reason}`);
-      publish("switchyard:protocol:error", { code: engineCode });
+      publish("switchyard:protocol:error", { code: engineCode, backend: this.backend });
     } else if (reason === "ping timeout" && this.state !== "closing" && this.backend !== undefined) {
       // The client stopped answering heartbeats: it left without closing, or it stopped reading (and nothing
       // was sent to it that would have hit CLIENT_BUFFER_LIMIT_BYTES first).
@@ -291,7 +297,10 @@ export class ClientSession implements UpstreamSink {
     if (this.state !== "open") return;
     // Room broadcast deliveries (they carry options) are counted once per broadcast (switchyard:rooms:broadcast),
     // keeping the per-recipient path free of metric calls.
-    if (options === undefined) publish("switchyard:packet", this.packets!.server_to_client);
+    if (options === undefined) {
+      publish("switchyard:packet", this.packets!.server_to_client);
+      this.acks?.delivered(message);
+    }
     // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
     // Counted before send: a send to a writable transport flushes (and zeroes the count) at once.
     this.clientBufferedBytes += typeof message === "string" ? message.length : message.byteLength;
@@ -331,7 +340,7 @@ export class ClientSession implements UpstreamSink {
   private fail(code: ErrorCode, detail: string | undefined): void {
     if (this.state !== "open" && this.state !== "routing") return;
     this.options.onError(this, code, detail);
-    if (code.startsWith("SWY_ERR_PROTOCOL")) publish("switchyard:protocol:error", { code });
+    if (code.startsWith("SWY_ERR_PROTOCOL")) publish("switchyard:protocol:error", { code, backend: this.backend });
     this.close("error", code);
   }
 

@@ -86,6 +86,8 @@ const CONTAINED_SERIES: readonly LabelSet[] = [
 
 /** Backend session set-up: a local hop is a millisecond, a cross-region one a few hundred. */
 const CONNECT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** An emit's ack round trip through a backend: milliseconds when healthy, seconds under load. */
+const ACK_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Session lifetimes: seconds (reconnect storms) to a day (idle tabs). */
 const SESSION_DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 14400, 86400];
 /** Shadow delivery minus primary delivery: well under a second when both backends are healthy. */
@@ -139,6 +141,13 @@ export const SWITCHYARD_METRICS = Object.freeze({
     ["backend", "role"],
     "Time to open a backend session (TCP, upgrade and Engine.IO open packet), by backend and role.",
     CONNECT_BUCKETS,
+  ),
+  ackLatency: spec(
+    "switchyard_ack_latency_seconds",
+    "histogram",
+    ["backend"],
+    "Client emits with an ack on terminated sessions: from forwarding the emit to the backend until its ack came back, by backend.",
+    ACK_LATENCY_BUCKETS,
   ),
   upstreamErrors: counter(
     "switchyard_upstream_errors_total",

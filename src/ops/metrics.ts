@@ -114,6 +114,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const upgrades = counterOf(registry, m.sessionUpgrades);
   const packets = counterOf(registry, m.packets);
   const connectSeconds = histogramOf(registry, m.upstreamConnectDuration);
+  const ackSeconds = histogramOf(registry, m.ackLatency);
   const upstreamErrors = counterOf(registry, m.upstreamErrors);
   const protocolErrors = counterOf(registry, m.protocolErrors);
   const passthrough = counterOf(registry, m.passthroughRequests);
@@ -187,6 +188,7 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
     subscribe("switchyard:upstream:connected", (e) => connectSeconds.observe({ backend: e.backend, role: e.role }, e.seconds)),
     subscribe("switchyard:upstream:failed", (e) => upstreamErrors.inc({ backend: e.backend, role: e.role, code: e.code })),
     subscribe("switchyard:protocol:error", (e) => protocolErrors.inc({ code: e.code })),
+    subscribe("switchyard:ack:latency", (e) => ackSeconds.observe({ backend: e.backend }, e.seconds)),
     subscribe("switchyard:passthrough", (e) => passthrough.inc({ kind: e.kind, outcome: e.outcome })),
     subscribe("switchyard:handshake:refused", (e) => refused.inc({ code: e.code })),
     subscribe("switchyard:limit:hit", (e) => limitHits.inc({ limit: e.limit })),

@@ -5,7 +5,7 @@
  */
 import type { GateSpec, RolloutPlan } from "./plan.js";
 
-/** Connect latency histogram bounds, seconds (the last bucket is everything above). */
+/** Connect and ack latency histogram bounds, seconds (the last bucket is everything above). */
 export const LATENCY_BOUNDS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 
 export interface BackendWindow {
@@ -24,6 +24,10 @@ export interface BackendWindow {
   readonly fallbacks: number;
   /** Primary connect latency counts per LATENCY_BOUNDS bucket (one more for the overflow). */
   readonly latency: readonly number[];
+  /** Ack round trips through the backend (switchyard:ack:latency) per LATENCY_BOUNDS bucket (one more for the overflow). */
+  readonly ackLatency: readonly number[];
+  /** Client protocol errors of sessions on this backend. */
+  readonly protocolErrors: number;
 }
 
 export interface WindowStats {
@@ -31,6 +35,7 @@ export interface WindowStats {
   readonly legacy: BackendWindow;
   readonly hub: BackendWindow;
   readonly shadow: { readonly match: number; readonly mismatch: number; readonly missing: number; readonly extra: number };
+  /** Every client protocol error, routed or not (the absolute gate's count). */
   readonly protocolErrors: number;
 }
 
@@ -66,6 +71,8 @@ export function emptyBackendWindow(): BackendWindow {
     short: 0,
     fallbacks: 0,
     latency: LATENCY_BOUNDS.map(() => 0).concat(0),
+    ackLatency: LATENCY_BOUNDS.map(() => 0).concat(0),
+    protocolErrors: 0,
   };
 }
 
@@ -108,8 +115,12 @@ function compareValue(gate: string, side: BackendWindow): number | undefined {
       return ratio(side.fallbacks, side.routed);
     case "shortSessionRate":
       return ratio(side.short, side.ended);
+    case "protocolErrorRate":
+      return ratio(side.protocolErrors, side.opened);
     case "connectLatencyP99":
       return p99(side.latency);
+    case "ackLatencyP99":
+      return p99(side.ackLatency);
     default:
       return undefined;
   }

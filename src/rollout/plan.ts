@@ -20,7 +20,15 @@ import { Problems, array, deepFreeze, describe, integer, join, noDuplicates, obj
 /** Gates over the shadow comparison of one interval: a share of the comparisons, at most `max`. */
 export const SHADOW_GATES = ["mismatchRate", "missingRate", "extraRate"] as const;
 /** Hub against legacy over the same interval: fails when the hub's value exceeds legacy's by more than `margin`. */
-export const COMPARE_GATES = ["connectErrorRate", "upstreamCloseRate", "fallbackRate", "shortSessionRate", "connectLatencyP99"] as const;
+export const COMPARE_GATES = [
+  "connectErrorRate",
+  "upstreamCloseRate",
+  "fallbackRate",
+  "shortSessionRate",
+  "protocolErrorRate",
+  "connectLatencyP99",
+  "ackLatencyP99",
+] as const;
 /** Absolute limits per minute over the interval, whatever the data volume. */
 export const ABSOLUTE_GATES = ["fallbacksPerMinute", "protocolErrorsPerMinute", "connectErrorsPerMinute"] as const;
 

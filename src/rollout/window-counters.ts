@@ -90,7 +90,11 @@ export class WindowCounters {
     on("switchyard:upstream:failed", (e) => e.role === "primary" && this.count(`${e.backend}.connectErrors`));
     on("switchyard:upstream:connected", (e) => e.role === "primary" && this.count(`${e.backend}.lat.${latencyBucket(e.seconds)}`));
     on("switchyard:hub:fallback", () => this.count("hub.fallbacks"));
-    on("switchyard:protocol:error", () => this.count("protocolErrors"));
+    on("switchyard:ack:latency", (e) => this.count(`${e.backend}.ack.${latencyBucket(e.seconds)}`));
+    on("switchyard:protocol:error", (e) => {
+      this.count("protocolErrors");
+      if (e.backend !== undefined) this.count(`${e.backend}.protocolErrors`);
+    });
     on("switchyard:shadow:comparison", (e) => this.count(`shadow.${e.result}`));
     on("switchyard:session:closed", (e) => {
       // Drains and shutdowns are the gateway's doing, not the backend's: they say nothing about it.
@@ -177,6 +181,8 @@ export function statsOf(raw: Record<string, string>, durationMs: number): Window
     short: n(`${backend}.short`),
     fallbacks: n(`${backend}.fallbacks`),
     latency: [...LATENCY_BOUNDS, Number.POSITIVE_INFINITY].map((_, i) => n(`${backend}.lat.${i}`)),
+    ackLatency: [...LATENCY_BOUNDS, Number.POSITIVE_INFINITY].map((_, i) => n(`${backend}.ack.${i}`)),
+    protocolErrors: n(`${backend}.protocolErrors`),
   });
   return {
     ...emptyWindow(durationMs),

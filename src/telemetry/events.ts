@@ -52,6 +52,18 @@ export interface UpstreamFailedEvent {
 
 export interface ProtocolErrorEvent {
   readonly code: ErrorCode;
+  /** The session's backend; undefined while the session had no route yet (its first CONNECT was the error). */
+  readonly backend: Backend | undefined;
+}
+
+/**
+ * A client emit with an ack id answered: the time from the gateway forwarding the event to the backend until
+ * the backend's ack for it came back through the gateway (primary terminated sessions only). The same measure
+ * for either backend, so that the rollout can judge the hub against legacy over one interval.
+ */
+export interface AckLatencyEvent {
+  readonly backend: Backend;
+  readonly seconds: number;
 }
 
 export interface PassthroughEvent {
@@ -236,6 +248,7 @@ export interface TelemetryEvents {
   "switchyard:upstream:connected": UpstreamConnectedEvent;
   "switchyard:upstream:failed": UpstreamFailedEvent;
   "switchyard:protocol:error": ProtocolErrorEvent;
+  "switchyard:ack:latency": AckLatencyEvent;
   "switchyard:passthrough": PassthroughEvent;
   "switchyard:handshake:refused": HandshakeRefusedEvent;
   "switchyard:route:decided": RouteDecidedEvent;

@@ -173,7 +173,7 @@ export class HubUpstream implements Upstream, TranslationOutput, RoomMember {
     if (!verdict.ok) {
       // The client broke Socket.IO's rules; socket.io would close its connection. The hub did nothing wrong.
       // (A shadow's failures are counted by the shadow, not as client protocol errors.)
-      if (this.role === "primary") publish("switchyard:protocol:error", { code: verdict.code });
+      if (this.role === "primary") publish("switchyard:protocol:error", { code: verdict.code, backend: "hub" });
       this.end(verdict.code, verdict.detail, HUB_CLOSE_CODE.normal);
       return;
     }

@@ -119,7 +119,8 @@ export function startChatTraffic(targets: readonly TrafficTarget[]): ChatTraffic
         track(
           open(target.url, tick % 3 === 0 ? "2" : "4", transport, `visitor-${tick}`).then(async (socket) => {
             if (!socket) return;
-            socket.emit("msg", { room: "observed", text: "hi" });
+            // With an ack: the gateway times its round trip (switchyard_ack_latency_seconds has data).
+            socket.emit("msg", { room: "observed", text: "hi" }, () => undefined);
             // Upgrading visitors stay long enough for the polling → WebSocket upgrade to complete.
             await new Promise((resolve) => setTimeout(resolve, transport === "upgrade" ? 1500 : 300));
             socket.close();

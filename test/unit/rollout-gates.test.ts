@@ -136,4 +136,70 @@ describe("rollout gates", () => {
     assert.equal(noAnswer.verdict, "inconclusive");
     assert.match(noAnswer.reason, /promql: no value \(the query returned no number\)/);
   });
+
+  it("compares ack latency p99 (delivery through the backend) apart from connect latency", () => {
+    const latency = (bucket: number, count: number) =>
+      Array.from({ length: LATENCY_BOUNDS.length + 1 }, (_, i) => (i === bucket ? count : 0));
+    const p = plan({
+      minSessions: 1,
+      gates: [
+        { gate: "ackLatencyP99", margin: 0.02 },
+        { gate: "connectLatencyP99", margin: 0.02 },
+      ],
+    });
+    // Connect latency equal on both sides; the hub's acks come back slower: only the ack gate fails.
+    const connect = latency(1, 10);
+    const legacy = side({ routed: 10, latency: connect, ackLatency: latency(2, 200) });
+    const slowHub = runCheck(stats({ legacy, hub: side({ routed: 10, latency: connect, ackLatency: latency(5, 200) }) }), p);
+    assert.deepEqual(
+      slowHub.gates.slice(1).map((gate) => [gate.name, gate.status, gate.value, gate.baseline, gate.limit]),
+      [
+        ["ackLatencyP99", "fail", LATENCY_BOUNDS[5], LATENCY_BOUNDS[2], LATENCY_BOUNDS[2]! + 0.02],
+        ["connectLatencyP99", "pass", LATENCY_BOUNDS[1], LATENCY_BOUNDS[1], LATENCY_BOUNDS[1]! + 0.02],
+      ],
+    );
+    assert.match(slowHub.reason, /^ackLatencyP99 0.25 > 0.045 \(legacy 0.025 \+ margin 0.02\)$/);
+    // One slow ack in a hundred is under the p99 (the 99th of 100 is still in the fast bucket).
+    const tail = latency(2, 99).map((count, i) => (i === 9 ? 1 : count));
+    const fine = runCheck(stats({ legacy, hub: side({ routed: 10, latency: connect, ackLatency: tail }) }), p);
+    assert.equal(fine.verdict, "pass");
+    // No acked emits on one side: nothing to compare, inconclusive (not a pass by accident).
+    const none = runCheck(stats({ legacy: side({ routed: 10, latency: connect }), hub: side({ routed: 10, latency: connect }) }), p);
+    assert.deepEqual(
+      none.gates.slice(1).map((gate) => [gate.name, gate.status]),
+      [
+        ["ackLatencyP99", "inconclusive"],
+        ["connectLatencyP99", "pass"],
+      ],
+    );
+    assert.match(none.reason, /ackLatencyP99: no samples/);
+  });
+
+  it("compares the hub's protocol error rate against legacy's with a margin", () => {
+    const p = plan({ minSessions: 100, gates: [{ gate: "protocolErrorRate", margin: 0.01 }] });
+    const legacy = side({ routed: 1000, opened: 1000, protocolErrors: 20 });
+    const same = runCheck(stats({ legacy, hub: side({ routed: 200, opened: 200, protocolErrors: 5 }), protocolErrors: 25 }), p);
+    assert.equal(same.verdict, "pass");
+    assert.deepEqual([same.gates[1]!.value, same.gates[1]!.baseline, same.gates[1]!.limit], [0.025, 0.02, 0.03]);
+    const worse = runCheck(stats({ legacy, hub: side({ routed: 200, opened: 200, protocolErrors: 40 }), protocolErrors: 60 }), p);
+    assert.equal(worse.verdict, "fail");
+    assert.match(worse.reason, /protocolErrorRate 0.2 > 0.03 \(legacy 0.02 \+ margin 0.01\)/);
+    // Too few legacy sessions to compare with: inconclusive.
+    const thin = runCheck(
+      stats({ legacy: side({ routed: 5, opened: 5 }), hub: side({ routed: 200, opened: 200, protocolErrors: 40 }) }),
+      p,
+    );
+    assert.equal(thin.verdict, "inconclusive");
+    // The plan names a bad margin by its JSON path.
+    const invalid = validatePlan({
+      steps: [10],
+      interval: "1m",
+      gates: [{ gate: "ackLatencyP99" }, { gate: "protocolErrorRate", margin: -1 }],
+    });
+    assert.ok(!invalid.ok);
+    assert.deepEqual(
+      invalid.problems.filter((problem) => problem.startsWith("gates[")).map((problem) => problem.split(":")[0]),
+      ["gates[0].margin", "gates[1].margin"],
+    );
+  });
 });

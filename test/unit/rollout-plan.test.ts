@@ -48,7 +48,7 @@ describe("rollout plan", () => {
 
   it("reads the example plan the docs point to", () => {
     const plan = planOf(parseYaml(readFileSync(new URL("../../examples/rollout-plan.yaml", import.meta.url), "utf8")));
-    assert.deepEqual([plan.steps.length, plan.gates.length, plan.drain.maxRate], [5, 7, 100]);
+    assert.deepEqual([plan.steps.length, plan.gates.length, plan.drain.maxRate], [5, 9, 100]);
   });
 
   it("expands stepWeight/maxWeight into steps, ending exactly at maxWeight", () => {

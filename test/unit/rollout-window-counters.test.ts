@@ -24,6 +24,11 @@ describe("rollout window counters", () => {
       publish("switchyard:upstream:failed", { backend: "hub", role: "shadow", code: "SWY_ERR_UPSTREAM_REJECTED", seconds: 0.01 });
       publish("switchyard:hub:fallback", { code: "SWY_ERR_HUB_UNAVAILABLE" });
       publish("switchyard:upstream:connected", { backend: "legacy", role: "primary", seconds: 0.03 });
+      publish("switchyard:ack:latency", { backend: "hub", seconds: 0.2 });
+      publish("switchyard:ack:latency", { backend: "legacy", seconds: 0.004 });
+      publish("switchyard:protocol:error", { code: "SWY_ERR_PROTOCOL_MALFORMED", backend: "hub" });
+      publish("switchyard:protocol:error", { code: "SWY_ERR_PROTOCOL_MALFORMED", backend: "hub" });
+      publish("switchyard:protocol:error", { code: "SWY_ERR_PROTOCOL_MALFORMED", backend: undefined });
       const closed = { sessionId: "s", backend: "hub", mode: "terminate", transport: "websocket", code: undefined } as const;
       publish("switchyard:session:closed", { ...closed, reason: "upstream closed", durationMs: 100 });
       publish("switchyard:session:closed", { ...closed, reason: "drained", durationMs: 100 });
@@ -37,6 +42,9 @@ describe("rollout window counters", () => {
         [2, 1, 1, 1, 2, 1],
       );
       assert.equal(first.legacy.latency[latencyBucket(0.03)], 1);
+      assert.deepEqual([first.hub.ackLatency[latencyBucket(0.2)], first.legacy.ackLatency[latencyBucket(0.2)]], [1, 0]);
+      assert.equal(first.legacy.ackLatency[latencyBucket(0.004)], 1);
+      assert.deepEqual([first.protocolErrors, first.hub.protocolErrors, first.legacy.protocolErrors], [3, 2, 0]);
       assert.equal(first.shadow.mismatch, 0);
       assert.equal((await counters.read("r1", 11, 1000)).shadow.mismatch, 1);
       // Not counting when no rollout is active.
