@@ -62,6 +62,8 @@ export function formatStorms(storms: readonly StormResult[]): string {
         "p99 × direct",
         "all settled s",
         "front CPU s",
+        "loadgen CPU s",
+        "host busy cores",
       ],
       rows,
     )

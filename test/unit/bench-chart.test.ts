@@ -91,6 +91,7 @@ describe("bench chart and sweep tables", () => {
     assert.match(sweep, /switchyard <terminate> & co\s+1,000\s+0\.0500\s+30\.0\s+20\.0\s+5,000\s+0\.0600/);
     assert.match(sweep, /shadowed\s+–\s+–\s+–\s+–\s+5,000\s+–/);
     const storms = formatStorms(result.storms);
+    assert.match(storms, /all settled s\s+front CPU s\s+loadgen CPU s\s+host busy cores\n/);
     assert.match(storms, /switchyard <terminate> & co\s+4,990\/5,000\s+10\s+42\s+4\.00\s+120\.0\s+120\.0\s+1\.00×\s+3\.00×/);
   });
 
