@@ -105,10 +105,28 @@ export function p99(latency: readonly number[]): number | undefined {
 /** A share, at most 1: a session routed at the end of one interval may fail (or end) in the next. */
 const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : Math.min(1, part / whole));
 
+/**
+ * Legacy's connect error rate: over its connect outcomes when it publishes them (terminated sessions); piped
+ * sessions publish failures but no successes, so over its routing decisions then.
+ */
+function legacyConnectErrorRate(legacy: BackendWindow): number | undefined {
+  const successes = legacy.latency.reduce((sum, count) => sum + count, 0);
+  return successes > 0
+    ? legacy.connectErrors / (successes + legacy.connectErrors)
+    : legacy.routed > 0
+      ? ratio(legacy.connectErrors, legacy.routed)
+      : undefined;
+}
+
 function compareValue(gate: string, side: BackendWindow): number | undefined {
   switch (gate) {
-    case "connectErrorRate":
-      return ratio(side.connectErrors, side.routed);
+    case "connectErrorRate": {
+      // Over the interval's connect outcomes (successes are the latency histogram's count), not its routing
+      // decisions: a session routed at the end of one interval fails in the next, and over decisions that
+      // interval would pass a hub that refuses everyone. No outcome: nothing can be said.
+      const outcomes = side.latency.reduce((sum, count) => sum + count, 0) + side.connectErrors;
+      return outcomes === 0 ? undefined : side.connectErrors / outcomes;
+    }
     case "upstreamCloseRate":
       return ratio(side.upstreamCloses, side.opened);
     case "fallbackRate":
@@ -187,7 +205,7 @@ export function judgeGate(
         };
       }
       const value = compareValue(gate.gate, hub);
-      const baseline = compareValue(gate.gate, legacy);
+      const baseline = gate.gate === "connectErrorRate" ? legacyConnectErrorRate(legacy) : compareValue(gate.gate, legacy);
       if (value === undefined || baseline === undefined)
         return { ...base, status: "inconclusive", value, baseline, limit: undefined, detail: `${gate.name}: no samples` };
       const limit = baseline + gate.margin;

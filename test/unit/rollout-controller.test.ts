@@ -55,6 +55,7 @@ function setup() {
         publish("switchyard:route:decided", { backend, reason: "split" });
         if (backend === "hub" && hubFails)
           publish("switchyard:upstream:failed", { backend, role: "primary", code: "SWY_ERR_UPSTREAM_REJECTED", seconds: 0.01 });
+        else if (backend === "hub") publish("switchyard:upstream:connected", { backend, role: "primary", seconds: 0.01 });
       }
     }
     await counters.flush();

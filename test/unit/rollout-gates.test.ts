@@ -22,6 +22,9 @@ function side(patch: Partial<BackendWindow>): BackendWindow {
   return { ...emptyBackendWindow(), ...patch };
 }
 
+/** `count` connects that succeeded (the connect-latency histogram's count), all in its first bucket. */
+const connected = (count: number): number[] => emptyBackendWindow().latency.map((_, i) => (i === 0 ? count : 0));
+
 function stats(patch: Partial<WindowStats>): WindowStats {
   return { ...emptyWindow(60_000), ...patch };
 }
@@ -29,8 +32,9 @@ function stats(patch: Partial<WindowStats>): WindowStats {
 describe("rollout gates", () => {
   it("judges the hub against legacy over the same interval, with a margin", () => {
     const p = plan({ minSessions: 100, gates: [{ gate: "connectErrorRate", margin: 0.02 }] });
+    // Legacy piped: no connect outcomes published, so its rate is over its routing decisions.
     const legacy = side({ routed: 1000, connectErrors: 10 });
-    const ok = runCheck(stats({ legacy, hub: side({ routed: 200, connectErrors: 5 }) }), p);
+    const ok = runCheck(stats({ legacy, hub: side({ routed: 200, connectErrors: 5, latency: connected(195) }) }), p);
     assert.equal(ok.verdict, "pass");
     assert.deepEqual(
       ok.gates.map((gate) => [gate.name, gate.status, gate.value, gate.baseline, gate.limit]),
@@ -39,9 +43,14 @@ describe("rollout gates", () => {
         ["connectErrorRate", "pass", 0.025, 0.01, 0.03],
       ],
     );
-    const bad = runCheck(stats({ legacy, hub: side({ routed: 200, connectErrors: 80 }) }), p);
+    const bad = runCheck(stats({ legacy, hub: side({ routed: 200, connectErrors: 80, latency: connected(120) }) }), p);
     assert.equal(bad.verdict, "fail");
     assert.match(bad.reason, /connectErrorRate 0.4 > 0.03 \(legacy 0.01 \+ margin 0.02\)/);
+    // The hub's rate is over its connect outcomes, not its routing decisions: sessions routed at the end of an
+    // interval whose connects end in the next one say nothing yet (over decisions, a hub refusing everyone passes).
+    const pending = runCheck(stats({ legacy, hub: side({ routed: 200 }) }), p);
+    assert.equal(pending.verdict, "inconclusive");
+    assert.match(pending.reason, /connectErrorRate: no samples/);
   });
 
   it("is inconclusive, and says why, below minSessions or minComparisons", () => {
