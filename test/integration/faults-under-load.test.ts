@@ -25,8 +25,16 @@ function handlesByType(samples: readonly Sample[]): Map<string, number> {
   return byType;
 }
 
+/**
+ * Handles above the idle baseline, by type. The baseline is taken before any client, so a connection or two the
+ * gateway opens on first use and keeps (Redis clients of the room bridge and the like) are allowed for; a leak
+ * of what the faults broke would be several sockets (one per affected session).
+ */
+const FIRST_USE_SOCKETS = 2;
+
 function excess(now: Map<string, number>, baseline: Map<string, number>): string[] {
-  return [...now].filter(([type, n]) => n > (baseline.get(type) ?? 0)).map(([type, n]) => `${type}: ${n} > ${baseline.get(type) ?? 0}`);
+  const allowed = (type: string) => (baseline.get(type) ?? 0) + (type === "Socket" ? FIRST_USE_SOCKETS : 0);
+  return [...now].filter(([type, n]) => n > allowed(type)).map(([type, n]) => `${type}: ${n} > ${allowed(type)}`);
 }
 
 describe(`faults under load (${CLIENTS} clients, rooms across both backends and both instances)`, () => {

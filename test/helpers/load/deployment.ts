@@ -134,8 +134,14 @@ export class Deployment {
       ports.gateways.map((port, i) => ({ url: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${ports.ops[i]}` })),
     );
     const deployment = new Deployment(redis, legacyProxy, balancer, ports, prefix, adapterKey, backendEnv, gatewayEnv);
-    await Promise.all([deployment.startLegacy(), deployment.startHub()]);
-    await Promise.all([deployment.startGateway(0), deployment.startGateway(1)]);
+    try {
+      await Promise.all([deployment.startLegacy(), deployment.startHub()]);
+      await Promise.all([deployment.startGateway(0), deployment.startGateway(1)]);
+    } catch (error) {
+      // Whatever did start must not outlive the failed start.
+      await deployment.close().catch(() => undefined);
+      throw error;
+    }
     return deployment;
   }
 
@@ -162,14 +168,28 @@ export class Deployment {
   }
 
   async startGateway(index: number): Promise<GatewayProcess> {
-    const port = this.ports.gateways[index]!;
-    const gateway = await startGatewayProcess({
-      ...this.gatewayEnv,
-      INSTANCE_ID: `gw-${index}`,
-      PORT: String(port),
-      OPS_PORT: String(this.ports.ops[index]),
-      INTERNAL_URL: `http://127.0.0.1:${port}`,
-    });
+    let gateway: GatewayProcess | undefined;
+    for (let attempt = 1; gateway === undefined; attempt++) {
+      const port = this.ports.gateways[index]!;
+      try {
+        gateway = await startGatewayProcess({
+          ...this.gatewayEnv,
+          INSTANCE_ID: `gw-${index}`,
+          PORT: String(port),
+          OPS_PORT: String(this.ports.ops[index]),
+          INTERNAL_URL: `http://127.0.0.1:${port}`,
+        });
+      } catch (error) {
+        // A port that was free at start-up may be some connection's local port by the time an instance restarts.
+        if (attempt === 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+        this.ports.gateways[index] = await freePort();
+        this.ports.ops[index] = await freePort();
+        this.balancer.setTarget(index, {
+          url: `http://127.0.0.1:${this.ports.gateways[index]}`,
+          opsUrl: `http://127.0.0.1:${this.ports.ops[index]}`,
+        });
+      }
+    }
     reapOnExit(gateway.child);
     gateway.child.stderr!.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) if (/Warning/.test(line)) this.warnings.push(`gw-${index}: ${line}`);

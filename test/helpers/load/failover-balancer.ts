@@ -40,7 +40,7 @@ export class FailoverBalancer {
 
   private constructor(
     private readonly server: Server,
-    private readonly targets: readonly Target[],
+    private readonly targets: Target[],
   ) {
     server.on("request", (req: IncomingMessage, res: ServerResponse) => this.web(req, res));
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -81,6 +81,16 @@ export class FailoverBalancer {
       }),
     );
     this.checking = false;
+  }
+
+  /** Points target `index` elsewhere (an instance restarted on another port). */
+  setTarget(index: number, target: BalancerTarget): void {
+    this.targets[index] = {
+      host: new URL(target.url).hostname,
+      port: Number(new URL(target.url).port),
+      readyUrl: target.opsUrl === undefined ? undefined : `${target.opsUrl}/readyz`,
+      ready: true,
+    };
   }
 
   /** The targets to try, preferred first; for a new session, ready ones before unready ones. */
