@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import { applyMergePatch } from "../config/merge-patch.js";
 import { RoutingConfigError, type RoutingConfig } from "../config/routing-config.js";
 import { isSwitchyardError } from "../errors.js";
+import { isPlainObject } from "../protocol/json-values.js";
 import { subscribe } from "../telemetry/events.js";
 import { RoutingConflictError, type DrainDelivery, type RoutingStore, type RoutingUpdate } from "../store/routing-store.js";
 import type { Backend } from "../domain.js";
@@ -64,7 +65,8 @@ const STALE_AFTER_MS = 5000;
 const UPDATE_ATTEMPTS = 3;
 const DRAIN_KEYS = ["backend", "percent"];
 
-function etagOf(config: RoutingConfig): Record<string, string> {
+/** The routing document's version as an ETag (what If-Match sends back). */
+export function etagOf(config: Pick<RoutingConfig, "version">): Record<string, string> {
   return { etag: `"${config.version}"` };
 }
 
@@ -225,7 +227,7 @@ export function registerAdminApi(ops: OpsServer, options: AdminApiOptions): Admi
       const identity = authenticate(req, adminToken);
       const expected = optionalExpectedVersionOf(req);
       const patch = await readJsonBody(req, res, maxBody);
-      if (patch === null || typeof patch !== "object" || Array.isArray(patch))
+      if (!isPlainObject(patch))
         throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", "send a JSON object: a merge patch of the routing document (RFC 7396)");
       // The store assigns versions: a version in the patch is ignored, as in a PUT.
       const merged = (current: RoutingConfig) => ({ ...(applyMergePatch(current, patch) as object), version: current.version });

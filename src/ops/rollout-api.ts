@@ -9,7 +9,8 @@
  */
 import type { RolloutCommand, RolloutController } from "../rollout/controller.js";
 import { AdminHttpError, actorOf, authenticate, optionalExpectedVersionOf, readJsonBody } from "./admin-http.js";
-import { adminHandler } from "./admin-api.js";
+import { isPlainObject } from "../protocol/json-values.js";
+import { adminHandler, etagOf } from "./admin-api.js";
 import { sendJson, type OpsServer } from "./ops-server.js";
 
 export interface RolloutApiOptions {
@@ -38,7 +39,7 @@ export function registerRolloutApi(ops: OpsServer, options: RolloutApiOptions): 
       const expected = optionalExpectedVersionOf(req);
       const plan = await readJsonBody(req, res, maxBody);
       const config = await controller.start(plan, actorOf(req, identity), expected);
-      sendJson(res, 201, { rollout: config.rollout, version: config.version }, { etag: `"${config.version}"` });
+      sendJson(res, 201, { rollout: config.rollout, version: config.version }, etagOf(config));
     }),
   );
 
@@ -51,9 +52,8 @@ export function registerRolloutApi(ops: OpsServer, options: RolloutApiOptions): 
         const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
         if (!hasBody) req.resume();
         const body = hasBody ? await readJsonBody(req, res, maxBody) : {};
-        if (body === null || typeof body !== "object" || Array.isArray(body))
-          throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", "send a JSON object (or nothing)");
-        const done = await controller.command(kind(body as Record<string, unknown>), actorOf(req, identity));
+        if (!isPlainObject(body)) throw new AdminHttpError(400, "SWY_ERR_ADMIN_BAD_REQUEST", "send a JSON object (or nothing)");
+        const done = await controller.command(kind(body), actorOf(req, identity));
         sendJson(res, 200, { changed: done.changed, summary: done.summary, rollout: done.config.rollout, version: done.config.version });
       }),
     );
