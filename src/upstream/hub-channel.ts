@@ -7,6 +7,7 @@ import type WebSocket from "ws";
 import type { ErrorCode } from "../errors.js";
 import { closeReason, HUB_CLOSE_CODE } from "../protocol/hub-frames.js";
 import { DrainSignal } from "./upstream-socket.js";
+import { WsHeartbeat } from "./ws-heartbeat.js";
 
 export interface HubChannelListener {
   /** A frame of the session from the hub. `parsed`: a text frame's JSON value when the channel parsed it already. */
@@ -40,9 +41,8 @@ export class WebSocketChannel implements HubChannel {
   readonly protocol = 1;
   private readonly drain: DrainSignal;
   private listener: HubChannelListener | undefined;
-  private pinger: NodeJS.Timeout | undefined;
+  private heartbeat: WsHeartbeat | undefined;
   private paused = false;
-  private awaitingPong = false;
   private closed = false;
 
   constructor(
@@ -61,15 +61,15 @@ export class WebSocketChannel implements HubChannel {
     this.listener = listener;
     const { ws } = this;
     ws.on("message", (data: Buffer, isBinary: boolean) => listener.frame(data, isBinary, undefined));
-    ws.on("pong", () => {
-      this.awaitingPong = false;
-    });
     ws.on("close", (code: number, reason: Buffer) => {
       const detail = `the hub closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString()}` : ""})`;
       listener.ended(code === HUB_CLOSE_CODE.normal ? undefined : "SWY_ERR_UPSTREAM_CLOSED", detail);
     });
     ws.on("error", (error: Error) => listener.ended("SWY_ERR_UPSTREAM_CLOSED", error.message));
-    this.pinger = setInterval(() => this.heartbeat(), this.pingIntervalMs);
+    this.heartbeat = new WsHeartbeat(ws, this.pingIntervalMs, {
+      idle: () => this.closed || this.paused,
+      silent: () => listener.ended("SWY_ERR_UPSTREAM_PING_TIMEOUT", "the hub did not answer a WebSocket ping"),
+    });
   }
 
   write(frame: string | Buffer): void {
@@ -88,25 +88,15 @@ export class WebSocketChannel implements HubChannel {
   resume(): void {
     this.paused = false;
     // A paused socket cannot read pongs: the heartbeat starts afresh.
-    this.awaitingPong = false;
+    this.heartbeat?.reset();
     this.ws.resume();
   }
 
   close(closeCode: number | undefined, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pinger);
+    this.heartbeat?.stop();
     if (closeCode === undefined) this.ws.terminate();
     else this.ws.close(closeCode, closeReason(reason));
-  }
-
-  private heartbeat(): void {
-    if (this.closed || this.paused) return;
-    if (this.awaitingPong) {
-      this.listener?.ended("SWY_ERR_UPSTREAM_PING_TIMEOUT", "the hub did not answer a WebSocket ping");
-      return;
-    }
-    this.awaitingPong = true;
-    this.ws.ping();
   }
 }

@@ -24,6 +24,7 @@ import { webSocketUrl } from "./backend-url.js";
 import type { HubChannel } from "./hub-channel.js";
 import { LinkChannel, type LinkPort } from "./hub-link-channel.js";
 import { openUpstreamSocket } from "./upstream-socket.js";
+import { WsHeartbeat } from "./ws-heartbeat.js";
 
 export interface HubLinkSettings {
   readonly protocol: Exclude<HubProtocolChoice, "v1">;
@@ -176,8 +177,7 @@ class HubLink implements LinkPort {
   private readonly maxSessions: number;
   private readonly sessions = new Map<string, LinkChannel>();
   private readonly drainWaiters = new Set<LinkChannel>();
-  private readonly pinger: NodeJS.Timeout;
-  private awaitingPong = false;
+  private readonly heartbeat: WsHeartbeat;
   private closed = false;
 
   constructor(
@@ -194,9 +194,6 @@ class HubLink implements LinkPort {
       "message",
       guard((data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary), crash),
     );
-    ws.on("pong", () => {
-      this.awaitingPong = false;
-    });
     ws.on(
       "close",
       guard(
@@ -208,10 +205,14 @@ class HubLink implements LinkPort {
       "error",
       guard((error: Error) => this.lose(`link error: ${error.message}`), crash),
     );
-    this.pinger = setInterval(
-      guard(() => this.heartbeat(), crash),
-      settings.pingIntervalMs,
-    );
+    this.heartbeat = new WsHeartbeat(ws, settings.pingIntervalMs, {
+      idle: () => this.closed,
+      silent: () => {
+        this.ws.terminate();
+        this.lose("the hub did not answer a WebSocket ping on the link");
+      },
+      wrap: (tick) => guard(tick, crash),
+    });
   }
 
   get load(): number {
@@ -315,17 +316,6 @@ class HubLink implements LinkPort {
     }
   }
 
-  private heartbeat(): void {
-    if (this.closed) return;
-    if (this.awaitingPong) {
-      this.ws.terminate();
-      this.lose("the hub did not answer a WebSocket ping on the link");
-      return;
-    }
-    this.awaitingPong = true;
-    this.ws.ping();
-  }
-
   private fail(closeCode: number, detail: string): void {
     if (this.closed) return;
     this.ws.close(closeCode, closeReason(detail));
@@ -336,7 +326,7 @@ class HubLink implements LinkPort {
   private lose(detail: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pinger);
+    this.heartbeat.stop();
     this.pool.remove(this);
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
