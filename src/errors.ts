@@ -55,6 +55,9 @@ export const ERROR_CATALOG = {
   SWY_ERR_STORE_MALFORMED: "an entry read from the routing store is malformed; it is treated as absent",
   SWY_ERR_INTERNAL: "an unexpected error inside the gateway (a bug); only the session or request it happened in was ended",
   SWY_ERR_UNCAUGHT_EXCEPTION: "an exception reached the process (a bug outside every guard); the instance drains and exits with status 70",
+  SWY_ERR_WORKER_EXITED:
+    "a worker process of the instance (WORKERS > 1) exited unexpectedly; its clients reconnect to the other workers and it is restarted",
+  SWY_ERR_WORKER_UNAVAILABLE: "no worker process of the instance (WORKERS > 1) could answer the admin call; retry",
   SWY_ERR_UNHANDLED_REJECTION:
     "a promise rejection nobody handled reached the process (a bug); it is logged and the instance keeps serving",
 } as const;

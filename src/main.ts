@@ -3,16 +3,19 @@
  * backends when none are configured, start the gateway, and drain on SIGTERM/SIGINT within
  * DRAIN_TIMEOUT_MS. An uncaught exception (a bug outside every guard) is logged and counted, then drains too and
  * exits 70; an unhandled rejection is logged and counted (src/process-guard.ts).
+ * With WORKERS > 1 this process is the instance's primary (src/workers/primary.ts), which forks the workers
+ * (this same entry point, src/workers/worker.ts) and serves no client itself.
  */
+import cluster from "node:cluster";
 import { loadStaticConfig, type StaticConfig } from "./config/static-config.js";
 import { SwitchyardError } from "./errors.js";
 import { createLogger } from "./logger.js";
+import { drainOnSignals, EXIT_CONFIG, startMissingBackends } from "./process-lifecycle.js";
 import { installProcessGuard } from "./process-guard.js";
-import { startSampleBackend, type SampleBackend } from "./sample-backends.js";
 import { generateDemoToken, saveDemoContext, startupBanner } from "./startup-banner.js";
 import { startSwitchyard } from "./switchyard.js";
-
-const EXIT_CONFIG = 78;
+import { runPrimary } from "./workers/primary.js";
+import { runWorker } from "./workers/worker.js";
 
 function loadConfigOrExit(): StaticConfig {
   try {
@@ -27,37 +30,14 @@ function loadConfigOrExit(): StaticConfig {
   }
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+async function runGateway(config: StaticConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.instanceId);
   // Installed first: an exception before the gateway is up has nothing to drain and exits at once.
   let stop = (_reason: string, exitCode: number): void => process.exit(exitCode);
   installProcessGuard({ logger, stop: (reason, exitCode) => stop(reason, exitCode) });
-  const samples: SampleBackend[] = [];
-  // With Redis, the two samples share their chat history there, as a real migration shares its database, and the
-  // legacy sample shares its rooms through @socket.io/redis-adapter on the gateway's ADAPTER_KEY (its bridge's).
-  const sampleEnv: Record<string, string> =
-    config.redisUrl === undefined
-      ? {}
-      : { REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix, ADAPTER_KEY: config.rooms.adapterKey };
-  let legacyUrl = config.legacyUrl;
-  if (legacyUrl === undefined) {
-    const legacy = await startSampleBackend("legacy", "../examples/legacy-chat/server", sampleEnv);
-    samples.push(legacy);
-    legacyUrl = legacy.url;
-    logger.info({ url: legacy.url }, "LEGACY_URL is unset: started the sample legacy chat server");
-  }
-
-  let hubUrl = config.hubUrl;
-  if (hubUrl === undefined) {
-    const hub = await startSampleBackend("hub", "../examples/hub/server", sampleEnv);
-    samples.push(hub);
-    hubUrl = hub.url;
-    logger.info({ url: hub.url }, "HUB_URL is unset: started the sample hub");
-  }
+  const { legacyUrl, hubUrl, samples, demo } = await startMissingBackends(config, logger);
 
   // The demo (both samples) always allows admin changes: with ADMIN_TOKEN, or a token generated for this run.
-  const demo = config.legacyUrl === undefined && config.hubUrl === undefined;
   const adminToken = config.adminToken ?? (demo ? generateDemoToken() : undefined);
   const gatewayConfig = adminToken === config.adminToken ? config : Object.freeze({ ...config, adminToken });
   const switchyard = await startSwitchyard({ config: gatewayConfig, legacyUrl, hubUrl, logger });
@@ -83,40 +63,27 @@ async function main(): Promise<void> {
     );
   }
 
-  let stopping = false;
-  // The exit status: 0 for a signal, raised by an uncaught exception even when it happens during a drain.
-  let exitStatus = 0;
-  stop = (reason: string, exitCode = 0) => {
-    exitStatus = Math.max(exitStatus, exitCode);
-    if (stopping) return;
-    stopping = true;
-    logger.info({ reason, drainTimeoutMs: config.drainTimeoutMs }, "draining");
-    const deadline = setTimeout(() => {
-      logger.warn("drain timeout reached; exiting");
-      process.exit(exitStatus);
-    }, config.drainTimeoutMs);
-    deadline.unref();
-    switchyard
-      .shutdown(config.drainTimeoutMs / 2, config.drainTimeoutMs / 4)
-      .then(() => Promise.all(samples.map((s) => s.stop())))
-      .then(() => {
-        logger.info({ exitStatus }, "drained; bye");
-        process.exit(exitStatus);
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error }, "error while draining");
-        process.exit(Math.max(exitStatus, 1));
-      });
-  };
-  // `on`, not `once`: Ctrl-C under `npm start` delivers SIGINT twice (from the terminal and forwarded by npm),
-  // and a second signal must not kill the process in the middle of its drain (stop() runs once).
-  process.on("SIGTERM", () => stop("SIGTERM", 0));
-  process.on("SIGINT", () => stop("SIGINT", 0));
+  const lifecycle = drainOnSignals({
+    logger,
+    drainTimeoutMs: config.drainTimeoutMs,
+    drain: async () => {
+      await switchyard.shutdown(config.drainTimeoutMs / 2, config.drainTimeoutMs / 4);
+      await Promise.all(samples.map((s) => s.stop()));
+    },
+  });
+  stop = lifecycle.stop;
   for (const sample of samples) {
     sample.child.once("exit", (code) => {
-      if (!stopping) logger.error({ sample: sample.name, code }, "a sample backend exited");
+      if (!lifecycle.stopping()) logger.error({ sample: sample.name, code }, "a sample backend exited");
     });
   }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  if (cluster.isWorker) await runWorker(config);
+  else if (config.workers > 1) await runPrimary(config);
+  else await runGateway(config);
 }
 
 main().catch((error: unknown) => {

@@ -43,6 +43,7 @@ import { createRollout } from "./rollout/create-rollout.js";
 import { registerRolloutApi } from "./ops/rollout-api.js";
 import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
 import { publish } from "./telemetry/events.js";
+import { listenPrivately, withPort } from "./workers/private-listener.js";
 
 export interface SwitchyardOptions {
   readonly config: StaticConfig;
@@ -53,6 +54,11 @@ export interface SwitchyardOptions {
   readonly logger?: Logger;
   /** Tests shorten the Redis store's timers. */
   readonly storeTuning?: RedisStoreTuning;
+  /**
+   * WORKERS > 1: this process is one worker of an instance (src/workers/worker.ts). It also listens on a port of its
+   * own, its internal URL, and labels its metrics with the instance's name, which the primary sums them under.
+   */
+  readonly worker?: { readonly metricsInstanceId: string };
 }
 
 export interface Switchyard {
@@ -69,6 +75,8 @@ export interface Switchyard {
   /** http://host:port of the client listener. */
   readonly url: string;
   readonly opsUrl: string;
+  /** How other instances (and workers) reach this one's sessions (INTERNAL_URL, or derived). */
+  readonly internalUrl: string;
   /** Resolves once the legacy server's handshake values are known (or were overridden). */
   readonly handshakeLearned: Promise<HandshakeValues>;
   /**
@@ -163,7 +171,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
         bridgeUp: () => rooms.bridgeUp(),
       },
     },
-    config.instanceId,
+    options.worker?.metricsInstanceId ?? config.instanceId,
   );
   const ops = createOpsServer(metrics, logger, config.listener);
   const admin = registerAdminApi(ops, { store, control: gateway, adminToken: config.adminToken, logger, shadowEvidence: shadow.evidence });
@@ -200,11 +208,21 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
       "room bridge off (REDIS_URL unset or BRIDGE=off): hub sessions' rooms span this instance only and do not reach legacy sessions",
     );
 
+  // A worker's own port first: its sessions are registered with it from the first one on.
+  const own = options.worker === undefined ? undefined : await listenPrivately(gateway.http, config.host);
+  const ownUrl =
+    own === undefined
+      ? undefined
+      : config.internalUrl === undefined
+        ? internalUrlOf(config, own.address)
+        : withPort(config.internalUrl, own.address.port);
+  if (ownUrl !== undefined) store.setInternalUrl(ownUrl);
   const [clientAddress, opsAddress] = await Promise.all([
     gateway.listen(config.port, config.host),
     ops.listen(config.opsPort, config.opsHost),
   ]);
-  store.setInternalUrl(internalUrlOf(config, clientAddress));
+  const internalUrl = ownUrl ?? internalUrlOf(config, clientAddress);
+  store.setInternalUrl(internalUrl);
 
   let closing: Promise<void> | undefined;
   const finish = async (graceful: boolean, spreadMs: number, graceMs: number) => {
@@ -213,6 +231,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     admin.close();
     if (graceful) await gateway.shutdown(spreadMs, graceMs);
     else await gateway.close();
+    own?.close();
     // After the sessions: each has sent its close frame on its link by now.
     hubLinks?.close();
     await ops.close();
@@ -233,6 +252,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     logger,
     url: urlOf(clientAddress, config.tls === undefined ? "http" : "https"),
     opsUrl: urlOf(opsAddress),
+    internalUrl,
     handshakeLearned,
     shutdown: (spreadMs = config.drainTimeoutMs / 2, graceMs = config.drainTimeoutMs / 4) => (closing ??= finish(true, spreadMs, graceMs)),
     close: () => (closing ??= finish(false, 0, 0)),

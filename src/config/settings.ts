@@ -4,6 +4,7 @@
  * table in docs/configuration.md is generated from this list (`npm run docs:config`) and a unit test checks it.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isHeaderName, reservedHeaderReason } from "./header-rules.js";
 import { parseNetwork } from "../routing/networks.js";
 import { HUB_LINK_SETTINGS } from "./hub-link-settings.js";
@@ -48,6 +49,12 @@ function adapterKey(raw: RawValue): string {
     throw new SettingError(`must be a non-empty channel prefix without "#", "*", "?", "[", "]" or spaces (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+/** WORKERS: a count of processes, or `auto` for one per core (os.availableParallelism()). */
+function workerCount(raw: RawValue): number {
+  if (String(raw).trim().toLowerCase() === "auto") return availableParallelism();
+  return integer(1, 1024)(raw);
 }
 
 function path(raw: RawValue): string {
@@ -268,6 +275,14 @@ export const SETTINGS = {
     undefined,
     "This instance's name in metrics, logs and the session registry. Unset: hostname-pid.",
     text(1, "a name"),
+  ),
+  WORKERS: setting<number>(
+    "WORKERS",
+    1,
+    "Worker processes of this instance, all serving PORT (`auto`: one per core). Each worker is an instance of its own " +
+      "in Redis (INSTANCE_ID-w1, -w2, ...), so more than 1 needs REDIS_URL; the primary process owns OPS_PORT and " +
+      "aggregates the workers' metrics. See docs/operating.md#workers.",
+    workerCount,
   ),
   INTERNAL_URL: setting<string>(
     "INTERNAL_URL",

@@ -86,6 +86,8 @@ export interface StaticConfig {
   readonly limits: Limits;
   readonly listener: ListenerLimits;
   readonly instanceId: string;
+  /** WORKERS: worker processes serving PORT (1: this process is the gateway, no primary). */
+  readonly workers: number;
   readonly internalUrl: string | undefined;
   readonly redisKeyPrefix: string;
   /** PROMETHEUS_URL: where a rollout's PromQL gates are asked. */
@@ -220,6 +222,11 @@ function crossProblems(v: Values, env: Environment): string[] {
     const problem = tlsPairProblem(v.TLS_CERT_FILE, v.TLS_KEY_FILE);
     if (problem !== undefined) problems.push(`TLS_CERT_FILE, TLS_KEY_FILE: ${problem}`);
   }
+  // Workers find each other's sessions, drains and rooms through Redis, as instances do.
+  if (v.WORKERS! > 1 && v.REDIS_URL === undefined)
+    problems.push(
+      `WORKERS=${v.WORKERS} needs REDIS_URL (workers share routing, sessions, drains and rooms through Redis, as instances do)`,
+    );
   if (env.NODE_ENV === "production" && v.LEGACY_URL === undefined)
     problems.push("LEGACY_URL must be set when NODE_ENV=production (without it the bundled demo chat would be the backend)");
   return problems;
@@ -287,6 +294,7 @@ function buildConfig(v: Values): StaticConfig {
       handshakeBurst: v.HANDSHAKE_BURST!,
     }),
     instanceId: v.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    workers: v.WORKERS!,
     internalUrl: v.INTERNAL_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX!,
     prometheusUrl: v.PROMETHEUS_URL,

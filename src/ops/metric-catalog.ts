@@ -209,6 +209,12 @@ export const SWITCHYARD_METRICS = Object.freeze({
       "status 70; unhandledRejection: logged and counted, the instance keeps serving).",
     product({ kind: ["uncaughtException", "unhandledRejection"] }),
   ),
+  workerRestarts: counter(
+    "switchyard_worker_restarts_total",
+    [],
+    "Worker processes (WORKERS > 1) that exited unexpectedly and were restarted by the instance's primary process.",
+    [{}],
+  ),
   // The hub backend.
   hubFallbacks: counter(
     "switchyard_hub_fallbacks_total",

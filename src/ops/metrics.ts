@@ -127,6 +127,9 @@ export function createMetrics(sources: MetricsSources, instanceId: string): Metr
   const ownerForwards = counterOf(registry, m.ownerForwards);
   const contained = counterOf(registry, m.containedErrors);
   const uncaught = counterOf(registry, m.uncaughtErrors);
+  // Counted by an instance's primary (WORKERS > 1, worker-metrics.ts); a gateway process exports its zero, which the
+  // primary's sum keeps.
+  counterOf(registry, m.workerRestarts);
 
   // The packet series are hot: pre-created children save a label lookup per packet.
   const packetCounters = Object.fromEntries(

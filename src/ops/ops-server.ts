@@ -21,6 +21,8 @@ export type OpsHandler = (req: IncomingMessage, res: ServerResponse, url: URL) =
 export interface OpsServer {
   readonly http: Server;
   route(method: string, path: string, handler: OpsHandler): void;
+  /** Serves every request no route matches (the primary process of WORKERS > 1 proxies /admin/* to a worker). */
+  fallback(handler: OpsHandler): void;
   addReadinessCheck(check: ReadinessCheck): void;
   listen(port: number, host: string): Promise<AddressInfo>;
   close(): Promise<void>;
@@ -47,9 +49,10 @@ function parseUrl(text: string): URL | null {
 }
 
 /** `limits`: the same request bounds as the client listener (HEADERS_TIMEOUT_MS, ...); absent: node's defaults. */
-export function createOpsServer(metrics: Metrics, logger: Logger, limits?: HttpLimits): OpsServer {
+export function createOpsServer(metrics: Pick<Metrics, "render" | "contentType">, logger: Logger, limits?: HttpLimits): OpsServer {
   const routes = new Map<string, OpsHandler>();
   const checks: ReadinessCheck[] = [];
+  let fallback: OpsHandler | undefined;
 
   routes.set("GET /healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
   routes.set("GET /readyz", (_req, res) => {
@@ -74,7 +77,7 @@ export function createOpsServer(metrics: Metrics, logger: Logger, limits?: HttpL
       });
       return;
     }
-    const handler = routes.get(`${req.method} ${url.pathname}`);
+    const handler = routes.get(`${req.method} ${url.pathname}`) ?? fallback;
     if (handler === undefined) {
       const known = [...routes.keys()].some((key) => key.endsWith(` ${url.pathname}`));
       sendJson(res, known ? 405 : 404, {
@@ -98,11 +101,15 @@ export function createOpsServer(metrics: Metrics, logger: Logger, limits?: HttpL
   return {
     http,
     route: (method, path, handler) => void routes.set(`${method} ${path}`, handler),
+    fallback: (handler) => {
+      fallback = handler;
+    },
     addReadinessCheck: (check) => void checks.push(check),
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         http.once("error", reject);
-        http.listen(port, host, () => {
+        // exclusive: in a worker process (WORKERS > 1), its own port rather than one shared through the primary.
+        http.listen({ port, host, exclusive: true }, () => {
           http.off("error", reject);
           resolve(http.address() as AddressInfo);
         });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { SETTINGS } from "../../src/config/settings.js";
@@ -75,6 +75,15 @@ describe("static configuration", () => {
     assert.match(problemsOf({ PORT: "9000", OPS_PORT: "9000" }), /OPS_PORT must differ from PORT/);
     assert.match(problemsOf({ CLIENT_BUFFER_HIGH_WATER: "100", CLIENT_BUFFER_LIMIT: "10" }), /CLIENT_BUFFER_HIGH_WATER must not exceed/);
     assert.match(problemsOf({ SOCKETIO_PATH: "socket.io" }), /SOCKETIO_PATH must be an absolute path/);
+  });
+
+  it("reads WORKERS as a count or auto, and refuses more than one without REDIS_URL", () => {
+    assert.equal(loadStaticConfig({}).workers, 1);
+    assert.equal(loadStaticConfig({ WORKERS: "3", REDIS_URL: "redis://127.0.0.1:6379" }).workers, 3);
+    assert.equal(loadStaticConfig({ WORKERS: "auto", REDIS_URL: "redis://127.0.0.1:6379" }).workers, availableParallelism());
+    assert.match(problemsOf({ WORKERS: "0" }), /WORKERS must be an integer between 1 and 1024/);
+    assert.match(problemsOf({ WORKERS: "two" }), /WORKERS must be an integer/);
+    assert.match(problemsOf({ WORKERS: "2" }), /WORKERS=2 needs REDIS_URL/);
   });
 
   it("reads a JSON or YAML file, with the environment winning", () => {

@@ -1,0 +1,66 @@
+/**
+ * One worker process of an instance (WORKERS > 1), forked by the primary (src/workers/primary.ts): a whole
+ * gateway under the name `<INSTANCE_ID>-w<n>` in Redis, serving the client port shared through node:cluster and
+ * a port of its own for forwarded requests (its internal URL), with its ops listener on a private port the
+ * primary proxies admin calls to. It tells the primary when it listens, answers its metrics requests, drains on
+ * SIGTERM/SIGINT as a single process does, and also when the primary goes away (the IPC channel closes).
+ */
+import type { StaticConfig } from "../config/static-config.js";
+import { createLogger } from "../logger.js";
+import { answerMetricsRequests } from "../ops/worker-metrics.js";
+import { installProcessGuard } from "../process-guard.js";
+import { drainOnSignals } from "../process-lifecycle.js";
+import { startSwitchyard } from "../switchyard.js";
+
+/** The environment variable the primary names each worker with (1, 2, ...; a restarted worker keeps its number). */
+export const WORKER_NUMBER_ENV = "SWITCHYARD_WORKER";
+
+/** What a worker tells the primary once it listens. */
+export interface WorkerReady {
+  readonly type: "switchyard:worker:ready";
+  readonly url: string;
+  readonly opsUrl: string;
+  readonly internalUrl: string;
+}
+
+export function isWorkerReady(message: unknown): message is WorkerReady {
+  return typeof message === "object" && message !== null && (message as WorkerReady).type === "switchyard:worker:ready";
+}
+
+export function workerInstanceId(instanceId: string, worker: number): string {
+  return `${instanceId}-w${worker}`;
+}
+
+export async function runWorker(config: StaticConfig): Promise<void> {
+  const number = Number(process.env[WORKER_NUMBER_ENV] ?? "0");
+  const instanceId = workerInstanceId(config.instanceId, number);
+  const logger = createLogger(config.logLevel, instanceId);
+  let stop = (_reason: string, exitCode: number): void => process.exit(exitCode);
+  installProcessGuard({ logger, stop: (reason, exitCode) => stop(reason, exitCode) });
+  // The primary passes LEGACY_URL (its sample's, when unset) and HUB_URL, so that every worker uses the same.
+  if (config.legacyUrl === undefined) throw new Error("a worker needs LEGACY_URL (the primary passes it)");
+  const switchyard = await startSwitchyard({
+    config: Object.freeze({ ...config, instanceId }),
+    legacyUrl: config.legacyUrl,
+    hubUrl: config.hubUrl,
+    logger,
+    worker: { metricsInstanceId: config.instanceId },
+  });
+  const stopAnswering = answerMetricsRequests(switchyard.metrics);
+  const lifecycle = drainOnSignals({
+    logger,
+    drainTimeoutMs: config.drainTimeoutMs,
+    drain: async () => {
+      stopAnswering();
+      await switchyard.shutdown(config.drainTimeoutMs / 2, config.drainTimeoutMs / 4);
+    },
+  });
+  stop = lifecycle.stop;
+  // The primary is gone (killed): nobody restarts or aggregates us any more; drain as on SIGTERM.
+  process.once("disconnect", () => stop("primary exited", 0));
+  logger.info(
+    { url: switchyard.url, ops: switchyard.opsUrl, internal: switchyard.internalUrl, worker: number, mode: config.legacyMode },
+    "switchyard worker listening",
+  );
+  process.send?.({ type: "switchyard:worker:ready", url: switchyard.url, opsUrl: switchyard.opsUrl, internalUrl: switchyard.internalUrl });
+}
