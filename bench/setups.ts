@@ -4,6 +4,7 @@
  * spawns through the context is stopped by the runner, even when start() fails half way).
  * To add one (e.g. "hub route", "legacy route with 100% shadowing"), append a definition here.
  */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SETTINGS } from "../src/config/settings.js";
 import { freePort, waitUntilReady, type ServerProcess, type SpawnServerOptions } from "./processes.js";
@@ -37,6 +38,8 @@ export interface SetupDefinition {
   /** Shown in the tables. */
   readonly name: string;
   start(context: SetupContext): Promise<RunningSetup>;
+  /** The same setup on another build's gateway and sample hub (`<id>@base`, BENCH_BASELINE_DIST), for A/B in one run. */
+  readonly baseline?: (dist: string) => SetupDefinition;
 }
 
 /** The setup every ratio is computed against. */
@@ -84,10 +87,10 @@ function urlOf(server: ServerProcess): string {
  * The sample hub. Switchyard starts one itself as its own child when HUB_URL is unset; we start it here
  * instead so that the runner owns (and always stops) it, and so that a hub-route setup can measure it.
  */
-async function startSampleHub(context: SetupContext, env: Record<string, string> = {}): Promise<ServerProcess> {
+async function startSampleHub(context: SetupContext, env: Record<string, string> = {}, script = SCRIPTS.sampleHub): Promise<ServerProcess> {
   return context.spawn({
     label: "sample hub",
-    script: SCRIPTS.sampleHub,
+    script,
     env: baseEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
     printsUrl: true,
   });
@@ -108,20 +111,27 @@ interface SwitchyardSetupOptions {
    * through the admin API at `opsUrl`. Return extra processes to measure (the hub in a hub-route setup).
    */
   readonly configure?: (opsUrl: string, started: { legacy: ServerProcess; hub: ServerProcess }) => Promise<MeasuredProcess[] | undefined>;
+  /** Another build's dist directory: its src/main.js and examples/hub/server.js run instead of this one's. */
+  readonly dist?: string;
 }
 
 function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
+  const scripts =
+    options.dist === undefined
+      ? SCRIPTS
+      : { ...SCRIPTS, switchyard: join(options.dist, "src/main.js"), sampleHub: join(options.dist, "examples/hub/server.js") };
   return {
     id: options.id,
     name: options.name,
+    baseline: (dist) => switchyardSetup({ ...options, id: `${options.id}@base`, name: `${options.name} (baseline build)`, dist }),
     async start(context) {
       const legacy = await startLegacy(context, options.legacyEnv);
-      const hub = await startSampleHub(context, options.hubEnv);
+      const hub = await startSampleHub(context, options.hubEnv, scripts.sampleHub);
       // main.js logs its URL only at info level; we run it at warn (as the issue asks), so we choose its ports.
       const [port, opsPort] = [await freePort(), await freePort()];
       const gateway = await context.spawn({
         label: `switchyard (${options.mode})`,
-        script: SCRIPTS.switchyard,
+        script: scripts.switchyard,
         env: baseEnv({
           LEGACY_URL: urlOf(legacy),
           HUB_URL: urlOf(hub),
@@ -258,9 +268,26 @@ export const SETUPS: readonly SetupDefinition[] = [
   }),
 ];
 
+/**
+ * `<id>@base` is setup `<id>` on the build in BENCH_BASELINE_DIST (e.g. a `tsc -p bench/tsconfig.json` of another
+ * commit): before and after a change, side by side in one run.
+ */
+function lookup(id: string): SetupDefinition | undefined {
+  const [own, variant] = id.split("@");
+  const setup = SETUPS.find((s) => s.id === own);
+  if (variant === undefined) return setup;
+  const dist = process.env.BENCH_BASELINE_DIST;
+  if (variant !== "base" || dist === undefined || setup?.baseline === undefined) return undefined;
+  return setup.baseline(dist);
+}
+
 export function selectSetups(ids: readonly string[] | undefined): SetupDefinition[] {
   if (ids === undefined || ids.length === 0) return [...SETUPS];
-  const unknown = ids.filter((id) => !SETUPS.some((setup) => setup.id === id));
-  if (unknown.length > 0) throw new Error(`unknown setup(s) ${unknown.join(", ")}; known: ${SETUPS.map((s) => s.id).join(", ")}`);
-  return ids.map((id) => SETUPS.find((setup) => setup.id === id)!);
+  const unknown = ids.filter((id) => lookup(id) === undefined);
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown setup(s) ${unknown.join(", ")}; known: ${SETUPS.map((s) => s.id).join(", ")} ` +
+        "(and <switchyard setup>@base with BENCH_BASELINE_DIST)",
+    );
+  return ids.map((id) => lookup(id)!);
 }
