@@ -42,6 +42,7 @@ import { HUB_DEFAULTS } from "./upstream/hub-upstream.js";
 import { createRollout } from "./rollout/create-rollout.js";
 import { registerRolloutApi } from "./ops/rollout-api.js";
 import { createRoomWorlds, roomLimitsOf, type RoomWorlds } from "./rooms/room-worlds.js";
+import type { EngineIoRevision } from "./protocol/engineio.js";
 import { publish } from "./telemetry/events.js";
 import { listenPrivately, withPort } from "./workers/private-listener.js";
 
@@ -58,7 +59,11 @@ export interface SwitchyardOptions {
    * WORKERS > 1: this process is one worker of an instance (src/workers/worker.ts). It also listens on a port of its
    * own, its internal URL, and labels its metrics with the instance's name, which the primary sums them under.
    */
-  readonly worker?: { readonly metricsInstanceId: string };
+  readonly worker?: {
+    readonly metricsInstanceId: string;
+    /** A pipe session closed here whose next poll may reach another worker (PipeSessionOptions.onDrained). */
+    readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => void;
+  };
 }
 
 export interface Switchyard {
@@ -157,6 +162,7 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     connector,
     directory: store,
     onSessionBound: (session, route, context) => shadow.attach(session, route, context),
+    ...(options.worker?.onPipeDrained === undefined ? {} : { onPipeDrained: options.worker.onPipeDrained }),
   });
   store.setSessionCountsSource(() => gateway.sessionCounts());
   const metrics = createMetrics(
@@ -229,7 +235,9 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     learner.stop();
     await rollout.close();
     admin.close();
-    if (graceful) await gateway.shutdown(spreadMs, graceMs);
+    // The workers of an instance drain together: a pipe session's poll may wait on one worker for the close that
+    // another sends, so each listens until the whole spread is over.
+    if (graceful) await gateway.shutdown(spreadMs, graceMs, options.worker === undefined ? 0 : spreadMs);
     else await gateway.close();
     own?.close();
     // After the sessions: each has sent its close frame on its link by now.
@@ -265,6 +273,7 @@ interface GatewayInputs extends Pick<HandshakeOrchestratorDeps, "router" | "conn
   readonly legacyUrl: string;
   readonly handshake: HandshakeValues;
   readonly directory: SessionDirectory;
+  readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => void;
 }
 
 /** Builds the gateway's parts and wires them: engine.io, the legacy proxy and pipes, owner forwarding, handshakes. */
@@ -278,6 +287,7 @@ function composeGateway(inputs: GatewayInputs): Gateway {
     path: config.socketIoPath,
     idleTimeoutMs: handshake.pingInterval + handshake.pingTimeout,
     handshakeTimeoutMs: config.upstreamConnectTimeoutMs,
+    ...(inputs.onPipeDrained === undefined ? {} : { onDrained: inputs.onPipeDrained }),
   });
   const marker = forwardingMarker(config);
   const forwarder = new OwnerForwarder(marker);

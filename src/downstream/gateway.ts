@@ -160,10 +160,12 @@ export class Gateway {
   /**
    * Closes every session, paced over `spreadMs` so that reconnecting clients do not stampede the other
    * instances, then stops listening and gives in-flight requests (long polls carrying close packets)
-   * up to `graceMs` to finish. Resolves when everything is closed.
+   * up to `graceMs` to finish. Resolves when everything is closed. `listenMs`: keep listening that long at least
+   * (a worker of an instance serves requests of sessions the other workers close meanwhile).
    */
-  async shutdown(spreadMs: number, graceMs: number): Promise<void> {
+  async shutdown(spreadMs: number, graceMs: number, listenMs = 0): Promise<void> {
     this.beginDrain();
+    const listening = new Promise((resolve) => setTimeout(resolve, listenMs));
     await closePaced(
       {
         open: () => this.sessions.size + this.pipes.size,
@@ -180,6 +182,7 @@ export class Gateway {
       },
       spreadMs,
     );
+    await listening;
     await this.stopListening(graceMs);
   }
 

@@ -41,6 +41,11 @@ export interface PipeSessionOptions {
    * gets 504 SWY_ERR_UPSTREAM_TIMEOUT and retries. Default: no limit.
    */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * A polling session closed here whose next poll may reach another process (the workers of an instance, WORKERS > 1):
+   * they are told, so that they answer that poll with the close packet too (markDrained).
+   */
+  readonly onDrained?: (sid: string, eio: EngineIoRevision) => void;
 }
 
 const SID_IN_HANDSHAKE = /"sid":"([^"]+)"/;
@@ -88,6 +93,11 @@ export class PipeSessions {
   /** Whether this instance proxies the session with that sid (it learned the sid from the handshake). */
   has(sid: string): boolean {
     return this.sessions.has(sid) || this.drained.has(sid);
+  }
+
+  /** Another worker of the instance closed this polling session: its next poll here gets the close packet. */
+  markDrained(sid: string, eio: EngineIoRevision): void {
+    if (!this.sessions.has(sid)) this.drained.set(sid, { eio, until: Date.now() + this.options.idleTimeoutMs });
   }
 
   /** Pipes are legacy sessions: how many `only` accepts by split bucket. */
@@ -256,7 +266,10 @@ export class PipeSessions {
       session.socket.destroy();
     } else if (session.sid !== undefined) {
       if (session.pendingPoll !== undefined && !session.pendingPoll.headersSent) answerWithClosePacket(session.pendingPoll, session.eio);
-      else this.drained.set(session.sid, { eio: session.eio, until: Date.now() + this.options.idleTimeoutMs });
+      else {
+        this.drained.set(session.sid, { eio: session.eio, until: Date.now() + this.options.idleTimeoutMs });
+        this.options.onDrained?.(session.sid, session.eio);
+      }
       this.sendClosePacket(session.sid, session.eio);
     }
     this.end(session, reason);

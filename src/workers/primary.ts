@@ -19,7 +19,7 @@ import { createPrimaryMetrics, isMetricsAnswer, type MetricsRequest } from "../o
 import { installProcessGuard } from "../process-guard.js";
 import { EXIT_CONFIG, startMissingBackends } from "../process-lifecycle.js";
 import { generateDemoToken } from "../startup-banner.js";
-import { isWorkerReady, WORKER_NUMBER_ENV, type WorkerReady } from "./worker.js";
+import { isPipeDrained, isWorkerReady, WORKER_NUMBER_ENV, type WorkerReady } from "./worker.js";
 
 interface Slot {
   readonly number: number;
@@ -117,6 +117,10 @@ export async function runPrimary(config: StaticConfig): Promise<void> {
     const worker = cluster.fork({ ...workerEnv, [WORKER_NUMBER_ENV]: String(slot.number) });
     slot.worker = worker;
     worker.on("message", (message: unknown) => {
+      if (isPipeDrained(message)) {
+        for (const other of slots) if (other.worker !== worker && other.worker?.isConnected()) other.worker.send(message);
+        return;
+      }
       if (!isWorkerReady(message) || slot.worker !== worker) return;
       slot.ready = message;
       if (started || !slots.every((s) => s.ready !== undefined)) return;

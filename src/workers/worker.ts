@@ -7,6 +7,7 @@
  */
 import type { StaticConfig } from "../config/static-config.js";
 import { createLogger } from "../logger.js";
+import type { EngineIoRevision } from "../protocol/engineio.js";
 import { answerMetricsRequests } from "../ops/worker-metrics.js";
 import { installProcessGuard } from "../process-guard.js";
 import { drainOnSignals } from "../process-lifecycle.js";
@@ -21,6 +22,20 @@ export interface WorkerReady {
   readonly url: string;
   readonly opsUrl: string;
   readonly internalUrl: string;
+}
+
+/**
+ * A pipe polling session a worker closed (SIGTERM, an admin drain) whose next poll may reach another worker: the
+ * primary passes it on to the others, which answer that poll with the close packet (PipeSessions.markDrained).
+ */
+export interface PipeDrained {
+  readonly type: "switchyard:pipe:drained";
+  readonly sid: string;
+  readonly eio: EngineIoRevision;
+}
+
+export function isPipeDrained(message: unknown): message is PipeDrained {
+  return typeof message === "object" && message !== null && (message as PipeDrained).type === "switchyard:pipe:drained";
 }
 
 export function isWorkerReady(message: unknown): message is WorkerReady {
@@ -44,7 +59,15 @@ export async function runWorker(config: StaticConfig): Promise<void> {
     legacyUrl: config.legacyUrl,
     hubUrl: config.hubUrl,
     logger,
-    worker: { metricsInstanceId: config.instanceId },
+    worker: {
+      metricsInstanceId: config.instanceId,
+      onPipeDrained: (sid, eio) => {
+        if (process.connected) process.send?.({ type: "switchyard:pipe:drained", sid, eio } satisfies PipeDrained);
+      },
+    },
+  });
+  process.on("message", (message: unknown) => {
+    if (isPipeDrained(message)) switchyard.gateway.pipes.markDrained(message.sid, message.eio);
   });
   const stopAnswering = answerMetricsRequests(switchyard.metrics);
   const lifecycle = drainOnSignals({
