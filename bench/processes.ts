@@ -4,7 +4,7 @@
  * child on exit, ctrl-c or crash so that a failed run never leaves servers holding ports.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 
@@ -45,6 +45,43 @@ export function sampleProcess(pid: number): ProcSample | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `pid` and every process under it (an instance's primary and its workers, WORKERS > 1), parents first. */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    const parent = tree[i]!;
+    try {
+      for (const task of readdirSync(`/proc/${parent}/task`)) {
+        const children = readFileSync(`/proc/${parent}/task/${task}/children`, "utf8").trim();
+        if (children !== "") tree.push(...children.split(" ").map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return tree;
+}
+
+/**
+ * `pid` and its descendants summed (CPU, RSS, run-queue wait): what one server costs however many processes it
+ * runs. undefined once `pid` is gone; a descendant that exits meanwhile counts no more.
+ */
+export function sampleProcessTree(pid: number): ProcSample | undefined {
+  const own = sampleProcess(pid);
+  if (own === undefined) return undefined;
+  const samples = processTree(pid)
+    .slice(1)
+    .flatMap((child) => sampleProcess(child) ?? []);
+  return samples.reduce(
+    (sum, sample) => ({
+      cpuSeconds: sum.cpuSeconds + sample.cpuSeconds,
+      rssBytes: sum.rssBytes + sample.rssBytes,
+      runQueueWaitSeconds: sum.runQueueWaitSeconds + sample.runQueueWaitSeconds,
+    }),
+    own,
+  );
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */

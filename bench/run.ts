@@ -17,7 +17,7 @@ import {
   installExitHooks,
   sampleHostCpu,
   scrapeMetrics,
-  sampleProcess,
+  sampleProcessTree,
   spawnServer,
   stopChild,
   type ProcSample,
@@ -218,7 +218,7 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
     for (let k = 0; k < options.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
     for (const handle of loadgens) await handle.syncClock();
     await sleep(1_000);
-    const idle = new Map(running.processes.map((p) => [p.server.pid, sampleProcess(p.server.pid)]));
+    const idle = new Map(running.processes.map((p) => [p.server.pid, sampleProcessTree(p.server.pid)]));
 
     log(`${definition.name}: connecting ${options.clients} clients in ${options.rooms} rooms from ${options.loadgens} load generators`);
     const connected = await connectClients(loadgens, options, running.url);
@@ -251,7 +251,7 @@ async function runSetup(definition: SetupDefinition, options: BenchOptions): Pro
       ...running.processes.map((p: MeasuredProcess) => ({ label: p.server.label, role: p.role, pids: [p.server.pid], server: p.server })),
       { label: `load generators (${loadgens.length})`, role: "loadgen" as const, pids: loadgens.map((h) => h.pid) },
     ];
-    const sampleAll = () => measured.map((m) => m.pids.map((pid) => sampleProcess(pid)));
+    const sampleAll = () => measured.map((m) => m.pids.map((pid) => sampleProcessTree(pid)));
     await sleepUntil(windowStart);
     const cpuStart = sampleAll();
     const hostStart = sampleHostCpu();

@@ -165,20 +165,49 @@ function switchyardSetup(options: SwitchyardSetupOptions): SetupDefinition {
  * users of both backends; a legacy broadcast reaches the hub-routed half through the bridge and a hub
  * broadcast the legacy-routed half. Redis's own CPU is not measured.
  */
-function mixedSetup(): SetupDefinition {
-  const tag = `${process.pid}-${Date.now().toString(36)}`;
-  const adapter = { REDIS_URL: BENCH_REDIS_URL, ADAPTER_KEY: `swy-bench-${tag}`, REDIS_KEY_PREFIX: `swy-bench:{${tag}}:` };
+function mixedSetup(workers = 1): SetupDefinition {
+  const adapter = benchRedis(workers === 1 ? "mixed" : `mixed-w${workers}`);
   return switchyardSetup({
-    id: "mixed50",
-    name: "switchyard mixed 50 % (legacy on the Redis adapter)",
+    id: workers === 1 ? "mixed50" : `mixed50-w${workers}`,
+    name: `switchyard mixed 50 % (legacy on the Redis adapter)${workers === 1 ? "" : `, ${workers} workers`}`,
     mode: "pipe",
-    legacyEnv: adapter,
+    legacyEnv: { REDIS_URL: adapter.REDIS_URL, ADAPTER_KEY: adapter.ADAPTER_KEY, REDIS_KEY_PREFIX: adapter.REDIS_KEY_PREFIX },
     env: {
       ...adapter,
-      SHADOW_ADAPTER_KEY: `swy-bench-shadow-${tag}`,
+      WORKERS: String(workers),
       ROUTING_CONFIG: JSON.stringify({ hubPercent: 50, key: { sources: ["query:name"] } }),
     },
     configure: async (_opsUrl, { hub }) => [{ role: "backend", server: hub }],
+  });
+}
+
+/** Fresh Redis keys and adapter channels on BENCH_REDIS_URL for one setup of this run (several may share Redis). */
+function benchRedis(name: string): {
+  REDIS_URL: string;
+  ADAPTER_KEY: string;
+  SHADOW_ADAPTER_KEY: string;
+  REDIS_KEY_PREFIX: string;
+} {
+  const tag = `${name}-${process.pid}-${Date.now().toString(36)}`;
+  return {
+    REDIS_URL: BENCH_REDIS_URL,
+    ADAPTER_KEY: `swy-bench-${tag}`,
+    SHADOW_ADAPTER_KEY: `swy-bench-shadow-${tag}`,
+    REDIS_KEY_PREFIX: `swy-bench:{${tag}}:`,
+  };
+}
+
+/**
+ * WORKERS=2: one instance of two worker processes on one port (issue 14), which needs Redis (the workers share
+ * routing, sessions and rooms there as instances do). The front's CPU and RSS are the primary's and the workers' summed.
+ */
+function workersSetup(id: string, name: string, env: Record<string, string> = {}): SetupDefinition {
+  return switchyardSetup({
+    id,
+    name,
+    mode: "pipe",
+    env: { ...benchRedis(id), WORKERS: "2", ...env },
+    ...(env.ROUTING_CONFIG === undefined ? {} : { configure: async (_opsUrl, { hub }) => [{ role: "backend" as const, server: hub }] }),
   });
 }
 
@@ -245,6 +274,10 @@ export const SETUPS: readonly SetupDefinition[] = [
   // Half of the users on each backend (keyed by the load generators' `name` query parameter), rooms shared:
   // the legacy chat on @socket.io/redis-adapter, the gateway's room bridge on the same key, through Redis.
   mixedSetup(),
+  // One instance of two worker processes (WORKERS=2) on the legacy route, the hub route and the 50 % split.
+  workersSetup("switchyard-pipe-w2", "switchyard (pipe), 2 workers"),
+  workersSetup("switchyard-hub-w2", "switchyard → hub route, 2 workers", { ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }) }),
+  mixedSetup(2),
   // Every (legacy-route) session shadowed to the hub and compared: the cost of proof before a cutover.
   switchyardSetup({
     id: "switchyard-shadow",

@@ -9,7 +9,7 @@
 import type { ClientSpec, LoadgenMessage } from "./ipc.js";
 import { LoadgenHandle } from "./loadgen-driver.js";
 import type { StormOptions } from "./options.js";
-import { sampleHostCpu, sampleProcess, spawnServer, stopChild, type ServerProcess } from "./processes.js";
+import { sampleHostCpu, sampleProcessTree, spawnServer, stopChild, type ServerProcess } from "./processes.js";
 import { concat, latencyStats, type LatencyStats } from "./report.js";
 import { SCRIPTS, type SetupDefinition } from "./setups.js";
 
@@ -78,8 +78,8 @@ export async function runStorm(
     });
     for (let k = 0; k < storm.loadgens; k++) loadgens.push(await LoadgenHandle.start(`load generator ${k + 1}`, SCRIPTS.loadgen));
     const measured = running.processes.find((p) => p.role === "front") ?? running.processes[0];
-    const before = measured === undefined ? undefined : sampleProcess(measured.server.pid);
-    const loadgenCpu = () => loadgens.reduce((n, h) => n + (sampleProcess(h.pid)?.cpuSeconds ?? Number.NaN), 0);
+    const before = measured === undefined ? undefined : sampleProcessTree(measured.server.pid);
+    const loadgenCpu = () => loadgens.reduce((n, h) => n + (sampleProcessTree(h.pid)?.cpuSeconds ?? Number.NaN), 0);
     const loadgenBefore = loadgenCpu();
     const hostBefore = sampleHostCpu();
     const rooms = Math.max(1, Math.round(storm.clients / 10));
@@ -105,7 +105,7 @@ export async function runStorm(
     result.seconds = (Date.now() - startedAt) / 1000;
     result.loadgenCpuSeconds = loadgenCpu() - loadgenBefore;
     result.hostBusyCores = (sampleHostCpu().busySeconds - hostBefore.busySeconds) / result.seconds;
-    const after = measured === undefined ? undefined : sampleProcess(measured.server.pid);
+    const after = measured === undefined ? undefined : sampleProcessTree(measured.server.pid);
     result.cpuSeconds = before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null;
     result.joined = outcomes.reduce((n, o) => n + o.joined, 0);
     result.failed = outcomes.reduce((n, o) => n + o.failed, 0);
