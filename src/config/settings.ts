@@ -281,7 +281,7 @@ export const SETTINGS = {
     1,
     "Worker processes of this instance, all serving PORT (`auto`: one per core). Each worker is an instance of its own " +
       "in Redis (INSTANCE_ID-w1, -w2, ...), so more than 1 needs REDIS_URL; the primary process owns OPS_PORT and " +
-      "aggregates the workers' metrics. See docs/operating.md#workers.",
+      "aggregates the workers' metrics. See docs/operating.md#workers-one-instance-on-every-core.",
     workerCount,
   ),
   INTERNAL_URL: setting<string>(
