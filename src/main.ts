@@ -12,7 +12,7 @@ import { SwitchyardError } from "./errors.js";
 import { createLogger } from "./logger.js";
 import { drainOnSignals, EXIT_CONFIG, startMissingBackends } from "./process-lifecycle.js";
 import { installProcessGuard } from "./process-guard.js";
-import { generateDemoToken, saveDemoContext, startupBanner } from "./startup-banner.js";
+import { announce, generateDemoToken } from "./startup-banner.js";
 import { startSwitchyard } from "./switchyard.js";
 import { runPrimary } from "./workers/primary.js";
 import { runWorker } from "./workers/worker.js";
@@ -46,22 +46,19 @@ async function runGateway(config: StaticConfig): Promise<void> {
     { url: publicUrl, ops: switchyard.opsUrl, legacy: legacyUrl, hub: hubUrl, store: switchyard.store.kind, mode: config.legacyMode },
     "switchyard listening",
   );
-  if (process.stdout.isTTY || demo) {
-    const saved = demo && adminToken !== undefined ? saveDemoContext(switchyard.opsUrl, adminToken) : undefined;
-    if (saved !== undefined && "error" in saved) logger.warn({ reason: saved.error }, "could not save the CLI context for the demo");
-    process.stderr.write(
-      startupBanner({
-        url: publicUrl,
-        opsUrl: switchyard.opsUrl,
-        legacyUrl,
-        hubUrl,
-        store: switchyard.store.kind,
-        routing: switchyard.store.current(),
-        adminEnabled: adminToken !== undefined,
-        ...(saved !== undefined && adminToken !== undefined ? { demo: { saved, token: adminToken } } : {}),
-      }),
-    );
-  }
+  announce(
+    {
+      url: publicUrl,
+      opsUrl: switchyard.opsUrl,
+      legacyUrl,
+      hubUrl,
+      store: switchyard.store.kind,
+      routing: switchyard.store.current(),
+      demo,
+      adminToken,
+    },
+    (reason) => logger.warn({ reason }, "could not save the CLI context for the demo"),
+  );
 
   const lifecycle = drainOnSignals({
     logger,

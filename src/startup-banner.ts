@@ -84,3 +84,24 @@ export function startupBanner(info: BannerInfo): string {
   );
   return lines.join("\n");
 }
+
+export interface Announcement extends Omit<BannerInfo, "demo" | "adminEnabled"> {
+  /** The demo (both sample backends): the CLI context is saved, the banner always printed. */
+  readonly demo: boolean;
+  readonly adminToken: string | undefined;
+}
+
+/** Prints the banner on a terminal or in the demo, after saving the demo's CLI context. */
+export function announce(info: Announcement, warn: (reason: string) => void): void {
+  if (!process.stdout.isTTY && !info.demo) return;
+  const { demo, adminToken, ...rest } = info;
+  const saved = demo && adminToken !== undefined ? saveDemoContext(info.opsUrl, adminToken) : undefined;
+  if (saved !== undefined && "error" in saved) warn(saved.error);
+  process.stderr.write(
+    startupBanner({
+      ...rest,
+      adminEnabled: adminToken !== undefined,
+      ...(saved !== undefined && adminToken !== undefined ? { demo: { saved, token: adminToken } } : {}),
+    }),
+  );
+}

@@ -18,7 +18,8 @@ import { createPrimaryOps } from "../ops/primary-ops.js";
 import { createPrimaryMetrics, isMetricsAnswer, type MetricsRequest } from "../ops/worker-metrics.js";
 import { installProcessGuard } from "../process-guard.js";
 import { EXIT_CONFIG, startMissingBackends } from "../process-lifecycle.js";
-import { generateDemoToken } from "../startup-banner.js";
+import { DEFAULT_ROUTING_CONFIG, type RoutingConfig } from "../config/routing-config.js";
+import { announce, generateDemoToken } from "../startup-banner.js";
 import { isPipeDrained, isWorkerReady, WORKER_NUMBER_ENV, type WorkerReady } from "./worker.js";
 
 interface Slot {
@@ -106,6 +107,25 @@ export async function runPrimary(config: StaticConfig): Promise<void> {
     OPS_PORT: "0",
     OPS_HOST: "127.0.0.1",
   };
+  // The routing document the workers apply (GET /admin/routing needs no token), for the banner.
+  const showBanner = async (ready: WorkerReady) => {
+    const routing = await fetch(`${ready.opsUrl}/admin/routing`)
+      .then((response) => response.json() as Promise<RoutingConfig>)
+      .catch(() => config.routingConfig ?? DEFAULT_ROUTING_CONFIG);
+    announce(
+      {
+        url: ready.url,
+        opsUrl,
+        legacyUrl: backends.legacyUrl,
+        hubUrl: backends.hubUrl,
+        store: "redis",
+        routing,
+        demo: backends.demo,
+        adminToken,
+      },
+      (reason) => logger.warn({ reason }, "could not save the CLI context for the demo"),
+    );
+  };
   let started = false;
   let stopping = false;
   let exitStatus = 0;
@@ -137,6 +157,7 @@ export async function runPrimary(config: StaticConfig): Promise<void> {
         },
         "switchyard listening",
       );
+      void showBanner(message);
     });
     worker.once("exit", (code, signal) => exited(slot, worker, code, signal));
   };

@@ -97,6 +97,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string>;
   /** Extra settings of one instance, by id (say, its own way to Redis). */
   readonly envOf?: Readonly<Record<string, Record<string, string>>>;
+  /** How long an instance may take to listen (default startGatewayProcess's; WORKERS > 1 starts several processes). */
+  readonly startTimeoutMs?: number;
 }
 
 async function stopGateway(gateway: GatewayProcess): Promise<void> {
@@ -109,22 +111,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const { backends } = options;
   const started = await Promise.allSettled(
     options.ids.map((id) =>
-      startGatewayProcess({
-        LEGACY_URL: backends.legacy.url,
-        HUB_URL: backends.hub.url,
-        REDIS_URL: options.redisUrl,
-        REDIS_KEY_PREFIX: options.prefix,
-        ADMIN_TOKEN: CLUSTER_ADMIN_TOKEN,
-        INSTANCE_ID: id,
-        LEGACY_MODE: options.mode,
-        ROUTING_CONFIG: JSON.stringify(options.routing),
-        DRAIN_TIMEOUT_MS: "2000",
-        // The room bridge is on with Redis: this cluster's own worlds, so that no other test's rooms meet its.
-        ADAPTER_KEY: `${options.prefix}rooms`,
-        SHADOW_ADAPTER_KEY: `${options.prefix}shadow-rooms`,
-        ...options.env,
-        ...options.envOf?.[id],
-      }).then((gateway) => {
+      startGatewayProcess(
+        {
+          LEGACY_URL: backends.legacy.url,
+          HUB_URL: backends.hub.url,
+          REDIS_URL: options.redisUrl,
+          REDIS_KEY_PREFIX: options.prefix,
+          ADMIN_TOKEN: CLUSTER_ADMIN_TOKEN,
+          INSTANCE_ID: id,
+          LEGACY_MODE: options.mode,
+          ROUTING_CONFIG: JSON.stringify(options.routing),
+          DRAIN_TIMEOUT_MS: "2000",
+          // The room bridge is on with Redis: this cluster's own worlds, so that no other test's rooms meet its.
+          ADAPTER_KEY: `${options.prefix}rooms`,
+          SHADOW_ADAPTER_KEY: `${options.prefix}shadow-rooms`,
+          ...options.env,
+          ...options.envOf?.[id],
+        },
+        options.startTimeoutMs,
+      ).then((gateway) => {
         reapOnExit(gateway.child);
         return gateway;
       }),

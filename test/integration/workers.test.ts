@@ -150,6 +150,8 @@ describe("WORKERS=2: one instance, two worker processes", () => {
       mode,
       routing: { hubPercent: 0 },
       env: { WORKERS: "2" },
+      // Three processes start (the primary, then both workers): slower than one on a busy host.
+      startTimeoutMs: 60_000,
     });
   };
   before(async () => {
