@@ -251,7 +251,8 @@ export async function scrapeMetrics(url: string): Promise<Record<string, number>
   const text = await (await fetch(url, { signal: AbortSignal.timeout(5_000) })).text();
   const wanted = new RegExp(
     "^(switchyard_sessions_(open|opened_total|closed_total)|switchyard_[a-z_]*(error|refused|overflow)[a-z_]*" +
-      "|switchyard_shadow_(comparisons_total|sessions_open)" +
+      "|switchyard_shadow_(comparisons_total|sessions_open)|switchyard_limit_hits_total" +
+      "|switchyard_upstream_connect_duration_seconds_(sum|count)" +
       "|process_resident_memory_bytes|nodejs_eventloop_lag_p99_seconds)",
   );
   const metrics: Record<string, number> = {};

@@ -45,6 +45,8 @@ export function formatStorms(storms: readonly StormResult[]): string {
     fixed(s.cpuSeconds, 2),
     fixed(s.loadgenCpuSeconds, 2),
     fixed(s.hostBusyCores, 2),
+    fixed(s.frontRunQueueWaitSeconds, 2),
+    s.listenOverflows === undefined || s.listenOverflows === null ? "–" : int(s.listenOverflows),
   ]);
   const requested = storms[0]?.requested ?? 0;
   return (
@@ -64,6 +66,8 @@ export function formatStorms(storms: readonly StormResult[]): string {
         "front CPU s",
         "loadgen CPU s",
         "host busy cores",
+        "front CPU wait s",
+        "listen overflows",
       ],
       rows,
     )

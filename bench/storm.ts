@@ -9,7 +9,8 @@
 import type { ClientSpec, LoadgenMessage } from "./ipc.js";
 import { LoadgenHandle } from "./loadgen-driver.js";
 import type { StormOptions } from "./options.js";
-import { sampleHostCpu, sampleProcessTree, spawnServer, stopChild, type ServerProcess } from "./processes.js";
+import { readFileSync } from "node:fs";
+import { sampleHostCpu, sampleProcessTree, scrapeMetrics, spawnServer, stopChild, type ServerProcess } from "./processes.js";
 import { concat, latencyStats, type LatencyStats } from "./report.js";
 import { SCRIPTS, type SetupDefinition } from "./setups.js";
 
@@ -34,6 +35,15 @@ export interface StormResult {
   /** Busy cores of the whole machine over the storm: well above this setup's own share = disturbed by neighbours. */
   readonly hostBusyCores: number | null;
   readonly errors: Record<string, number>;
+  /** Seconds the front process was runnable but waiting for a CPU over the storm (/proc/<pid>/schedstat). */
+  readonly frontRunQueueWaitSeconds?: number | null;
+  /**
+   * Connections the kernel dropped because a listener's accept queue was full over the storm (TcpExt
+   * ListenOverflows, the whole host): a dropped SYN is retried by the client's kernel after 1, 3, 7 … s.
+   */
+  readonly listenOverflows?: number | null;
+  /** The gateway's /metrics after the storm (refusals by code, limit hits, upstream connect times). */
+  readonly metrics?: Record<string, number>;
 }
 
 type Done = Extract<LoadgenMessage, { type: "connect-progress" }>;
@@ -41,6 +51,21 @@ type Done = Extract<LoadgenMessage, { type: "connect-progress" }>;
 const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 /** Longest a storm may take beyond its window (handshakes in flight, retries with backoff). */
 const SETTLE_MS = 120_000;
+
+/** The host's TcpExt ListenOverflows counter (/proc/net/netstat); null where it cannot be read. */
+function listenOverflows(): number | null {
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("TcpExt:"));
+    const names = lines[0]?.split(" ") ?? [];
+    const values = lines[1]?.split(" ") ?? [];
+    const value = Number(values[names.indexOf("ListenOverflows")]);
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
 
 /** `frontNodeArgs`: node flags for the front process (--profile). */
 export async function runStorm(
@@ -82,6 +107,7 @@ export async function runStorm(
     const loadgenCpu = () => loadgens.reduce((n, h) => n + (sampleProcessTree(h.pid)?.cpuSeconds ?? Number.NaN), 0);
     const loadgenBefore = loadgenCpu();
     const hostBefore = sampleHostCpu();
+    const overflowsBefore = listenOverflows();
     const rooms = Math.max(1, Math.round(storm.clients / 10));
     const startedAt = Date.now();
     const done = loadgens.map((handle) =>
@@ -107,6 +133,11 @@ export async function runStorm(
     result.hostBusyCores = (sampleHostCpu().busySeconds - hostBefore.busySeconds) / result.seconds;
     const after = measured === undefined ? undefined : sampleProcessTree(measured.server.pid);
     result.cpuSeconds = before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null;
+    result.frontRunQueueWaitSeconds =
+      before !== undefined && after !== undefined ? after.runQueueWaitSeconds - before.runQueueWaitSeconds : null;
+    const overflowsAfter = listenOverflows();
+    result.listenOverflows = overflowsBefore !== null && overflowsAfter !== null ? overflowsAfter - overflowsBefore : null;
+    if (running.metricsUrl !== undefined) result.metrics = await scrapeMetrics(running.metricsUrl).catch(() => ({}));
     result.joined = outcomes.reduce((n, o) => n + o.joined, 0);
     result.failed = outcomes.reduce((n, o) => n + o.failed, 0);
     result.gaveUp = outcomes.reduce((n, o) => n + (o.gaveUp ?? 0), 0);
@@ -117,6 +148,13 @@ export async function runStorm(
       if (report.status !== "fulfilled") continue;
       for (const [key, n] of Object.entries(report.value.errors)) result.errors[key] = (result.errors[key] ?? 0) + n;
     }
+    const notable = Object.entries(result.metrics ?? {}).filter(
+      ([name, n]) => n > 0 && /refused|limit_hits|upstream_(errors|connect_duration_seconds_(sum|count))/.test(name),
+    );
+    log(
+      `${definition.name}: front waited ${result.frontRunQueueWaitSeconds?.toFixed(2) ?? "?"} s for a CPU; ` +
+        `listen overflows (host) ${result.listenOverflows ?? "?"}; ${notable.map(([k, n]) => `${k} ${n}`).join(", ") || "no refusals"}`,
+    );
     result.ok = true;
   } catch (error) {
     result.error = (error as Error).message;

@@ -1,7 +1,8 @@
 /**
  * The bounds a hostile or broken client (or backend) runs into: every buffer in bytes, the HTTP timeouts
- * that end slowloris requests, the session caps and the handshake rate. Each has a named default here, a
- * label of switchyard_limit_hits_total, and a row in docs/operating.md's limits table.
+ * that end slowloris requests, the accept queue, the session caps and the handshake rate. Each has a named
+ * default here, a row in docs/operating.md's limits table and a label of switchyard_limit_hits_total (but the
+ * accept queue: the kernel drops what overflows it, counted in the host's TcpExtListenOverflows).
  */
 import { integer, setting } from "./setting-parsers.js";
 
@@ -49,6 +50,14 @@ export const LIMIT_SETTINGS = {
     16 * KIB,
     "Bytes of a request's line and headers (node's maxHeaderSize); more is answered 431.",
     integer(KIB, MIB),
+  ),
+  LISTEN_BACKLOG: setting(
+    "LISTEN_BACKLOG",
+    4096,
+    "Connections the kernel queues for the client listener until the gateway accepts them (listen(2)'s backlog, " +
+      "capped by net.core.somaxconn). A connection beyond is dropped and its client's TCP retries after 1, 3, 7 s: " +
+      "node's default, 511, overflows in a reconnect storm whenever the event loop is busy for a second.",
+    integer(1, 65_535),
   ),
   MAX_SESSIONS: setting(
     "MAX_SESSIONS",

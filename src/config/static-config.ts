@@ -45,6 +45,8 @@ export interface ListenerLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly maxHeaderBytes: number;
+  /** The client listener's listen(2) backlog (LISTEN_BACKLOG). */
+  readonly backlog: number;
   readonly maxSessions: number;
   readonly maxSessionsPerAddress: number;
   readonly handshakeRate: number;
@@ -288,6 +290,7 @@ function buildConfig(v: Values): StaticConfig {
       headersTimeoutMs: v.HEADERS_TIMEOUT_MS!,
       requestTimeoutMs: v.REQUEST_TIMEOUT_MS!,
       maxHeaderBytes: v.MAX_HEADER_BYTES!,
+      backlog: v.LISTEN_BACKLOG!,
       maxSessions: v.MAX_SESSIONS!,
       maxSessionsPerAddress: v.MAX_SESSIONS_PER_ADDRESS!,
       handshakeRate: v.HANDSHAKE_RATE!,

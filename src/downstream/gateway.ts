@@ -42,8 +42,8 @@ export interface GatewayParts {
   readonly dispatcher: RequestDispatcher;
   /** The deployment's forwarding marker (gateway-headers.ts): the gateway's own headers are stripped from client requests. */
   readonly forwardingMarker: string;
-  /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES; absent: node's defaults. */
-  readonly listener?: HttpLimits;
+  /** HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, MAX_HEADER_BYTES, LISTEN_BACKLOG; absent: node's defaults. */
+  readonly listener?: HttpLimits & { readonly backlog?: number };
   /** TLS_CERT_FILE and TLS_KEY_FILE: the listener serves https and wss, reloading the pair when the files change. */
   readonly tls?: TlsFiles & { readonly onReload: (error: Error | undefined) => void };
 }
@@ -61,6 +61,8 @@ export class Gateway {
   readonly sessions: SessionTable<ClientSession>;
   private readonly forwarder: OwnerForwarder;
   private readonly handshakes: HandshakeOrchestrator;
+  /** listen(2)'s backlog; undefined: node's (511). */
+  private readonly backlog: number | undefined;
 
   constructor(parts: GatewayParts) {
     ({ engine: this.engine, proxy: this.proxy, pipes: this.pipes, sessions: this.sessions } = parts);
@@ -68,6 +70,7 @@ export class Gateway {
     this.handshakes = parts.handshakes;
     const { dispatcher } = parts;
     const limits = parts.listener;
+    this.backlog = limits?.backlog;
     const options = listenerOptions(limits);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       stripGatewayHeaders(req, parts.forwardingMarker);
@@ -105,7 +108,7 @@ export class Gateway {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
-      this.http.listen(port, host, () => {
+      this.http.listen({ port, host, ...(this.backlog !== undefined ? { backlog: this.backlog } : {}) }, () => {
         this.http.off("error", reject);
         resolve(this.http.address() as AddressInfo);
       });
