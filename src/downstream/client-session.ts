@@ -25,6 +25,7 @@ import {
   pendingPacketCount,
   transportBufferedBytes,
   transportName,
+  writePreEncodedFrame,
 } from "./engine-internals.js";
 
 /** Observes a session's traffic (the shadow tap). Must not throw; the session guards against it anyway. */
@@ -301,10 +302,13 @@ export class ClientSession implements UpstreamSink {
       publish("switchyard:packet", this.packets!.server_to_client);
       this.acks?.delivered(message);
     }
-    // A room broadcast's options carry its one pre-built WebSocket frame (engine.io's SendOptions lack the field).
-    // Counted before send: a send to a writable transport flushes (and zeroes the count) at once.
-    this.clientBufferedBytes += typeof message === "string" ? message.length : message.byteLength;
-    this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
+    // A room broadcast's options carry its one pre-built WebSocket frame: written straight to a client that
+    // keeps up, else through engine.io (which writes that frame too; its SendOptions lack the field). Counted
+    // before send: a send to a writable transport flushes (and zeroes the count) at once.
+    if (options?.wsPreEncodedFrame === undefined || !writePreEncodedFrame(this.socket, options)) {
+      this.clientBufferedBytes += typeof message === "string" ? message.length : message.byteLength;
+      this.socket.send(message, options as Parameters<EngineSocket["send"]>[1]);
+    }
     if (this.tap !== undefined) this.tapMessage(false, message);
     const waiting = pendingPacketCount(this.socket);
     const waitingBytes = this.clientBufferedBytes + transportBufferedBytes(this.socket);

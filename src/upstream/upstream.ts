@@ -16,6 +16,8 @@ export type UpstreamMessage = string | Buffer;
  */
 export interface DeliveryOptions {
   wsPreEncodedFrame?: unknown;
+  /** That frame as one Buffer, made on first use by the gateway's direct write (engine-internals.ts). */
+  wsFrame?: Buffer;
   compress?: boolean;
 }
 

@@ -3,10 +3,11 @@
  * rooms and record every `said`/`bin` broadcast they receive, so that a test can check "every member got
  * every message exactly once, in per-sender order" against what was sent.
  */
-import { connected, createClient, emitWithAck, type AnySocket, type ClientVersion } from "./clients.js";
+import { connected, createClient, emitWithAck, type AnySocket, type ClientVersion, type TransportMode } from "./clients.js";
 import { eventually } from "./eventually.js";
 
-export type MemberTransport = "polling" | "websocket";
+/** "upgrade": starts on polling and upgrades to WebSocket, as socket.io clients do by default. */
+export type MemberTransport = TransportMode;
 
 export interface Said {
   readonly from: string;

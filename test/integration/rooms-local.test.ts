@@ -6,15 +6,28 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { once } from "node:events";
+import type { Socket } from "node:net";
 import WebSocket from "ws";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
+import { subscribe, type SessionClosedEvent } from "../../src/telemetry/events.js";
 import { waitFor } from "../helpers/clients.js";
 import { eventually } from "../helpers/eventually.js";
+import { countFrameWrites } from "../helpers/frame-writes.js";
 import { expectEveryMessage, Member, MEMBER_KINDS } from "../helpers/room-members.js";
 import { startRoomsHub, type RoomsHub } from "../helpers/rooms-hub.js";
 import { gatewayEnv } from "../helpers/stack.js";
+
+const MIB = 1024 * 1024;
+
+/** The seq of a raw Engine.IO packet that is a `said` broadcast from `from`, else undefined. */
+function saidSeq(packet: string, from: string): number | undefined {
+  if (!packet.startsWith('42["said"')) return undefined;
+  const body = (JSON.parse(packet.slice(2)) as [string, { from: string; seq: number }])[1];
+  return body.from === from ? body.seq : undefined;
+}
 
 describe("rooms at the gateway (no bridge)", () => {
   let legacy: LegacyChat;
@@ -31,7 +44,14 @@ describe("rooms at the gateway (no bridge)", () => {
   before(async () => {
     legacy = await startLegacyChat();
     hub = await startRoomsHub();
-    const config = loadStaticConfig(gatewayEnv({ LEGACY_MODE: "terminate", ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }) }));
+    const config = loadStaticConfig(
+      gatewayEnv({
+        LEGACY_MODE: "terminate",
+        ROUTING_CONFIG: JSON.stringify({ hubPercent: 100 }),
+        // The slow-recipient test fills it quickly; nothing else comes near it.
+        CLIENT_BUFFER_LIMIT_BYTES: String(MIB),
+      }),
+    );
     gateway = await startSwitchyard({ config, legacyUrl: legacy.url, hubUrl: hub.url });
   });
 
@@ -47,16 +67,9 @@ describe("rooms at the gateway (no bridge)", () => {
     const group = await Promise.all(MEMBER_KINDS.map((kind) => join(kind, room)));
     const outsider = await join(["4", "websocket"], "elsewhere");
     const count = 20;
-    // engine.io writes a pre-built frame with ws's Sender#sendFrame (the encode-once path); count its uses.
-    const proto = (WebSocket as unknown as { Sender: { prototype: unknown } }).Sender.prototype as {
-      sendFrame: (...args: unknown[]) => unknown;
-    };
-    const original = proto.sendFrame;
-    let preEncoded = 0;
-    proto.sendFrame = function (this: unknown, ...args: unknown[]) {
-      preEncoded++;
-      return original.apply(this, args);
-    };
+    // The encode-once path: a pre-built frame written straight to the client's socket, or by engine.io with
+    // ws's Sender#sendFrame (a client with something waiting); count both.
+    const frames = countFrameWrites();
     try {
       for (let seq = 1; seq <= count; seq++) for (const member of group) member.socket.emit("say", room, { seq });
       await expectEveryMessage(
@@ -65,10 +78,12 @@ describe("rooms at the gateway (no bridge)", () => {
         count,
       );
     } finally {
-      proto.sendFrame = original;
+      frames.restore();
     }
     const websocketMembers = group.filter((m) => m.transport === "websocket").length;
-    assert.ok(preEncoded >= websocketMembers * count * group.length, `only ${preEncoded} pre-encoded frames were written`);
+    const written = frames.direct + frames.viaEngine;
+    assert.ok(written >= websocketMembers * count * group.length, `only ${written} pre-encoded frames were written`);
+    assert.ok(frames.direct > 0, "no broadcast frame was written straight to a client");
     // Counted once per broadcast, per recipient in bulk: deliveries, broadcasts by source, and hub packets.
     const metrics = await gateway.metrics.render();
     const value = (series: string) =>
@@ -135,5 +150,125 @@ describe("rooms at the gateway (no bridge)", () => {
     await waitFor(member.socket, "said");
     await eventually(() => order.length === 20, "ten told/said pairs");
     assert.deepEqual(order, Array.from({ length: 10 }, () => ["told", "said"]).flat());
+  });
+
+  it("keeps each client's order when broadcasts (text and binary), its own events and acks interleave", async () => {
+    const kinds: (typeof MEMBER_KINDS)[number][] = [...MEMBER_KINDS, ["2", "upgrade"], ["4", "upgrade"]];
+    const group = await Promise.all(kinds.map((kind) => join(kind, "interleave")));
+    const count = 15;
+    const logs = group.map((member) => {
+      const log: string[] = [];
+      member.socket.on("said", (body: { from: string; seq: number; tell?: boolean }) => {
+        if (body.from === member.id) log.push(`${body.tell ? "tell-said" : "said"} ${body.seq}`);
+      });
+      member.socket.on("bin", (meta: { from: string; seq: number }) => {
+        if (meta.from === member.id) log.push(`bin ${meta.seq}`);
+      });
+      member.socket.on("told", (body: { seq: number }) => log.push(`told ${body.seq}`));
+      return log;
+    });
+    const frames = countFrameWrites();
+    try {
+      for (let seq = 1; seq <= count; seq++)
+        group.forEach((member, i) => {
+          member.socket.emit("say", "interleave", { seq });
+          member.socket.emit("say-bin", "interleave", { seq }, Buffer.from([seq]));
+          member.socket.emit("tell", { seq, tell: true });
+          member.socket.emit("echo", seq, (echoed: number) => logs[i]!.push(`ack ${echoed}`));
+        });
+      const others = (member: Member) => group.filter((m) => m !== member);
+      await eventually(
+        () =>
+          logs.every((log) => log.length === 5 * count) &&
+          group.every((m) => others(m).every((s) => m.seqsFrom(s.id).length === count && m.bins.length === group.length * count)),
+        "every member's own messages and acks, and the others' broadcasts",
+      );
+    } finally {
+      frames.restore();
+    }
+    const expected = Array.from({ length: count }, (_, i) => [
+      `said ${i + 1}`,
+      `bin ${i + 1}`,
+      `told ${i + 1}`,
+      `tell-said ${i + 1}`,
+      `ack ${i + 1}`,
+    ]);
+    for (const [i, member] of group.entries()) assert.deepEqual(logs[i], expected.flat(), `${member.label} got its messages out of order`);
+    // Every member got every other member's broadcasts once, in order.
+    for (const member of group)
+      for (const sender of group.filter((m) => m !== member)) {
+        assert.deepEqual(
+          member.seqsFrom(sender.id),
+          Array.from({ length: count }, (_, i) => i + 1),
+          `${member.label} from ${sender.label}`,
+        );
+        assert.deepEqual(
+          member.bins.filter((b) => b.meta.from === sender.id).map((b) => [b.meta.seq, b.bytes[0]]),
+          Array.from({ length: count }, (_, i) => [i + 1, i + 1]),
+        );
+      }
+    assert.ok(frames.direct > 0, "no broadcast frame was written straight to a client");
+  });
+
+  it("a client mid-upgrade gets every broadcast once, in order: over polling during the upgrade, then WebSocket", async () => {
+    const sender = await join(["4", "websocket"], "upgrading");
+    const base = `${gateway.url}/socket.io/?EIO=4`;
+    const { sid } = JSON.parse((await (await fetch(`${base}&transport=polling`)).text()).slice(1)) as { sid: string };
+    const pollUrl = `${base}&transport=polling&sid=${sid}`;
+    const polled: string[] = [];
+    const poll = async () => polled.push(...(await (await fetch(pollUrl)).text()).split("\x1e"));
+    const post = async (body: string) => assert.equal(await (await fetch(pollUrl, { method: "POST", body })).text(), "ok");
+    await post("40");
+    while (!polled.some((p) => p.startsWith("40"))) await poll();
+    await post('421["join","upgrading"]');
+    while (!polled.some((p) => p.startsWith("431"))) await poll();
+    // The probe is answered: the session is upgrading (engine.io's `upgrading`) until the upgrade packet.
+    const ws = new WebSocket(`${base.replace("http", "ws")}&transport=websocket&sid=${sid}`);
+    const received: string[] = [];
+    ws.on("message", (data) => received.push(data.toString()));
+    await once(ws, "open");
+    ws.send("2probe");
+    await eventually(() => received.includes("3probe"), "the probe's answer");
+    const fromSender = (packets: string[]) => packets.map((p) => saidSeq(p, sender.id)).filter((seq) => seq !== undefined);
+    for (let seq = 1; seq <= 5; seq++) sender.socket.emit("say", "upgrading", { seq });
+    while (fromSender(polled).length < 5) await poll();
+    ws.send("5");
+    for (let seq = 6; seq <= 10; seq++) sender.socket.emit("say", "upgrading", { seq });
+    await eventually(() => fromSender(received).length === 5, "the broadcasts after the upgrade, over WebSocket");
+    assert.deepEqual([...fromSender(polled), ...fromSender(received)], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    ws.close();
+  });
+
+  it("a recipient that stops reading holds up nobody and is closed with SWY_ERR_CLIENT_TOO_SLOW", async () => {
+    const closed: SessionClosedEvent[] = [];
+    const stop = subscribe("switchyard:session:closed", (e) => closed.push(e));
+    try {
+      const [sender, reader, stalled] = await Promise.all([
+        join(["4", "websocket"], "slow"),
+        join(["2", "websocket"], "slow"),
+        join(["4", "websocket"], "slow"),
+      ]);
+      const stalledSession = stalled!.socket.io.engine.id;
+      const transport = stalled!.socket.io.engine.transport as unknown as { ws: { _socket: Socket } };
+      transport.ws._socket.pause();
+      const text = "x".repeat(64 * 1024);
+      const count = 300; // ~19 MiB: more than loopback's socket buffers plus CLIENT_BUFFER_LIMIT_BYTES (1 MiB)
+      // In batches that the reader takes in (it shares this process's event loop with the gateway and the hub).
+      for (let seq = 1; seq <= count; seq++) {
+        sender!.socket.emit("say", "slow", { seq, text });
+        if (seq % 10 === 0) await eventually(() => reader!.seqsFrom(sender!.id).length === seq, `the reader to get ${seq}`);
+      }
+      await expectEveryMessage([sender!, reader!], [sender!.id], count);
+      await eventually(() => closed.some((e) => e.sessionId === stalledSession), "the stalled session to close");
+      const slow = closed.filter((e) => e.code === "SWY_ERR_CLIENT_TOO_SLOW");
+      assert.deepEqual(
+        slow.map((e) => [e.sessionId, e.reason]),
+        [[stalledSession, "error"]],
+      );
+      const metrics = await gateway.metrics.render();
+      assert.match(metrics, /switchyard_limit_hits_total\{limit="client_buffer"[^}]*\} [1-9]/);
+    } finally {
+      stop();
+    }
   });
 });

@@ -4,10 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Server as EngineServer, type Socket as EngineSocket } from "engine.io";
+import * as v4Parser from "engine.io-parser";
 import WebSocket from "ws";
 import {
   engineProtocol,
@@ -16,7 +18,14 @@ import {
   internalsProblems,
   pendingPacketCount,
   transportName,
+  writePreEncodedFrame,
 } from "../../src/downstream/engine-internals.js";
+
+interface WithFrame {
+  Sender: { frame(data: Buffer, options: object): Buffer[] };
+}
+/** socket.io-adapter's options for a broadcast's frame (an unmasked final text frame). */
+const FRAME = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -78,6 +87,46 @@ describe("engine.io internals", () => {
       socket.close();
     });
   }
+
+  it("writes a broadcast's pre-built frame straight to an idle WebSocket client, not past anything waiting", async () => {
+    const payload = Buffer.from('42["said",{"text":"h\u00e9llo \u2603"}]');
+    // A text message is "4" + the packet in Engine.IO v3 and v4 alike: one frame serves both revisions.
+    const encoded = (parser: { encodePacket: (...args: unknown[]) => void }) => {
+      let out: unknown;
+      parser.encodePacket({ type: "message", data: payload.toString() }, true, (e: unknown) => (out = e));
+      return out;
+    };
+    const v3 = createRequire(import.meta.url)(new URL("node_modules/engine.io/build/parser-v3/index.js", ROOT).pathname) as Parameters<
+      typeof encoded
+    >[0];
+    assert.equal(encoded(v3), encoded(v4Parser as unknown as Parameters<typeof encoded>[0]));
+    for (const eio of ["3", "4"]) {
+      const received: string[] = [];
+      const ws = new WebSocket(`ws://${base}?EIO=${eio}&transport=websocket`);
+      ws.on("message", (data) => received.push(data.toString()));
+      const before = sockets.length;
+      while (sockets.length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+      const socket = sockets[sockets.length - 1]!;
+      const data = Buffer.from(`4${payload.toString()}`);
+      const options = { wsPreEncodedFrame: (WebSocket as unknown as WithFrame).Sender.frame(data, FRAME) };
+      assert.equal(writePreEncodedFrame(socket, options), true, `EIO${eio}: an idle client`);
+      assert.equal(
+        Buffer.isBuffer((options as { wsFrame?: unknown }).wsFrame),
+        true,
+        "the frame as one Buffer, kept for the next recipient",
+      );
+      // engine.io's send in flight (transport not writable until written): the direct write steps aside.
+      socket.send("first");
+      assert.equal(writePreEncodedFrame(socket, options), false, `EIO${eio}: a send in flight`);
+      socket.send(`${payload.toString()}`, options as never);
+      while (received.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual(received.slice(-3), [data.toString(), "4first", data.toString()]);
+      socket.close();
+    }
+    const polling = await session("EIO=4&transport=polling");
+    assert.equal(writePreEncodedFrame(polling, { wsPreEncodedFrame: [Buffer.from([0x81, 1]), Buffer.from("4")] }), false);
+    polling.close();
+  });
 
   it("names the field that changed", async () => {
     const socket = await session("EIO=4&transport=websocket");
