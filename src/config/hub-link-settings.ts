@@ -14,9 +14,10 @@ export type HubProtocolChoice = (typeof HUB_PROTOCOLS)[number];
 export const HUB_LINK_SETTINGS = {
   HUB_PROTOCOL: setting<HubProtocolChoice>(
     "HUB_PROTOCOL",
-    "v1",
-    "What the gateway offers the hub: v1 (one WebSocket per session), auto (offers switchyard-hub.v2 and v1: a v2 hub " +
-      "carries every session over HUB_LINKS shared links, a v1 hub keeps one WebSocket per session) or v2 (links only).",
+    "auto",
+    "What the gateway offers the hub: auto (offers switchyard-hub.v2 and v1: a v2 hub carries every session over " +
+      "HUB_LINKS shared links, a v1 hub selects v1 and keeps one WebSocket per session), v1 (only v1: for a hub that " +
+      "mishandles a list of offered subprotocols) or v2 (links only).",
     oneOf(...HUB_PROTOCOLS),
   ),
   HUB_LINKS: setting("HUB_LINKS", 2, "Shared WebSockets (switchyard-hub.v2 links) a gateway process opens to a hub.", integer(1, 64)),

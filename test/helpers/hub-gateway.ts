@@ -17,7 +17,8 @@ export interface HubGateway extends Stack {
   readonly openFailures: ErrorCode[];
 }
 
-export async function startHubGateway(hubOptions: SampleHubOptions = {}): Promise<HubGateway> {
+/** `env`: more gateway settings (HUB_PROTOCOL, ...). */
+export async function startHubGateway(hubOptions: SampleHubOptions = {}, env: Record<string, string> = {}): Promise<HubGateway> {
   const errors: HubGateway["errors"] = [];
   const logger = pino(
     { level: "info" },
@@ -35,7 +36,7 @@ export async function startHubGateway(hubOptions: SampleHubOptions = {}): Promis
     hub: true,
     hubOptions,
     routing: { hubPercent: 100 },
-    env: { HUB_FALLBACK: "false" },
+    env: { HUB_FALLBACK: "false", ...env },
     logger,
   });
   return {

@@ -8,6 +8,8 @@
  * - an open hub session whose hub dies (shut down, or its connections cut) is closed with a reconnectable
  *   reason; the client reconnects to legacy while the hub is down, and to a new hub once one is up;
  * - a hub refusing (HTTP 403, no subprotocol, a 1008 close before hello) also falls back.
+ * The last two run with HUB_PROTOCOL=v1 and with the default, auto (the sample hub selects v2 links; the refusing
+ * hub, v1-only, selects v1).
  * The hub listens on a fixed port so that a replacement can take the dead one's place (HUB_URL is fixed).
  */
 import assert from "node:assert/strict";
@@ -21,7 +23,9 @@ import { WebSocketServer } from "ws";
 import { startSampleHub, type SampleHub } from "../../examples/hub/server.js";
 import { startLegacyChat, type LegacyChat } from "../../examples/legacy-chat/server.js";
 import { loadStaticConfig } from "../../src/config/static-config.js";
+import type { HubProtocolChoice } from "../../src/config/hub-link-settings.js";
 import type { Backend } from "../../src/domain.js";
+import type { ErrorCode } from "../../src/errors.js";
 import { startSwitchyard, type Switchyard } from "../../src/switchyard.js";
 import {
   createClient,
@@ -37,6 +41,8 @@ import { shortenPollingCloseTimeout } from "../helpers/polling-close.js";
 import { gatewayEnv } from "../helpers/stack.js";
 import { freePort } from "../helpers/ports.js";
 
+/** v1 explicitly, and the default (auto: a v2 hub such as the sample hub gets links, a v1-only hub stays v1). */
+const PROTOCOLS: readonly HubProtocolChoice[] = ["v1", "auto"];
 const FALLBACK_LOG = "hub unavailable: new session falls back to the legacy server";
 const ROUTING = { hubPercent: 100 };
 
@@ -263,85 +269,97 @@ describe("HUB_FALLBACK=false: a dead hub gives a quick, reconnectable error", ()
   }
 });
 
-describe("an open hub session whose hub dies is closed; the client reconnects", () => {
-  let hubPort: number;
-  let hub: SampleHub | undefined;
-  let gateway: Gateway;
-  /** The hub's upgraded connections, to cut them without a close frame. */
-  let hubSockets: Set<Duplex>;
-  const sockets: AnySocket[] = [];
+/**
+ * What the gateway logs when an open session's hub goes away (docs/hub-protocol.md §7 and §11.5): a hub that
+ * shuts down ends each session (v1: its socket's close 1001; v2: the session's `close` 1001 on the link):
+ * SWY_ERR_UPSTREAM_CLOSED either way. Cut connections end a v1 session's own socket (SWY_ERR_UPSTREAM_CLOSED,
+ * one session), but a v2 link with every session on it: SWY_ERR_HUB_LINK_LOST, so that an SRE tells the two apart.
+ */
+function hubDeathCode(protocol: HubProtocolChoice, death: "shut down" | "connections cut"): ErrorCode {
+  return protocol === "v1" || death === "shut down" ? "SWY_ERR_UPSTREAM_CLOSED" : "SWY_ERR_HUB_LINK_LOST";
+}
 
-  const startHub = async (): Promise<SampleHub> => {
-    const started = await startSampleHub({ port: hubPort });
-    hubSockets = new Set();
-    started.http.on("upgrade", (_req, socket: Duplex) => hubSockets.add(socket));
-    return started;
-  };
+for (const protocol of PROTOCOLS) {
+  describe(`HUB_PROTOCOL=${protocol}: an open hub session whose hub dies is closed; the client reconnects`, () => {
+    let hubPort: number;
+    let hub: SampleHub | undefined;
+    let gateway: Gateway;
+    /** The hub's upgraded connections, to cut them without a close frame. */
+    let hubSockets: Set<Duplex>;
+    const sockets: AnySocket[] = [];
 
-  before(async () => {
-    hubPort = await freePort();
-    hub = await startHub();
-    gateway = await startGateway(hub.url);
-  });
+    const startHub = async (): Promise<SampleHub> => {
+      const started = await startSampleHub({ port: hubPort });
+      hubSockets = new Set();
+      started.http.on("upgrade", (_req, socket: Duplex) => hubSockets.add(socket));
+      return started;
+    };
 
-  beforeEach(async () => {
-    hub ??= await startHub();
-  });
+    before(async () => {
+      hubPort = await freePort();
+      hub = await startHub();
+      gateway = await startGateway(hub.url, { HUB_PROTOCOL: protocol });
+    });
 
-  afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.close();
-    await eventually(() => gateway.switchyard.gateway.sessions.size === 0, "the gateway's sessions to close");
-  });
+    beforeEach(async () => {
+      hub ??= await startHub();
+    });
 
-  after(async () => {
-    await gateway.close();
-    await hub?.close();
-  });
+    afterEach(async () => {
+      for (const socket of sockets.splice(0)) socket.close();
+      await eventually(() => gateway.switchyard.gateway.sessions.size === 0, "the gateway's sessions to close");
+    });
 
-  for (const [version, transport] of CLIENTS) {
-    for (const death of ["shut down", "connections cut"] as const) {
-      test(`sio${version} ${transport}, hub ${death}: transport close, reconnect to legacy, then to the new hub`, async () => {
-        const socket = await connectedChat(version, gateway.switchyard.url, transport, true);
-        sockets.push(socket);
-        assert.equal(backendOf(gateway.switchyard, socket), "hub");
-        const hubSessionId = socket.io.engine.id;
-        const logsBefore = gateway.logs.length;
-        const reasons: string[] = [];
-        socket.on("disconnect", (reason: string) => reasons.push(reason));
+    after(async () => {
+      await gateway.close();
+      await hub?.close();
+    });
 
-        const reconnectedToLegacy = waitFor(socket, "welcome", 10_000);
-        if (death === "shut down") {
-          await hub!.close();
-        } else {
-          // No close frame: the gateway learns it from the TCP connection ending.
-          for (const connection of hubSockets) (connection as Socket).destroy();
-          await hub!.close();
-        }
-        hub = undefined;
-        await reconnectedToLegacy;
-        assert.equal(reasons.length, 1);
-        assert.match(reasons[0]!, /^transport (close|error)$/);
-        // The gateway closed the client session because its hub session broke, and said why.
-        const closedBy = gateway.logs.slice(logsBefore).filter((line) => line.msg === "session error" && line.sid === hubSessionId);
-        assert.deepStrictEqual(
-          closedBy.map((line) => [line.backend, line.code]),
-          [["hub", "SWY_ERR_UPSTREAM_CLOSED"]],
-        );
-        assert.equal(backendOf(gateway.switchyard, socket), "legacy");
-        await chatWorks(socket);
+    for (const [version, transport] of CLIENTS) {
+      for (const death of ["shut down", "connections cut"] as const) {
+        test(`sio${version} ${transport}, hub ${death}: transport close, reconnect to legacy, then to the new hub`, async () => {
+          const socket = await connectedChat(version, gateway.switchyard.url, transport, true);
+          sockets.push(socket);
+          assert.equal(backendOf(gateway.switchyard, socket), "hub");
+          const hubSessionId = socket.io.engine.id;
+          const logsBefore = gateway.logs.length;
+          const reasons: string[] = [];
+          socket.on("disconnect", (reason: string) => reasons.push(reason));
 
-        // A new hub takes the dead one's place; sessions are pinned, so the client moves when it reconnects.
-        hub = await startHub();
-        const reconnectedToHub = waitFor(socket, "welcome", 10_000);
-        assert.equal(gateway.switchyard.gateway.closeSessions("legacy", 1, "drained"), 1);
-        await reconnectedToHub;
-        assert.equal(backendOf(gateway.switchyard, socket), "hub");
-        assert.equal(hub.runtime.sessionCount, 1);
-        await chatWorks(socket);
-      });
+          const reconnectedToLegacy = waitFor(socket, "welcome", 10_000);
+          if (death === "shut down") {
+            await hub!.close();
+          } else {
+            // No close frame: the gateway learns it from the TCP connection ending.
+            for (const connection of hubSockets) (connection as Socket).destroy();
+            await hub!.close();
+          }
+          hub = undefined;
+          await reconnectedToLegacy;
+          assert.equal(reasons.length, 1);
+          assert.match(reasons[0]!, /^transport (close|error)$/);
+          // The gateway closed the client session because its hub session broke, and said why.
+          const closedBy = gateway.logs.slice(logsBefore).filter((line) => line.msg === "session error" && line.sid === hubSessionId);
+          assert.deepStrictEqual(
+            closedBy.map((line) => [line.backend, line.code]),
+            [["hub", hubDeathCode(protocol, death)]],
+          );
+          assert.equal(backendOf(gateway.switchyard, socket), "legacy");
+          await chatWorks(socket);
+
+          // A new hub takes the dead one's place; sessions are pinned, so the client moves when it reconnects.
+          hub = await startHub();
+          const reconnectedToHub = waitFor(socket, "welcome", 10_000);
+          assert.equal(gateway.switchyard.gateway.closeSessions("legacy", 1, "drained"), 1);
+          await reconnectedToHub;
+          assert.equal(backendOf(gateway.switchyard, socket), "hub");
+          assert.equal(hub.runtime.sessionCount, 1);
+          await chatWorks(socket);
+        });
+      }
     }
-  }
-});
+  });
+}
 
 /** A hub that refuses in one of the ways docs/hub-protocol.md §1 allows (or gets wrong). */
 type Refusal = "http 403" | "no subprotocol" | "close 1008 before hello" | "wrong hello" | "silent (no hello)";
@@ -355,72 +373,78 @@ const REFUSAL_CODES: Record<Refusal, string> = {
   "silent (no hello)": "SWY_ERR_UPSTREAM_TIMEOUT",
 };
 
-describe("a hub that refuses: new sessions fall back to the legacy server", () => {
-  let refusal: Refusal = "http 403";
-  let refusingHub: HttpServer;
-  let wss: WebSocketServer;
-  let gateway: Gateway;
-  const sockets: AnySocket[] = [];
-  let attempts = 0;
+// A v1-only hub: it selects switchyard-hub.v1 when offered both (HUB_PROTOCOL=auto), then refuses as in v1.
+for (const protocol of PROTOCOLS) {
+  describe(`HUB_PROTOCOL=${protocol}: a hub that refuses: new sessions fall back to the legacy server`, () => {
+    let refusal: Refusal = "http 403";
+    let refusingHub: HttpServer;
+    let wss: WebSocketServer;
+    let gateway: Gateway;
+    const sockets: AnySocket[] = [];
+    let attempts = 0;
 
-  before(async () => {
-    wss = new WebSocketServer({ noServer: true, handleProtocols: () => (refusal === "no subprotocol" ? false : "switchyard-hub.v1") });
-    refusingHub = createServer((_req, res) => res.writeHead(426).end());
-    refusingHub.on("upgrade", (req, socket: Duplex, head: Buffer) => {
-      attempts++;
-      if (refusal === "http 403") {
-        socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        if (refusal === "close 1008 before hello") ws.close(1008, "not today");
-        else if (refusal === "wrong hello") ws.send(JSON.stringify({ type: "hello", version: 2 }));
-        // "no subprotocol": ws completes the upgrade without one; the gateway must not accept that.
-        // "silent (no hello)": nothing at all.
+    before(async () => {
+      wss = new WebSocketServer({ noServer: true, handleProtocols: () => (refusal === "no subprotocol" ? false : "switchyard-hub.v1") });
+      refusingHub = createServer((_req, res) => res.writeHead(426).end());
+      refusingHub.on("upgrade", (req, socket: Duplex, head: Buffer) => {
+        attempts++;
+        if (refusal === "http 403") {
+          socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          if (refusal === "close 1008 before hello") ws.close(1008, "not today");
+          else if (refusal === "wrong hello") ws.send(JSON.stringify({ type: "hello", version: 2 }));
+          // "no subprotocol": ws completes the upgrade without one; the gateway must not accept that.
+          // "silent (no hello)": nothing at all.
+        });
+      });
+      await new Promise<void>((resolve) => refusingHub.listen(0, "127.0.0.1", resolve));
+      // A short connect timeout keeps the silent case quick; the legacy server answers well within it.
+      gateway = await startGateway(`ws://127.0.0.1:${(refusingHub.address() as AddressInfo).port}/`, {
+        UPSTREAM_CONNECT_TIMEOUT_MS: "1000",
+        HUB_PROTOCOL: protocol,
       });
     });
-    await new Promise<void>((resolve) => refusingHub.listen(0, "127.0.0.1", resolve));
-    // A short connect timeout keeps the silent case quick; the legacy server answers well within it.
-    gateway = await startGateway(`ws://127.0.0.1:${(refusingHub.address() as AddressInfo).port}/`, { UPSTREAM_CONNECT_TIMEOUT_MS: "1000" });
-  });
 
-  afterEach(() => {
-    for (const socket of sockets.splice(0)) socket.close();
-  });
-
-  after(async () => {
-    await gateway.close();
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    refusingHub.closeAllConnections();
-    await new Promise<void>((resolve) => refusingHub.close(() => resolve()));
-  });
-
-  for (const kind of Object.keys(REFUSAL_CODES) as Refusal[]) {
-    test(`${kind}: falls back (${REFUSAL_CODES[kind]}), counted and logged`, async () => {
-      refusal = kind;
-      const attemptsBefore = attempts;
-      const before = await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]);
-      const logsBefore = gateway.logs.length;
-      for (const [version, transport] of [
-        ["2", "websocket"],
-        ["4", "polling"],
-      ] as const) {
-        const socket = await connectedChat(version, gateway.switchyard.url, transport);
-        sockets.push(socket);
-        assert.equal(backendOf(gateway.switchyard, socket), "legacy");
-        await chatWorks(socket);
-      }
-      assert.equal(attempts - attemptsBefore, 2, "the gateway tried the hub for each session");
-      assert.equal(await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]), before + 2);
-      const warnings = gateway.logs.slice(logsBefore).filter((line) => line.msg === FALLBACK_LOG);
-      assert.deepStrictEqual(
-        warnings.map((line) => [line.level, line.code]),
-        [
-          [40, REFUSAL_CODES[kind]],
-          [40, REFUSAL_CODES[kind]],
-        ],
-      );
+    afterEach(() => {
+      for (const socket of sockets.splice(0)) socket.close();
     });
-  }
-});
+
+    after(async () => {
+      await gateway.close();
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      refusingHub.closeAllConnections();
+      await new Promise<void>((resolve) => refusingHub.close(() => resolve()));
+    });
+
+    for (const kind of Object.keys(REFUSAL_CODES) as Refusal[]) {
+      test(`${kind}: falls back (${REFUSAL_CODES[kind]}), counted and logged`, async () => {
+        refusal = kind;
+        const attemptsBefore = attempts;
+        const before = await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]);
+        const logsBefore = gateway.logs.length;
+        for (const [version, transport] of [
+          ["2", "websocket"],
+          ["4", "polling"],
+        ] as const) {
+          const socket = await connectedChat(version, gateway.switchyard.url, transport);
+          sockets.push(socket);
+          assert.equal(backendOf(gateway.switchyard, socket), "legacy");
+          await chatWorks(socket);
+        }
+        assert.equal(attempts - attemptsBefore, 2, "the gateway tried the hub for each session");
+        assert.equal(await counter(gateway.switchyard.opsUrl, "switchyard_hub_fallbacks_total", REFUSAL_CODES[kind]), before + 2);
+        const warnings = gateway.logs.slice(logsBefore).filter((line) => line.msg === FALLBACK_LOG);
+        assert.deepStrictEqual(
+          warnings.map((line) => [line.level, line.code]),
+          [
+            [40, REFUSAL_CODES[kind]],
+            [40, REFUSAL_CODES[kind]],
+          ],
+        );
+      });
+    }
+  });
+}

@@ -47,34 +47,37 @@ describe("gateway → sample hub behaves like the legacy chat", () => {
   });
 });
 
-describe("a hub that goes away", () => {
-  for (const version of CLIENT_VERSIONS) {
-    it(`closes the sessions of ${version}.x clients so that they reconnect, and they get back in once a hub is there`, async () => {
-      const gateway = await startHubGateway();
-      let hub = gateway.hub!;
-      const port = hub.port;
-      const sockets = (["polling", "websocket"] as const).map((transport) =>
-        createClient(version, gateway.url, "/", { transport, reconnection: true }),
-      );
-      try {
-        await Promise.all(sockets.map((socket) => connected(socket)));
-        const reasons = Promise.all(sockets.map((socket) => waitFor(socket, "disconnect")));
-        await hub.close();
-        // Reasons after which socket.io clients reconnect on their own (unlike "io server disconnect").
-        assert.deepEqual(await reasons, ["transport close", "transport close"]);
-        assert.deepEqual(
-          gateway.errors.map((e) => e.code),
-          ["SWY_ERR_UPSTREAM_CLOSED", "SWY_ERR_UPSTREAM_CLOSED"],
+// A hub that shuts down ends each session with 1001 (v1: its socket; v2: its close frame on the link, and then the
+// links): SWY_ERR_UPSTREAM_CLOSED either way (docs/hub-protocol.md §7). v1 explicitly, and the default (auto: links).
+for (const protocol of ["v1", "auto"] as const)
+  describe(`HUB_PROTOCOL=${protocol}: a hub that goes away`, () => {
+    for (const version of CLIENT_VERSIONS) {
+      it(`closes the sessions of ${version}.x clients so that they reconnect, and they get back in once a hub is there`, async () => {
+        const gateway = await startHubGateway({}, { HUB_PROTOCOL: protocol });
+        let hub = gateway.hub!;
+        const port = hub.port;
+        const sockets = (["polling", "websocket"] as const).map((transport) =>
+          createClient(version, gateway.url, "/", { transport, reconnection: true }),
         );
-        assert.match(gateway.errors[0]?.detail ?? "", /1001 hub shutting down/);
-        const welcomes = Promise.all(sockets.map((socket) => waitFor<{ id: string }>(socket, "welcome", 15_000)));
-        hub = await startSampleHub({ port });
-        for (const [i, welcome] of (await welcomes).entries()) assert.equal(welcome.id, sockets[i]?.id, "reconnected, with matching ids");
-      } finally {
-        for (const socket of sockets) socket.close();
-        await hub.close();
-        await gateway.close();
-      }
-    });
-  }
-});
+        try {
+          await Promise.all(sockets.map((socket) => connected(socket)));
+          const reasons = Promise.all(sockets.map((socket) => waitFor(socket, "disconnect")));
+          await hub.close();
+          // Reasons after which socket.io clients reconnect on their own (unlike "io server disconnect").
+          assert.deepEqual(await reasons, ["transport close", "transport close"]);
+          assert.deepEqual(
+            gateway.errors.map((e) => e.code),
+            ["SWY_ERR_UPSTREAM_CLOSED", "SWY_ERR_UPSTREAM_CLOSED"],
+          );
+          assert.match(gateway.errors[0]?.detail ?? "", /1001 hub shutting down/);
+          const welcomes = Promise.all(sockets.map((socket) => waitFor<{ id: string }>(socket, "welcome", 15_000)));
+          hub = await startSampleHub({ port });
+          for (const [i, welcome] of (await welcomes).entries()) assert.equal(welcome.id, sockets[i]?.id, "reconnected, with matching ids");
+        } finally {
+          for (const socket of sockets) socket.close();
+          await hub.close();
+          await gateway.close();
+        }
+      });
+    }
+  });
