@@ -56,7 +56,11 @@ async function checkWorker(worker: WorkerView): Promise<WorkerCheck> {
 /** Passes one admin request to a worker's ops listener and its answer back. */
 function proxy(req: IncomingMessage, res: ServerResponse, target: string, logger: Logger): Promise<void> {
   return new Promise((resolve) => {
-    const upstream = request(`${target}${req.url ?? "/"}`, { method: req.method, headers: req.headers }, (answer) => {
+    // The audit log names the caller, not the primary: its address travels as X-Forwarded-For.
+    const caller = req.socket.remoteAddress ?? "";
+    const forwarded = req.headers["x-forwarded-for"];
+    const headers = { ...req.headers, "x-forwarded-for": typeof forwarded === "string" ? `${forwarded}, ${caller}` : caller };
+    const upstream = request(`${target}${req.url ?? "/"}`, { method: req.method, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
       answer.once("end", resolve);

@@ -82,7 +82,14 @@ export async function runWorker(config: StaticConfig): Promise<void> {
   // The primary is gone (killed): nobody restarts or aggregates us any more; drain as on SIGTERM.
   process.once("disconnect", () => stop("primary exited", 0));
   logger.info(
-    { url: switchyard.url, ops: switchyard.opsUrl, internal: switchyard.internalUrl, worker: number, mode: config.legacyMode },
+    {
+      url: switchyard.url,
+      ops: switchyard.opsUrl,
+      internal: switchyard.internalUrl,
+      worker: number,
+      pid: process.pid,
+      mode: config.legacyMode,
+    },
     "switchyard worker listening",
   );
   process.send?.({ type: "switchyard:worker:ready", url: switchyard.url, opsUrl: switchyard.opsUrl, internalUrl: switchyard.internalUrl });

@@ -119,6 +119,32 @@ async function metricSum(instance: Instance, name: string): Promise<number> {
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
+/** Each worker's WebSocket sessions, once the workers' heartbeats account for `total` of them. */
+async function websocketSessions(instance: Instance, total: number): Promise<Map<string, number>> {
+  let held = new Map<string, number>();
+  await eventually(
+    async () => {
+      const body = await instance.admin.sessions();
+      held = new Map();
+      for (const entry of body.instances as { instanceId: string; sessions: { legacy: { websocket: number } } }[]) {
+        if (entry.instanceId.startsWith(`${instance.id}-w`)) held.set(entry.instanceId, entry.sessions.legacy.websocket);
+      }
+      return held.size === 2 && [...held.values()].reduce((sum, n) => sum + n, 0) === total;
+    },
+    `the workers' heartbeats to count ${total} WebSocket sessions`,
+    WAIT_MS,
+    200,
+  );
+  return held;
+}
+
+/** The process of worker `number` (its last start), from its "listening" log line. */
+function workerPid(instance: Instance, number: number): number {
+  const entry = instance.process.logs.findLast((line) => line.msg === "switchyard worker listening" && line.worker === number);
+  assert.ok(typeof entry?.pid === "number", `worker ${number} logged its pid`);
+  return entry.pid;
+}
+
 /** The worker processes under the instance's primary. */
 function workerPids(instance: Instance): number[] {
   const pid = instance.process.child.pid!;
@@ -198,6 +224,9 @@ describe("WORKERS=2: one instance, two worker processes", () => {
       const patched = await instance.admin.call("PATCH", "/admin/routing", { body: { hubPercent: 100 } });
       assert.equal(patched.status, 200);
       const version = patched.body.version as number;
+      // The worker that answered audited the caller's address, passed on by the primary.
+      const audited = (await instance.admin.audit()).find((entry) => entry.action === "routing.patch");
+      assert.match(String(audited?.actor?.address), /x-forwarded-for: 127\.0\.0\.1/);
       await eventually(
         async () => {
           const body = await instance.admin.sessions();
@@ -256,26 +285,35 @@ describe("WORKERS=2: one instance, two worker processes", () => {
     });
 
     it("a SIGKILLed worker is restarted and counted; the other worker's clients are unaffected", async () => {
-      const sockets = Array.from({ length: 8 }, (_, i) =>
-        createClient("4", instance.url, "/", { transport: "websocket", reconnection: true, query: { name: `k${i}` } }),
-      );
+      const sockets: AnySocket[] = [];
+      const open = async (count: number) => {
+        const more = Array.from({ length: count }, (_, i) =>
+          createClient("4", instance.url, "/", { transport: "websocket", reconnection: true, query: { name: `k${sockets.length + i}` } }),
+        );
+        sockets.push(...more);
+        await Promise.all(more.map((socket) => connected(socket, WAIT_MS)));
+      };
       try {
-        await Promise.all(sockets.map((socket) => connected(socket, WAIT_MS)));
+        // The primary hands connections out round-robin, but a busy worker may take fewer: open clients until both
+        // hold some (their WebSocket sessions, as the workers' heartbeats report them).
+        await open(8);
+        let held = await websocketSessions(instance, sockets.length);
+        while ([...held.values()].some((n) => n === 0) && sockets.length < 32) {
+          await open(4);
+          held = await websocketSessions(instance, sockets.length);
+        }
+        const [victimName, victimHeld] = [...held.entries()].find(([, n]) => n > 0)!;
+        const victim = workerPid(instance, Number(victimName.slice(victimName.lastIndexOf("-w") + 2)));
         const dropped = new Set<number>();
         for (const [i, socket] of sockets.entries()) socket.on("disconnect", () => dropped.add(i));
-        const [victim] = workerPids(instance);
-        assert.ok(victim !== undefined, "a worker process");
         process.kill(victim, "SIGKILL");
         // Not ready while the worker restarts, ready again once it is back.
         await eventually(async () => (await instance.admin.readyz()).status === 503, "the instance unready", WAIT_MS);
         await eventually(async () => (await instance.admin.readyz()).status === 200, "the instance ready again", 60_000, 200);
         assert.equal(await metricSum(instance, "switchyard_worker_restarts_total"), 1);
         assert.ok(instance.process.logs.some((entry) => entry.code === "SWY_ERR_WORKER_EXITED"));
-        assert.ok(
-          dropped.size > 0 && dropped.size < sockets.length,
-          `${dropped.size} of ${sockets.length} clients were on the killed worker`,
-        );
-        // The dropped clients reconnected (to either worker); everybody chats.
+        // Exactly the killed worker's clients were dropped; they reconnected (to either worker), and everybody chats.
+        assert.equal(dropped.size, victimHeld, `the killed worker held ${victimHeld} of ${sockets.length} clients`);
         await eventually(() => sockets.every((socket) => socket.connected), "every client connected", WAIT_MS);
         for (const socket of sockets) await emitWithAck(socket, "join", "room-after");
         await chat(sockets, "room-after", "after");
