@@ -69,7 +69,10 @@ const result: BenchResult = {
       setups: [setup("terminate", "switchyard <terminate> & co", 5000, 0.06), setup("shadow", "shadowed", 5000, 0.1, false)],
     },
   ],
-  storms: [storm("direct", "legacy direct", 40), storm("terminate", "switchyard <terminate> & co", 120)],
+  storms: [
+    storm("direct", "legacy direct", 40),
+    { ...storm("terminate", "switchyard <terminate> & co", 120), frontRunQueueWaitSeconds: 7.25, listenOverflows: 1308 },
+  ],
 };
 
 describe("bench chart and sweep tables", () => {
@@ -91,8 +94,11 @@ describe("bench chart and sweep tables", () => {
     assert.match(sweep, /switchyard <terminate> & co\s+1,000\s+0\.0500\s+30\.0\s+20\.0\s+5,000\s+0\.0600/);
     assert.match(sweep, /shadowed\s+–\s+–\s+–\s+–\s+5,000\s+–/);
     const storms = formatStorms(result.storms);
-    assert.match(storms, /all settled s\s+front CPU s\s+loadgen CPU s\s+host busy cores\n/);
+    assert.match(storms, /all settled s\s+front CPU s\s+loadgen CPU s\s+host busy cores\s+front CPU wait s\s+listen overflows\n/);
     assert.match(storms, /switchyard <terminate> & co\s+4,990\/5,000\s+10\s+42\s+4\.00\s+120\.0\s+120\.0\s+1\.00×\s+3\.00×/);
+    // A storm measured before the wait and overflow columns existed shows dashes, not zeros.
+    assert.match(storms, /legacy direct .*1\.50\s+–\s+–\n/);
+    assert.match(storms, /switchyard <terminate> & co .*1\.50\s+7\.25\s+1,308$/);
   });
 
   it("parses a sweep into one run per N and a storm", () => {
