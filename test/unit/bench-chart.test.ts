@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { renderChart } from "../../bench/chart.js";
+import { joinResults } from "../../bench/chart-join.js";
 import { parseOptions } from "../../bench/options.js";
 import type { BenchResult, SetupResult } from "../../bench/report.js";
 import { formatStorms, formatSweep } from "../../bench/report-sweep.js";
@@ -114,5 +115,23 @@ describe("bench chart and sweep tables", () => {
     assert.deepEqual(plan.setups, ["direct", "switchyard-shadow"]);
     assert.deepEqual(parseOptions(["--storm", "10", "--storm-only"]).runs, []);
     assert.throws(() => parseOptions(["--clients", "1000,x"]), /--clients must be a number/);
+  });
+
+  it("joins saved results: a sweep's runs and another run's storms on one chart", () => {
+    const sweep: BenchResult = { ...result, storms: [] };
+    const storms: BenchResult = { ...result, startedAt: "2026-11-30T11:00:00.000Z", runs: [] };
+    const joined = joinResults([sweep, storms]);
+    assert.deepEqual(
+      joined.runs.map((run) => run.clients),
+      [1000, 5000],
+    );
+    assert.deepEqual(
+      joined.storms.map((s) => s.id),
+      ["direct", "terminate"],
+    );
+    assert.deepEqual(joined.options, { joined: [result.startedAt, "2026-11-30T11:00:00.000Z"] });
+    const svg = renderChart(joined);
+    assert.ok(svg.includes("switchyard &lt;terminate&gt; &amp; co, N=5,000") && svg.includes("Connection storm (5,000 clients)"));
+    assert.throws(() => joinResults([]), /no results/);
   });
 });
