@@ -53,11 +53,11 @@ export const LIMIT_SETTINGS = {
   ),
   LISTEN_BACKLOG: setting(
     "LISTEN_BACKLOG",
-    1024,
+    511,
     "Connections the kernel queues for the client listener until the gateway accepts them (listen(2)'s backlog, " +
-      "capped by net.core.somaxconn). Beyond it a connection is dropped and its client's TCP retries 1, 3, 7 s later " +
-      "(node's default, 511, overflowed in every 5,000-client storm); a client waits in it up to LISTEN_BACKLOG / " +
-      "handshakes per second, which must stay well below clients' connect timeout (socket.io: 20 s).",
+      "capped by net.core.somaxconn; node's default). Beyond it a connection is dropped and its client's TCP retries " +
+      "1, 3, 7 s later; a client waits in it up to LISTEN_BACKLOG / handshakes per second, which must stay well below " +
+      "clients' connect timeout (socket.io: 20 s): a deeper queue made 5,000-client storms on a starved gateway slower.",
     integer(1, 65_535),
   ),
   MAX_SESSIONS: setting(
