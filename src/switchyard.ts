@@ -62,7 +62,7 @@ export interface SwitchyardOptions {
   readonly worker?: {
     readonly metricsInstanceId: string;
     /** A pipe session closed here whose next poll may reach another worker (PipeSessionOptions.onDrained). */
-    readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => void;
+    readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => Promise<void> | void;
   };
 }
 
@@ -273,7 +273,7 @@ interface GatewayInputs extends Pick<HandshakeOrchestratorDeps, "router" | "conn
   readonly legacyUrl: string;
   readonly handshake: HandshakeValues;
   readonly directory: SessionDirectory;
-  readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => void;
+  readonly onPipeDrained?: (sid: string, eio: EngineIoRevision) => Promise<void> | void;
 }
 
 /** Builds the gateway's parts and wires them: engine.io, the legacy proxy and pipes, owner forwarding, handshakes. */

@@ -45,7 +45,7 @@ export interface PipeSessionOptions {
    * A polling session closed here whose next poll may reach another process (the workers of an instance, WORKERS > 1):
    * they are told, so that they answer that poll with the close packet too (markDrained).
    */
-  readonly onDrained?: (sid: string, eio: EngineIoRevision) => void;
+  readonly onDrained?: (sid: string, eio: EngineIoRevision) => Promise<void> | void;
 }
 
 const SID_IN_HANDSHAKE = /"sid":"([^"]+)"/;
@@ -265,12 +265,21 @@ export class PipeSessions {
     if (session.socket !== undefined) {
       session.socket.destroy();
     } else if (session.sid !== undefined) {
-      if (session.pendingPoll !== undefined && !session.pendingPoll.headersSent) answerWithClosePacket(session.pendingPoll, session.eio);
+      const { sid, eio } = session;
+      let relayed: Promise<void> | undefined;
+      if (session.pendingPoll !== undefined && !session.pendingPoll.headersSent) answerWithClosePacket(session.pendingPoll, eio);
       else {
-        this.drained.set(session.sid, { eio: session.eio, until: Date.now() + this.options.idleTimeoutMs });
-        this.options.onDrained?.(session.sid, session.eio);
+        this.drained.set(sid, { eio, until: Date.now() + this.options.idleTimeoutMs });
+        relayed = this.options.onDrained?.(sid, eio) ?? undefined;
       }
-      this.sendClosePacket(session.sid, session.eio);
+      // The legacy server forgets the session only once every other worker knows it was drained: a next poll that
+      // reached another worker before then would otherwise get legacy's 400 ("transport error", not "close").
+      if (relayed === undefined) this.sendClosePacket(sid, eio);
+      else
+        void relayed.then(
+          () => this.sendClosePacket(sid, eio),
+          () => this.sendClosePacket(sid, eio),
+        );
     }
     this.end(session, reason);
   }

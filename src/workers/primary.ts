@@ -20,7 +20,16 @@ import { installProcessGuard } from "../process-guard.js";
 import { EXIT_CONFIG, startMissingBackends } from "../process-lifecycle.js";
 import { DEFAULT_ROUTING_CONFIG, type RoutingConfig } from "../config/routing-config.js";
 import { announce, generateDemoToken } from "../startup-banner.js";
-import { isPipeDrained, isWorkerReady, WORKER_NUMBER_ENV, type WorkerReady } from "./worker.js";
+import {
+  isPipeDrained,
+  isPipeDrainedAck,
+  isWorkerReady,
+  PIPE_DRAINED_ACK_TIMEOUT_MS,
+  WORKER_NUMBER_ENV,
+  type PipeDrained,
+  type PipeDrainedAck,
+  type WorkerReady,
+} from "./worker.js";
 
 interface Slot {
   readonly number: number;
@@ -127,6 +136,28 @@ export async function runPrimary(config: StaticConfig): Promise<void> {
     );
   };
   let started = false;
+  // A pipe session a worker drained: every other live worker marks it, then the draining worker hears back (and
+  // only then tells the legacy server), so that the client's next poll gets the close packet wherever it lands.
+  const pipeDrainAcks = new Map<number, () => void>();
+  let pipeDrainRelays = 0;
+  const relayPipeDrained = (from: Worker, message: PipeDrained): void => {
+    const answer = () => {
+      if (message.id !== undefined && from.isConnected())
+        from.send({ type: "switchyard:pipe:drained:ack", id: message.id } satisfies PipeDrainedAck);
+    };
+    const others = slots.flatMap((s) => (s.worker !== undefined && s.worker !== from && s.worker.isConnected() ? [s.worker] : []));
+    if (others.length === 0) return answer();
+    const id = ++pipeDrainRelays;
+    let waiting = others.length;
+    pipeDrainAcks.set(id, () => {
+      if (--waiting > 0) return;
+      pipeDrainAcks.delete(id);
+      answer();
+    });
+    // A worker that exits before answering: the draining worker stops waiting after the same timeout.
+    setTimeout(() => pipeDrainAcks.delete(id), PIPE_DRAINED_ACK_TIMEOUT_MS).unref();
+    for (const other of others) other.send({ ...message, id });
+  };
   let stopping = false;
   let exitStatus = 0;
 
@@ -138,7 +169,11 @@ export async function runPrimary(config: StaticConfig): Promise<void> {
     slot.worker = worker;
     worker.on("message", (message: unknown) => {
       if (isPipeDrained(message)) {
-        for (const other of slots) if (other.worker !== worker && other.worker?.isConnected()) other.worker.send(message);
+        relayPipeDrained(worker, message);
+        return;
+      }
+      if (isPipeDrainedAck(message)) {
+        pipeDrainAcks.get(message.id)?.();
         return;
       }
       if (!isWorkerReady(message) || slot.worker !== worker) return;

@@ -32,10 +32,30 @@ export interface PipeDrained {
   readonly type: "switchyard:pipe:drained";
   readonly sid: string;
   readonly eio: EngineIoRevision;
+  /** Set by the worker that drained it: the primary answers with PipeDrainedAck once every other worker knows. */
+  readonly id?: number;
 }
+
+/** Every other worker marked the pipe session drained (the primary to the draining worker; a worker to the primary). */
+export interface PipeDrainedAck {
+  readonly type: "switchyard:pipe:drained:ack";
+  readonly id: number;
+}
+
+/** How long a draining worker waits for the others to know before it tells the legacy server anyway. */
+export const PIPE_DRAINED_ACK_TIMEOUT_MS = 2_000;
 
 export function isPipeDrained(message: unknown): message is PipeDrained {
   return typeof message === "object" && message !== null && (message as PipeDrained).type === "switchyard:pipe:drained";
+}
+
+export function isPipeDrainedAck(message: unknown): message is PipeDrainedAck {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as PipeDrainedAck).type === "switchyard:pipe:drained:ack" &&
+    typeof (message as PipeDrainedAck).id === "number"
+  );
 }
 
 export function isWorkerReady(message: unknown): message is WorkerReady {
@@ -44,6 +64,30 @@ export function isWorkerReady(message: unknown): message is WorkerReady {
 
 export function workerInstanceId(instanceId: string, worker: number): string {
   return `${instanceId}-w${worker}`;
+}
+
+/** Relayed pipe drains waiting for the primary's ack, by id. */
+const acks = new Map<number, () => void>();
+let relays = 0;
+
+/** Tells the other workers (through the primary); resolves once they all know, or after PIPE_DRAINED_ACK_TIMEOUT_MS. */
+function relayPipeDrained(sid: string, eio: EngineIoRevision): Promise<void> | undefined {
+  if (!process.connected || process.send === undefined) return undefined;
+  const id = ++relays;
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      acks.delete(id);
+      resolve();
+    };
+    const timer = setTimeout(done, PIPE_DRAINED_ACK_TIMEOUT_MS);
+    acks.set(id, done);
+    try {
+      process.send?.({ type: "switchyard:pipe:drained", sid, eio, id } satisfies PipeDrained);
+    } catch {
+      done();
+    }
+  });
 }
 
 export async function runWorker(config: StaticConfig): Promise<void> {
@@ -61,13 +105,17 @@ export async function runWorker(config: StaticConfig): Promise<void> {
     logger,
     worker: {
       metricsInstanceId: config.instanceId,
-      onPipeDrained: (sid, eio) => {
-        if (process.connected) process.send?.({ type: "switchyard:pipe:drained", sid, eio } satisfies PipeDrained);
-      },
+      onPipeDrained: (sid, eio) => relayPipeDrained(sid, eio),
     },
   });
   process.on("message", (message: unknown) => {
-    if (isPipeDrained(message)) switchyard.gateway.pipes.markDrained(message.sid, message.eio);
+    if (isPipeDrained(message)) {
+      switchyard.gateway.pipes.markDrained(message.sid, message.eio);
+      if (message.id !== undefined && process.connected)
+        process.send?.({ type: "switchyard:pipe:drained:ack", id: message.id } satisfies PipeDrainedAck);
+    } else if (isPipeDrainedAck(message)) {
+      acks.get(message.id)?.();
+    }
   });
   const stopAnswering = answerMetricsRequests(switchyard.metrics);
   const lifecycle = drainOnSignals({
