@@ -10,6 +10,7 @@ import { AggregatorRegistry, Registry, collectDefaultMetrics, type Aggregator } 
 import { DROPPED_DEFAULT_METRICS, INSTANCE_LABEL, SWITCHYARD_METRICS } from "./metric-catalog.js";
 import { counterOf } from "./metrics.js";
 import type { Metrics } from "./metrics.js";
+import { isPlainObject } from "../protocol/json-values.js";
 
 const M = SWITCHYARD_METRICS;
 
@@ -45,7 +46,7 @@ export interface MetricsAnswer extends MetricsRequest {
 }
 
 export function isMetricsRequest(message: unknown): message is MetricsRequest {
-  return typeof message === "object" && message !== null && (message as MetricsRequest).type === "switchyard:metrics";
+  return isPlainObject(message) && message.type === "switchyard:metrics";
 }
 
 export function isMetricsAnswer(message: unknown): message is MetricsAnswer {

@@ -8,6 +8,7 @@
 import type { StaticConfig } from "../config/static-config.js";
 import { createLogger } from "../logger.js";
 import type { EngineIoRevision } from "../protocol/engineio.js";
+import { isPlainObject } from "../protocol/json-values.js";
 import { answerMetricsRequests } from "../ops/worker-metrics.js";
 import { installProcessGuard } from "../process-guard.js";
 import { drainOnSignals } from "../process-lifecycle.js";
@@ -46,20 +47,15 @@ export interface PipeDrainedAck {
 export const PIPE_DRAINED_ACK_TIMEOUT_MS = 2_000;
 
 export function isPipeDrained(message: unknown): message is PipeDrained {
-  return typeof message === "object" && message !== null && (message as PipeDrained).type === "switchyard:pipe:drained";
+  return isPlainObject(message) && message.type === "switchyard:pipe:drained";
 }
 
 export function isPipeDrainedAck(message: unknown): message is PipeDrainedAck {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as PipeDrainedAck).type === "switchyard:pipe:drained:ack" &&
-    typeof (message as PipeDrainedAck).id === "number"
-  );
+  return isPlainObject(message) && message.type === "switchyard:pipe:drained:ack" && typeof message.id === "number";
 }
 
 export function isWorkerReady(message: unknown): message is WorkerReady {
-  return typeof message === "object" && message !== null && (message as WorkerReady).type === "switchyard:worker:ready";
+  return isPlainObject(message) && message.type === "switchyard:worker:ready";
 }
 
 export function workerInstanceId(instanceId: string, worker: number): string {
