@@ -100,7 +100,7 @@ export class HubLinkConnection {
       const length = data[0] ?? 0;
       const id = data.toString("latin1", 1, 1 + length);
       if (length === 0 || !SESSION_ID.test(id)) throw new WireError("binary frame without a session prefix");
-      this.sessions.get(id)?.session.receive(data.subarray(1 + length), true);
+      this.receive(this.sessions.get(id), data.subarray(1 + length), true, undefined);
       return;
     }
     const frame = parseFrame(data.toString("utf8"));
@@ -130,7 +130,24 @@ export class HubLinkConnection {
         return;
       default:
         // Frames of a session that ended may cross its close: ignored.
-        entry?.session.receive(data, false, frame);
+        this.receive(entry, data, false, frame);
+    }
+  }
+
+  /** One session's frame: a bug in its handling ends that session (1011), never the link and its other sessions. */
+  private receive(
+    entry: { session: HubSession; wire: LinkSessionWire } | undefined,
+    data: Buffer,
+    isBinary: boolean,
+    frame: Frame | undefined,
+  ): void {
+    if (entry === undefined) return;
+    try {
+      entry.session.receive(data, isBinary, frame);
+    } catch (error) {
+      if (error instanceof WireError) throw error;
+      entry.wire.close(CLOSE.internal, "internal error");
+      entry.session.teardown();
     }
   }
 
